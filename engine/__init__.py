@@ -1,0 +1,68 @@
+"""hitl-console's headless engine: run agent threads, gate their risky tool calls.
+
+``Engine`` is imported lazily: listings (``hitl pending``) read the engine's plain rows
+and should not pay for importing LangGraph and LangChain.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.decisions import Approve, Decision, Edit, Reject, Respond
+from engine.errors import (
+    AlreadyDecided,
+    HitlError,
+    HomeNotFound,
+    InvalidArguments,
+    InvalidDecision,
+    ThreadBusy,
+    UnknownApproval,
+    UnknownThread,
+)
+from engine.policy import DEMO_POLICY, Policy, Tier, Verdict
+from engine.store import Home
+from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
+
+if TYPE_CHECKING:
+    from engine import events
+    from engine.engine import Engine
+
+__all__ = [
+    "DEMO_POLICY",
+    "AlreadyDecided",
+    "ApprovalView",
+    "Approve",
+    "Decision",
+    "Edit",
+    "Engine",
+    "HistoryEntry",
+    "HitlError",
+    "Home",
+    "HomeNotFound",
+    "InvalidArguments",
+    "InvalidDecision",
+    "LedgerEntry",
+    "Policy",
+    "Reject",
+    "Respond",
+    "ThreadBusy",
+    "ThreadStatus",
+    "ThreadView",
+    "Tier",
+    "UnknownApproval",
+    "UnknownThread",
+    "Verdict",
+    "events",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Engine":
+        from engine.engine import Engine
+
+        return Engine
+    if name == "events":
+        import engine.events as events
+
+        return events
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")

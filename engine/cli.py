@@ -1,0 +1,304 @@
+"""The ``hitl`` command: parses, calls the engine, prints. No logic of its own.
+
+Listings read the engine's plain rows without importing LangGraph, so they answer at
+once. Every error the engine raises on purpose becomes one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import aiosqlite
+
+from engine.decisions import Approve, Decision, Edit, Reject, Respond
+from engine.errors import HitlError, InvalidDecision
+from engine.store import Home, Store
+from engine.views import ApprovalView, ThreadView
+
+DECIDE_WAIT_SECONDS = 60.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hitl", description="Supervise AI agents; approve their risky actions first."
+    )
+    parser.add_argument("--home", help="home directory (default: $HITL_HOME, else ./.hitl)")
+    parser.add_argument("--operator", help="who is deciding (default: $HITL_OPERATOR, else login)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str, *, json_flag: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print JSON")
+        return p
+
+    def model_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--model", default="scripted", help="'scripted' (offline demo) or 'openai:NAME'"
+        )
+        p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
+        p.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY)")
+        p.add_argument("--think", type=float, default=0.0, help="demo model think delay, seconds")
+
+    p = command("run", "start a thread on TASK and run it until it pauses or ends", json_flag=True)
+    p.add_argument("task", help="what the agent should do, in plain words")
+    model_flags(p)
+    p = command("threads", "list threads", json_flag=True)
+    p.add_argument("--status", choices=["running", "waiting", "unknown", "done", "failed"])
+    p = command("show", "show one thread: its story and its approvals", json_flag=True)
+    p.add_argument("thread")
+    p = command("pending", "list pending approvals, oldest first", json_flag=True)
+    p.add_argument("--thread", help="only this thread's")
+    p = command("ledger", "list what the money and data tools did", json_flag=True)
+    for name, help_text in (
+        ("approve", "approve a call (a high-risk call needs two approvals)"),
+        ("rerun", "run an outcome-unknown call again"),
+    ):
+        p = command(name, help_text, json_flag=True)
+        p.add_argument("approval")
+    p = command("reject", "reject a call; the model is told why", json_flag=True)
+    p.add_argument("approval")
+    p.add_argument("--reason", help="told to the model")
+    p = command("edit", "run a call with edited arguments", json_flag=True)
+    p.add_argument("approval")
+    p.add_argument("--args", required=True, help="the new arguments, a JSON object")
+    p = command("respond", "answer in place of the tool; the call does not run", json_flag=True)
+    p.add_argument("approval")
+    p.add_argument("--message", required=True)
+    p = command("mark-done", "say an outcome-unknown call did take effect", json_flag=True)
+    p.add_argument("approval")
+    p.add_argument("--note", default="A person confirmed this call took effect.")
+    p = command("resume", "continue threads left mid-run and apply stranded decisions")
+    model_flags(p)
+    p = command("retry", "run a failed thread again from its last step")
+    p.add_argument("thread")
+    model_flags(p)
+    p = command("console", "open the console (the default command)")
+    p.add_argument("--demo", type=int, default=0, metavar="N", help="start N demo tasks")
+    model_flags(p)
+    return parser
+
+
+ConsoleRunner = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None, *, console: ConsoleRunner | None = None) -> int:
+    """Runs one command. ``console`` opens the console: the engine knows nothing of it,
+    so the ``hitl`` entry point (in ``tui``) passes it in."""
+    args = _parser().parse_args(argv)
+    if args.command in (None, "console"):
+        if console is None:
+            print("hitl: the console is not installed; use the subcommands", file=sys.stderr)
+            return 1
+        return console(args)
+    try:
+        return asyncio.run(_dispatch(args))
+    except HitlError as error:
+        print(f"hitl: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    home = Home.resolve(args.home)
+    if args.command in ("threads", "show", "pending", "ledger"):
+        home.require()
+        return await _read(home, args)
+    from engine.engine import Engine
+
+    options: dict[str, Any] = {"operator": args.operator, "watch": False}
+    if hasattr(args, "model"):
+        options |= {
+            "model": args.model,
+            "base_url": args.base_url,
+            "api_key": args.api_key,
+            "think_seconds": args.think,
+        }
+    async with Engine.open(home, create=args.command == "run", **options) as engine:
+        if args.command == "run":
+            thread = await engine.start(args.task)
+            await engine.wait(thread.id)
+            return _report(await engine.thread(thread.id), await engine.pending(thread.id), args)
+        if args.command == "resume":
+            ids = await engine.resume()
+            await engine.wait()
+            for thread_id in ids:
+                print(_thread_line(await engine.thread(thread_id)))
+            if not ids:
+                print("nothing to resume")
+            return 0
+        if args.command == "retry":
+            thread = await engine.retry(args.thread)
+            await engine.wait(thread.id)
+            return _report(await engine.thread(thread.id), await engine.pending(thread.id), args)
+        decided = await engine.decide(args.approval, _decision(args), operator=args.operator)
+        if decided.status == "pending":
+            print(
+                f"{decided.id}: approval {decided.received}/{decided.required} recorded; "
+                "one more approval is needed before it runs"
+            )
+            return 0
+        try:
+            async with asyncio.timeout(DECIDE_WAIT_SECONDS):
+                await engine.wait(decided.thread_id)
+        except TimeoutError:
+            holder = await engine.lease_holder(decided.thread_id)
+            where = f" by pid {holder[1]} on {holder[0]}" if holder else ""
+            print(
+                f"{decided.id}: {decided.status}; the thread is being run{where}, which applies it"
+            )
+            return 0
+        print(f"{decided.id}: {decided.status}")
+        thread = await engine.thread(decided.thread_id)
+        return _report(thread, await engine.pending(thread.id), args)
+
+
+def _decision(args: argparse.Namespace) -> Decision:
+    match args.command:
+        case "approve" | "rerun":
+            return Approve()
+        case "reject":
+            return Reject(args.reason)
+        case "respond":
+            return Respond(args.message)
+        case "mark-done":
+            return Respond(args.note)
+        case "edit":
+            try:
+                parsed = json.loads(args.args)
+            except json.JSONDecodeError as error:
+                raise InvalidDecision(
+                    f"--args is not valid JSON: {error.msg} at line {error.lineno} "
+                    f"column {error.colno}"
+                ) from None
+            if not isinstance(parsed, dict):
+                raise InvalidDecision("--args must be a JSON object of argument names to values")
+            return Edit(parsed)
+    raise InvalidDecision(f"unknown decision {args.command}")
+
+
+async def _read(home: Home, args: argparse.Namespace) -> int:
+    async with aiosqlite.connect(f"file:{home.db}?mode=ro", uri=True, timeout=30) as conn:
+        store = Store(conn, asyncio.Lock(), origin="reader")
+        if args.command == "threads":
+            threads = await store.threads(args.status)
+            _print(threads, args, _thread_line, "no threads")
+        elif args.command == "pending":
+            thread_id = (await store.thread(args.thread)).id if args.thread else None
+            _print(await store.pending(thread_id), args, _approval_line, "no pending approvals")
+        elif args.command == "ledger":
+            _print(
+                await store.ledger(),
+                args,
+                lambda e: f"#{e.id} {e.kind:9} {e.thread_id} {json.dumps(e.body)}",
+                "the ledger is empty",
+            )
+        else:
+            thread = await store.thread(args.thread)
+            approvals = await store.approvals_of(thread.id)
+            history = await store.history(thread.id)
+            if args.json:
+                print(
+                    json.dumps(
+                        _jsonable({"thread": thread, "approvals": approvals, "history": history}),
+                        indent=2,
+                    )
+                )
+            else:
+                print(_thread_line(thread))
+                for entry in history:
+                    if line := _story_line(entry.kind, entry.body, entry.at):
+                        print(line)
+                for approval in approvals:
+                    print(_approval_line(approval))
+    return 0
+
+
+def _report(thread: ThreadView, pending: list[ApprovalView], args: argparse.Namespace) -> int:
+    if getattr(args, "json", False):
+        print(json.dumps(_jsonable({"thread": thread, "pending": pending}), indent=2))
+        return 0 if thread.status != "failed" else 1
+    print(thread.id)
+    print(_thread_line(thread))
+    for approval in pending:
+        print(_approval_line(approval))
+    if thread.status == "done" and thread.answer:
+        print(thread.answer)
+    if thread.status == "failed":
+        print(f"hitl: thread {thread.id} failed: {thread.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print(items: Sequence[Any], args: argparse.Namespace, line: Any, empty: str) -> None:
+    if args.json:
+        print(json.dumps(_jsonable(list(items)), indent=2))
+    elif not items:
+        print(empty)
+    else:
+        for item in items:
+            print(line(item))
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _age(at: float) -> str:
+    seconds = max(0, int(time.time() - at))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+def _thread_line(thread: ThreadView) -> str:
+    extra = f"  {thread.pending} pending" if thread.pending else ""
+    error = f"  error: {thread.error}" if thread.error else ""
+    return f"{thread.status:8} {thread.id}  {_age(thread.created_at):>4}{extra}{error}"
+
+
+def _approval_line(approval: ApprovalView) -> str:
+    kind = " OUTCOME UNKNOWN" if approval.kind == "outcome_unknown" else ""
+    state = "" if approval.status == "pending" else f" [{approval.status} by {approval.decided_by}]"
+    return (
+        f"{approval.id}  {approval.tool:14} {approval.tier:6} "
+        f"{approval.received}/{approval.required}  {approval.thread_id}{kind}{state}\n"
+        f"          {approval.summary}"
+    )
+
+
+def _story_line(kind: str, body: dict[str, Any], at: float) -> str | None:
+    stamp = time.strftime("%H:%M:%S", time.localtime(at))
+    if kind == "MessageAdded":
+        text = " ".join(str(body.get("content", "")).split())
+        calls = "".join(
+            f"\n           -> {c['name']}({json.dumps(c['args'])})"
+            for c in body.get("tool_calls", [])
+        )
+        return f"{stamp} {body['role']:9} {text[:200]}{calls}"
+    if kind == "ApprovalDecided":
+        a = body["approval"]
+        return f"{stamp} decision  {body['decision']} {a['id']} {a['tool']} by {body['operator']}"
+    if kind == "ThreadFailed":
+        return f"{stamp} failed    {body['thread'].get('error')}"
+    return None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,547 @@
+"""Engine: owns the checkpointer, runs threads, applies decisions, publishes events.
+
+One engine per process runs any number of threads concurrently in one asyncio loop.
+Several processes may share a home: a lease in the store makes sure only one of them
+runs a given thread at a time, decisions are recorded with a version check so exactly
+one of two racing decisions wins, and each engine tails the shared journal so it sees
+what the others did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import os
+import re
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from engine.decisions import Decision, Edit, Reject, Respond
+from engine.errors import AlreadyDecided, HitlError, InvalidDecision
+from engine.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Event,
+    EventBus,
+    MessageAdded,
+    Subscription,
+    ThreadFailed,
+    ThreadFinished,
+    ThreadStarted,
+    ThreadStatusChanged,
+    event_thread_id,
+    from_record,
+    to_record,
+)
+from engine.gate import REQUEST, Gate, call_digest
+from engine.graph import build_graph
+from engine.models import make_model
+from engine.policy import DEMO_POLICY, Policy
+from engine.store import LEASE_SECONDS, Home, Store, connect
+from engine.tools import CATALOGUE, ToolSpec, validate_args
+from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
+
+WATCH_SECONDS = 0.25
+"""How often an engine looks at the shared journal for other processes' changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    model: str = "scripted"
+    think_seconds: float = 0.0
+    base_url: str | None = None
+    api_key: str | None = None
+    operator: str | None = None
+    watch: bool = True
+
+
+def default_operator() -> str:
+    """``$HITL_OPERATOR``, else the login name."""
+    with contextlib.suppress(Exception):
+        return os.environ.get("HITL_OPERATOR") or getpass.getuser()
+    return "operator"
+
+
+def thread_title(task: str) -> str:
+    words = re.sub(r"\s+", " ", task).strip()
+    return words if len(words) <= 48 else words[:47] + "…"
+
+
+def _slug(text: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", text.lower())[:5])[:40] or "task"
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        part.get("text", "") if isinstance(part, dict) else str(part) for part in content
+    )
+
+
+def _message_event(thread_id: str, message: BaseMessage) -> MessageAdded:
+    if isinstance(message, AIMessage):
+        calls = tuple(
+            {"id": c["id"], "name": c["name"], "args": c["args"]} for c in message.tool_calls
+        )
+        return MessageAdded(thread_id, "assistant", _text(message), calls, message_id=message.id)
+    if isinstance(message, ToolMessage):
+        return MessageAdded(
+            thread_id,
+            "tool",
+            _text(message),
+            tool_call_id=message.tool_call_id,
+            name=message.name,
+            message_id=f"result-of-{message.tool_call_id}",
+        )
+    return MessageAdded(thread_id, "user", _text(message), message_id=message.id)
+
+
+class Engine:
+    """The headless core. Open it with ``async with Engine.open(home) as engine``."""
+
+    def __init__(
+        self,
+        home: Home,
+        saver: AsyncSqliteSaver,
+        store: Store,
+        policy: Policy,
+        tools: Mapping[str, ToolSpec],
+        options: EngineOptions,
+    ) -> None:
+        self.home = home
+        self.policy = policy
+        self.tools = tools
+        self.options = options
+        self.operator = options.operator or default_operator()
+        self._saver = saver
+        self._store = store
+        self._bus = EventBus()
+        self._gate = Gate(home, store, policy, tools, self._publish)
+        self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
+        self._runners: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._journal_seq = 0
+        self._background: list[asyncio.Task[None]] = []
+
+    # --- lifecycle -----------------------------------------------------------
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        home: Home | str | os.PathLike[str] | None = None,
+        *,
+        policy: Policy | None = None,
+        create: bool = True,
+        tools: Mapping[str, ToolSpec] | None = None,
+        **options: Any,
+    ) -> AsyncIterator[Engine]:
+        """Opens (``create``: and makes) a home; closes everything on exit.
+
+        ``create=False`` is for commands that read or decide: they refuse a home that
+        does not exist rather than silently starting an empty one.
+        """
+        resolved = home if isinstance(home, Home) else Home.resolve(home)
+        if create:
+            resolved.create()
+        else:
+            resolved.require()
+        conn = await connect(resolved.db)
+        try:
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            store = Store(conn, saver.lock, origin=uuid.uuid4().hex)
+            await store.setup()
+            engine = cls(
+                resolved,
+                saver,
+                store,
+                policy or DEMO_POLICY,
+                tools or CATALOGUE,
+                EngineOptions(**options),
+            )
+            engine._journal_seq = await store.journal_head()
+            if engine.options.watch:
+                engine._background.append(asyncio.create_task(engine._watch()))
+            try:
+                yield engine
+            finally:
+                await engine._close()
+        finally:
+            await conn.close()
+
+    async def _close(self) -> None:
+        tasks = [*self._background, *self._runners.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for thread_id in list(self._runners):
+            with contextlib.suppress(Exception):
+                await self._store.release_lease(thread_id)
+
+    # --- events --------------------------------------------------------------
+
+    def subscribe(self, limit: int = 10_000) -> Subscription:
+        """Every event from now on, from this process and (via the journal) others."""
+        return self._bus.subscribe(limit)
+
+    async def _publish(self, *events: Event) -> None:
+        """Journals the events (so other processes see them), then fans them out here."""
+        records = []
+        for event in events:
+            kind, key, body = to_record(event)
+            records.append((event_thread_id(event), kind, key, body))
+        fresh = await self._store.append_journal(records)
+        for event, new in zip(events, fresh, strict=True):
+            if new:
+                self._bus.publish(event)
+
+    async def _watch(self) -> None:
+        """Republishes other processes' events, applies their decisions, renews leases."""
+        last_renewal = time.monotonic()
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            try:
+                await self._tail_journal()
+                for thread_id in await self._store.threads_with_unapplied():
+                    if thread_id not in self._runners:
+                        self._kick(thread_id)
+                if time.monotonic() - last_renewal > LEASE_SECONDS / 3:
+                    last_renewal = time.monotonic()
+                    await self._store.renew_leases(list(self._runners))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the watcher must outlive a transient database error
+                await asyncio.sleep(1.0)
+
+    async def _tail_journal(self) -> None:
+        rows = await self._store.journal_since(self._journal_seq)
+        for seq, origin, kind, body in rows:
+            self._journal_seq = seq
+            if origin == self._store.origin:
+                continue
+            event = from_record(kind, body)
+            if event is not None:
+                self._bus.publish(event)
+
+    # --- queries -------------------------------------------------------------
+
+    async def threads(self, status: ThreadStatus | None = None) -> list[ThreadView]:
+        return await self._store.threads(status)
+
+    async def thread(self, ref: str) -> ThreadView:
+        return await self._store.thread(ref)
+
+    async def pending(self, thread: str | None = None) -> list[ApprovalView]:
+        """Every pending approval, oldest first."""
+        thread_id = (await self.thread(thread)).id if thread else None
+        return await self._store.pending(thread_id)
+
+    async def approval(self, ref: str) -> ApprovalView:
+        return await self._store.approval(ref)
+
+    async def approvals(self, thread: str) -> list[ApprovalView]:
+        return await self._store.approvals_of((await self.thread(thread)).id)
+
+    async def history(self, thread: str) -> list[HistoryEntry]:
+        return await self._store.history((await self.thread(thread)).id)
+
+    async def ledger(self) -> list[LedgerEntry]:
+        return await self._store.ledger()
+
+    # --- commands ------------------------------------------------------------
+
+    async def start(
+        self, task: str, *, model: str | None = None, title: str | None = None
+    ) -> ThreadView:
+        """Starts a thread on ``task``; it runs in the background until it pauses or ends."""
+        task = task.strip()
+        if not task:
+            raise HitlError("a task needs some words: what should the agent do?")
+        spec = model or self.options.model
+        self._graph(spec)  # an unknown model spec fails here, before anything is written
+        now = time.time()
+        title = title or thread_title(task)
+        thread = ThreadView(
+            id=f"{secrets.token_hex(3)}-{_slug(title)}",
+            title=title,
+            task=task,
+            model=spec,
+            status="running",
+            created_at=now,
+            updated_at=now,
+        )
+        await self._store.insert_thread(thread)
+        await self._publish(ThreadStarted(thread), MessageAdded(thread.id, "user", task))
+        self._kick(thread.id, {"messages": [HumanMessage(task)]})
+        return thread
+
+    async def decide(
+        self, ref: str, decision: Decision, *, operator: str | None = None
+    ) -> ApprovalView:
+        """Records a decision; when it is the last one needed, the thread resumes.
+
+        Raises UnknownApproval, AlreadyDecided (someone else was first), InvalidDecision
+        or InvalidArguments; in each case nothing changed.
+        """
+        who = operator or self.operator
+        approval = await self._store.approval(ref)
+        if approval.status != "pending":
+            raise AlreadyDecided(_already(approval))
+        args, approvers, status, wire = self._judge(approval, decision, who)
+        won = await self._store.update_approval(
+            approval, operator=who, args=args, approvers=approvers, status=status, decision=wire
+        )
+        if not won:
+            raise AlreadyDecided(_already(await self._store.approval(approval.id)))
+        decided = await self._store.approval(approval.id)
+        kind = type(decision).__name__.lower()
+        await self._publish(ApprovalDecided(decided, kind, who, final=status != "pending"))
+        if status != "pending":
+            self._kick(decided.thread_id)
+        return decided
+
+    def _judge(
+        self, approval: ApprovalView, decision: Decision, operator: str
+    ) -> tuple[dict[str, Any], list[str], str, dict[str, Any] | None]:
+        """(args, approvers, new status, wire decision if final) for a decision."""
+        if isinstance(decision, Reject):
+            return approval.args, list(approval.approvers), "rejected", decision.wire()
+        if isinstance(decision, Respond):
+            if not decision.message.strip():
+                raise InvalidDecision("a response needs a message: it becomes the tool's result")
+            return approval.args, list(approval.approvers), "responded", decision.wire()
+        if isinstance(decision, Edit):
+            if approval.kind != "tool_approval":
+                raise InvalidDecision(
+                    f"approval {approval.id} is an outcome-unknown call: re-run it "
+                    "(approve) or mark it done (respond); it cannot be edited"
+                )
+            spec = self.tools[approval.tool]
+            args = validate_args(spec, decision.args)
+            approvers = [operator]
+        else:
+            args = approval.args
+            approvers = [*approval.approvers, operator]
+        if len(approvers) < approval.required:
+            return args, approvers, "pending", None
+        if args == approval.original_args:
+            wire: dict[str, Any] = {
+                "type": "approve",
+                "call_digest": call_digest(approval.tool, args),
+            }
+        else:
+            wire = Edit(args).wire(approval.tool)
+        status = "edited" if args != approval.original_args else "approved"
+        return args, approvers, status, wire
+
+    async def resume(self) -> list[str]:
+        """Continues threads left mid-run (e.g. by a crash) and applies stranded decisions."""
+        ids = [t.id for t in await self._store.threads("running")]
+        ids += [t for t in await self._store.threads_with_unapplied() if t not in ids]
+        for thread_id in ids:
+            self._kick(thread_id)
+        return ids
+
+    async def retry(self, ref: str) -> ThreadView:
+        """Runs a failed thread again from its last checkpoint."""
+        thread = await self.thread(ref)
+        if thread.status != "failed":
+            raise HitlError(f"thread {thread.id} is {thread.status}, not failed; nothing to retry")
+        self._kick(thread.id)
+        return thread
+
+    async def wait(self, thread: str | None = None) -> None:
+        """Returns when the thread (or every thread) has paused or ended here, and none of
+        its decisions still waits for another process that holds the thread. Bound it
+        with ``asyncio.timeout`` where another process may hold the thread for long."""
+        while True:
+            ids = [thread] if thread else list(self._runners)
+            running = [self._runners[i] for i in ids if i in self._runners]
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+                continue
+            if thread and await self._store.unapplied(thread):
+                await asyncio.sleep(0.05)
+                self._kick(thread)
+                continue
+            return
+
+    async def lease_holder(self, thread_id: str) -> tuple[str, int] | None:
+        return await self._store.lease_holder(thread_id)
+
+    # --- running threads -----------------------------------------------------
+
+    def _graph(self, spec: str) -> CompiledStateGraph[Any, Any, Any, Any]:
+        if spec not in self._graphs:
+            model = make_model(
+                spec,
+                think_seconds=self.options.think_seconds,
+                base_url=self.options.base_url,
+                api_key=self.options.api_key,
+            )
+            self._graphs[spec] = build_graph(model, self._gate, self._saver)
+        return self._graphs[spec]
+
+    def _kick(self, thread_id: str, first: Any = None) -> None:
+        """Makes sure a runner will look at the thread (again) soon."""
+        runner = self._runners.get(thread_id)
+        if runner is not None and not runner.done():
+            self._again.add(thread_id)
+            return
+        task = asyncio.create_task(self._drive(thread_id, first), name=f"thread {thread_id}")
+        self._runners[thread_id] = task
+        task.add_done_callback(lambda _: self._forget(thread_id, task))
+
+    def _forget(self, thread_id: str, task: asyncio.Task[None]) -> None:
+        if self._runners.get(thread_id) is task:
+            del self._runners[thread_id]
+
+    async def _drive(self, thread_id: str, first: Any) -> None:
+        """Runs the thread until it pauses or ends, as long as decisions keep arriving."""
+        if not await self._store.acquire_lease(thread_id):
+            return  # another process runs it; our watcher retries stranded decisions
+        try:
+            thread = await self._store.thread(thread_id)
+            graph = self._graph(thread.model)
+            config: Any = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
+            pending_input = first
+            while True:
+                self._again.discard(thread_id)
+                applied: list[str] = []
+                if pending_input is None:
+                    pending_input, applied = await self._resume_input(graph, config)
+                if pending_input is None and thread.status not in ("running", "failed"):
+                    break
+                thread = await self._set_status(thread, "running")
+                try:
+                    async for chunk in graph.astream(pending_input, config, stream_mode="updates"):
+                        await self._relay(thread_id, chunk)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # a model or graph failure fails the thread only
+                    await self._store.set_thread_status(thread_id, "failed", error=_oneline(error))
+                    thread = await self._store.thread(thread_id)
+                    await self._publish(ThreadFailed(thread))
+                    break
+                if applied:
+                    await self._store.mark_applied(applied)
+                thread = await self._settle(thread, graph, config)
+                pending_input = None
+                if thread_id not in self._again and not await self._store.unapplied(thread_id):
+                    break
+        finally:
+            with contextlib.suppress(Exception):
+                await self._store.release_lease(thread_id)
+
+    async def _resume_input(
+        self, graph: CompiledStateGraph[Any, Any, Any, Any], config: Any
+    ) -> tuple[Command[Any] | None, list[str]]:
+        """A resume keyed by interrupt id for every decision the graph has not seen."""
+        thread_id = config["configurable"]["thread_id"]
+        decided = await self._store.unapplied(thread_id)
+        if not decided:
+            return None, []
+        state = await graph.aget_state(config)
+        open_ids = {i.id for i in state.interrupts}
+        resume = {a.interrupt_id: a.decision for a in decided if a.interrupt_id in open_ids}
+        stale = [a.id for a in decided if a.interrupt_id not in open_ids]
+        if stale:  # already consumed by a run that ended before it could say so
+            await self._store.mark_applied(stale)
+        if not resume:
+            return None, []
+        applied = [a.id for a in decided if a.interrupt_id in open_ids]
+        return Command(resume=resume), applied
+
+    async def _relay(self, thread_id: str, chunk: Mapping[str, Any]) -> None:
+        events: list[Event] = []
+        for node, update in chunk.items():
+            if node.startswith("__") or not isinstance(update, Mapping):
+                continue
+            for message in update.get("messages", ()):
+                events.append(_message_event(thread_id, message))
+        if events:
+            await self._publish(*events)
+
+    async def _settle(
+        self, thread: ThreadView, graph: CompiledStateGraph[Any, Any, Any, Any], config: Any
+    ) -> ThreadView:
+        """Reads where the run stopped: records new approvals, sets the thread's status."""
+        state = await graph.aget_state(config)
+        now = time.time()
+        found = []
+        for item in state.interrupts:
+            request = REQUEST.validate_python(item.value)
+            found.append(
+                ApprovalView(
+                    id=item.id[:8],
+                    thread_id=thread.id,
+                    kind=request.type,
+                    tool_call_id=request.tool_call_id,
+                    tool=request.name,
+                    args=request.args,
+                    original_args=request.args,
+                    description=request.description,
+                    tier=request.tier,
+                    reason=request.reason,
+                    required=request.approvals_required,
+                    received=0,
+                    status="pending",
+                    created_at=now,
+                    interrupt_id=item.id,
+                    args_schema=request.args_schema,
+                )
+            )
+        new = await self._store.insert_approvals(found)
+        if new:
+            await self._publish(*(ApprovalRequested(a) for a in new))
+        if state.interrupts:
+            unknown = any(a.kind == "outcome_unknown" for a in found)
+            return await self._set_status(thread, "unknown" if unknown else "waiting")
+        if state.next:
+            return await self._set_status(thread, "running")
+        answer = ""
+        messages = state.values.get("messages", [])
+        if messages and isinstance(messages[-1], AIMessage):
+            answer = _text(messages[-1])
+        await self._store.set_thread_status(thread.id, "done", answer=answer)
+        done = await self._store.thread(thread.id)
+        await self._publish(ThreadFinished(done))
+        return done
+
+    async def _set_status(self, thread: ThreadView, status: ThreadStatus) -> ThreadView:
+        if thread.status == status:
+            return thread
+        await self._store.set_thread_status(thread.id, status)
+        changed = replace(thread, status=status, error=None, updated_at=time.time())
+        await self._publish(ThreadStatusChanged(changed))
+        return changed
+
+
+def _already(approval: ApprovalView) -> str:
+    if approval.status == "pending":
+        return (
+            f"approval {approval.id} changed while you were deciding "
+            f"({approval.received}/{approval.required} approvals now); look at it again"
+        )
+    when = time.strftime("%H:%M:%S", time.localtime(approval.decided_at or 0))
+    return (
+        f"approval {approval.id} was already {approval.status} by {approval.decided_by} at {when}"
+    )
+
+
+def _oneline(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"{type(error).__name__}: {text}"[:500]

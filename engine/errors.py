@@ -1,0 +1,47 @@
+"""One exception family, with messages a person can act on.
+
+The CLI prints ``str(error)`` as one line and exits non-zero; the console shows it
+as a notification. No message should need a traceback to be understood.
+"""
+
+from __future__ import annotations
+
+
+class HitlError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class HomeNotFound(HitlError):
+    """A command that reads or decides was pointed at a home that does not exist."""
+
+
+class UnknownThread(HitlError):
+    """No thread with that id (or unique id prefix)."""
+
+
+class UnknownApproval(HitlError):
+    """No approval with that id (or unique id prefix)."""
+
+
+class AlreadyDecided(HitlError):
+    """The approval was decided before this decision arrived (another operator or process)."""
+
+
+class InvalidDecision(HitlError):
+    """The decision does not fit the approval (wrong kind, switched tool, bad JSON)."""
+
+
+class InvalidArguments(InvalidDecision):
+    """Edited arguments fail the tool's argument schema; nothing was changed."""
+
+
+class ThreadBusy(HitlError):
+    """Another process is running this thread right now."""
+
+
+class ModelUnavailable(HitlError):
+    """The model endpoint could not be reached or failed."""
+
+
+class SyncCallInLoop(HitlError):
+    """A blocking call was made from the event loop's thread."""

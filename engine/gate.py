@@ -1,0 +1,244 @@
+"""The approval gate: one interrupt per gated tool call, decisions in, tool results out.
+
+The gate runs inside the graph's per-call task (LangGraph ``Send``), so each call of a
+turn pauses, is decided and runs on its own. Before a gated tool runs, its intent is
+committed to the store; if the node is ever re-entered with that intent unfinished
+(the process died mid-call), the gate does not run the tool again but asks a person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from langchain_core.messages import ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import interrupt
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from engine.errors import InvalidArguments
+from engine.events import Event, ToolExecuted
+from engine.policy import Policy, Verdict
+from engine.store import Home, Store
+from engine.tools import ToolContext, ToolRefused, ToolSpec, validate_args
+
+
+def call_digest(tool: str, args: Mapping[str, Any]) -> str:
+    """Binds an approval to the exact call it approved: name and arguments."""
+    canonical = json.dumps({"name": tool, "args": args}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ApprovalRequest(BaseModel):
+    """An interrupt value: LangChain's ``ToolApprovalRequest`` plus our fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["tool_approval", "outcome_unknown"]
+    tool_call_id: str
+    name: str
+    args: dict[str, Any]
+    description: str
+    tier: str = "medium"
+    reason: str = ""
+    approvals_required: int = 1
+    approvals_received: int = 0
+    args_schema: dict[str, Any] = Field(default_factory=dict)
+
+
+class _Approve(BaseModel):
+    type: Literal["approve"]
+    call_digest: str | None = None
+
+
+class _EditedAction(BaseModel):
+    name: str
+    args: dict[str, Any]
+
+
+class _Edit(BaseModel):
+    type: Literal["edit"]
+    edited_action: _EditedAction
+
+
+class _Reject(BaseModel):
+    type: Literal["reject"]
+    message: str | None = None
+
+
+class _Respond(BaseModel):
+    type: Literal["respond"]
+    message: str
+
+
+WireDecision = Annotated[_Approve | _Edit | _Reject | _Respond, Field(discriminator="type")]
+REQUEST = TypeAdapter(ApprovalRequest)
+DECISION: TypeAdapter[_Approve | _Edit | _Reject | _Respond] = TypeAdapter(WireDecision)
+
+OUTCOME_UNKNOWN = (
+    "The process stopped while this call was running: it may or may not have taken effect. "
+    "Approve to run it again, or respond to mark it done."
+)
+
+
+def edit_notice(original: Mapping[str, Any], edited: Mapping[str, Any]) -> str:
+    """Tells the model what a person changed, so it does not retry its own version."""
+    changes = [
+        f"{key}: {json.dumps(original.get(key))} -> {json.dumps(edited.get(key))}"
+        for key in sorted(set(original) | set(edited))
+        if original.get(key) != edited.get(key)
+    ]
+    return (
+        "Note: a human reviewer edited this call before it ran ("
+        + "; ".join(changes)
+        + "). The result below is of the edited call. Do not re-issue your original call."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What the per-call node needs from the engine, injected once per engine."""
+
+    home: Home
+    store: Store
+    policy: Policy
+    tools: Mapping[str, ToolSpec]
+    publish: Callable[[Event], Awaitable[None]]
+
+    async def __call__(self, task: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        call = task["call"]
+        thread_id = str(config["configurable"]["thread_id"])
+        name = call["name"]
+        spec = self.tools.get(name)
+        if spec is None:
+            return _reply(call, f"Error: there is no tool named {name!r}.", ok=False)
+        try:
+            args = validate_args(spec, call.get("args") or {})
+        except InvalidArguments as error:
+            return _reply(call, f"Error: {error}. Fix the arguments and try again.", ok=False)
+        verdict = self.policy.verdict(name, args)
+        if not verdict.gated:
+            return await self._run(thread_id, call, spec, args, args, recorded=False)
+        raw = interrupt(self._request(call, spec, args, verdict))
+        decision = DECISION.validate_python(raw)
+        if isinstance(decision, _Reject):
+            return _reply(call, _rejection(name, decision.message), ok=False)
+        if isinstance(decision, _Respond):
+            return _reply(call, decision.message, ok=True)
+        if isinstance(decision, _Edit):
+            if decision.edited_action.name != name:
+                return _reply(call, "Error: an edit may not switch the tool; not run.", ok=False)
+            to_run = validate_args(spec, decision.edited_action.args)
+        else:
+            if decision.call_digest and decision.call_digest != call_digest(name, args):
+                return _reply(
+                    call, "Error: the approval does not match this call; not run.", ok=False
+                )
+            to_run = args
+        return await self._run_once(thread_id, call, spec, args, to_run, verdict)
+
+    def _request(
+        self, call: Mapping[str, Any], spec: ToolSpec, args: dict[str, Any], verdict: Verdict
+    ) -> dict[str, Any]:
+        return {
+            "type": "tool_approval",
+            "tool_call_id": call["id"],
+            "name": spec.name,
+            "args": args,
+            "description": f"{spec.description} Risk {verdict.tier}: {verdict.reason}.",
+            "tier": str(verdict.tier),
+            "reason": verdict.reason,
+            "approvals_required": verdict.approvals_required,
+            "approvals_received": 0,
+            "args_schema": spec.args_schema,
+        }
+
+    async def _run_once(
+        self,
+        thread_id: str,
+        call: Mapping[str, Any],
+        spec: ToolSpec,
+        original: dict[str, Any],
+        args: dict[str, Any],
+        verdict: Verdict,
+    ) -> dict[str, Any]:
+        """Runs an approved call at most once, whatever crashes happen around it."""
+        prior = await self.store.execution(thread_id, call["id"])
+        if prior is not None and prior.status != "started":
+            return _reply(call, prior.result or "", ok=prior.status == "ok")
+        if prior is not None:
+            raw = interrupt(
+                {
+                    "type": "outcome_unknown",
+                    "tool_call_id": call["id"],
+                    "name": spec.name,
+                    "args": args,
+                    "description": OUTCOME_UNKNOWN,
+                    "tier": str(verdict.tier),
+                    "reason": "outcome unknown after a crash",
+                    "approvals_required": 1,
+                    "approvals_received": 0,
+                    "args_schema": spec.args_schema,
+                }
+            )
+            decision = DECISION.validate_python(raw)
+            if isinstance(decision, _Respond):
+                await self.store.finish_execution(thread_id, call["id"], "ok", decision.message)
+                return _reply(call, decision.message, ok=True)
+            if isinstance(decision, _Reject):
+                text = "Not run: a person marked this call as not having taken effect."
+                if decision.message:
+                    text += f" Reason: {decision.message}"
+                await self.store.finish_execution(thread_id, call["id"], "error", text)
+                return _reply(call, text, ok=False)
+        await self.store.begin_execution(thread_id, call["id"], spec.name, args)
+        return await self._run(thread_id, call, spec, original, args, recorded=True)
+
+    async def _run(
+        self,
+        thread_id: str,
+        call: Mapping[str, Any],
+        spec: ToolSpec,
+        original: dict[str, Any],
+        args: dict[str, Any],
+        *,
+        recorded: bool,
+    ) -> dict[str, Any]:
+        """``recorded``: an execution row was committed first and is closed here."""
+        ctx = ToolContext(self.home, self.store, thread_id, call["id"])
+        try:
+            result, ok = await spec.run(ctx, spec.args_model.model_validate(args)), True
+        except ToolRefused as error:
+            result, ok = f"Refused: {error}", False
+        except Exception as error:  # a tool's failure goes to the model, not up the graph
+            result, ok = f"Error: {type(error).__name__}: {error}", False
+        if recorded:
+            await self.store.finish_execution(
+                thread_id, call["id"], "ok" if ok else "error", result
+            )
+        await self.publish(ToolExecuted(thread_id, call["id"], spec.name, args, result, ok))
+        if args != original:
+            result = f"{edit_notice(original, args)}\n\n{result}"
+        return _reply(call, result, ok=ok)
+
+
+def _rejection(tool: str, reason: str | None) -> str:
+    if reason:
+        return f"User rejected the tool call for `{tool}` with reason: {reason}"
+    return (
+        f"User rejected the tool call for `{tool}`. The tool was not executed. "
+        "Do not retry this tool call unless the user explicitly requests it."
+    )
+
+
+def _reply(call: Mapping[str, Any], content: str, *, ok: bool) -> dict[str, Any]:
+    message = ToolMessage(
+        content=content,
+        name=call["name"],
+        tool_call_id=call["id"],
+        status="success" if ok else "error",
+    )
+    return {"messages": [message]}

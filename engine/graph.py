@@ -1,0 +1,75 @@
+"""The agent graph: agent -> gate -> tool -> agent, until the model stops calling tools.
+
+Each tool call of a turn becomes its own task (``Send``), so gated calls pause, are
+decided and run independently of their siblings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Send
+
+from engine.gate import Gate
+from engine.tools import ToolSpec
+
+
+class AgentState(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+class CallTask(TypedDict):
+    call: dict[str, Any]
+
+
+def tool_schemas(tools: Mapping[str, ToolSpec]) -> list[dict[str, Any]]:
+    """The tools as OpenAI function definitions, which every chat model binds."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": spec.name,
+                "description": spec.description,
+                "parameters": spec.args_schema,
+            },
+        }
+        for spec in tools.values()
+    ]
+
+
+def build_graph(
+    model: BaseChatModel, gate: Gate, checkpointer: BaseCheckpointSaver[Any]
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    bound = model.bind_tools(tool_schemas(gate.tools))
+
+    async def agent(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        reply = await bound.ainvoke(state["messages"], config)
+        if not reply.id:  # the journal de-duplicates replayed messages by id
+            reply.id = f"ai-{uuid.uuid4().hex}"
+        return {"messages": [reply]}
+
+    def route(state: AgentState) -> Sequence[Send] | str:
+        last = state["messages"][-1]
+        if isinstance(last, AIMessage) and last.tool_calls:
+            return [Send("tool", CallTask(call=dict(c))) for c in last.tool_calls]
+        return END
+
+    async def tool(task: CallTask, config: RunnableConfig) -> dict[str, Any]:
+        return await gate(dict(task), config)
+
+    builder = StateGraph(AgentState)
+    builder.add_node("agent", agent)
+    builder.add_node("tool", tool, input_schema=CallTask)  # type: ignore[arg-type]
+    builder.add_edge(START, "agent")
+    builder.add_conditional_edges("agent", route, ["tool", END])
+    builder.add_edge("tool", "agent")
+    return builder.compile(checkpointer=checkpointer)

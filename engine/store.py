@@ -1,0 +1,623 @@
+"""The home directory, and the tables the engine keeps beside LangGraph's checkpoints.
+
+These plain rows are what listings read (``hitl pending`` never imports LangGraph),
+what makes decisions race-safe across processes (conditional updates), and what makes
+gated tools at-most-once (an execution row is committed before the tool runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from engine.errors import HomeNotFound, UnknownApproval, UnknownThread
+from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadView
+
+DB_NAME = "hitl.sqlite"
+LEASE_SECONDS = 15.0
+"""A lease not renewed for this long is free, even when its owner's host is elsewhere."""
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """Everything of one installation lives under one directory."""
+
+    path: Path
+
+    @classmethod
+    def resolve(cls, explicit: str | os.PathLike[str] | None = None) -> Home:
+        """``--home``, else ``$HITL_HOME``, else ``./.hitl``."""
+        raw = explicit or os.environ.get("HITL_HOME") or ".hitl"
+        return cls(Path(raw).expanduser().resolve())
+
+    @property
+    def db(self) -> Path:
+        return self.path / DB_NAME
+
+    @property
+    def outbox(self) -> Path:
+        return self.path / "outbox"
+
+    @property
+    def sandbox(self) -> Path:
+        return self.path / "sandbox"
+
+    def create(self) -> None:
+        for folder in (self.path, self.outbox, self.sandbox):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def require(self) -> None:
+        """Refuse a home that was never created: a typo must not start a new, empty one."""
+        if not self.db.exists():
+            raise HomeNotFound(
+                f"no hitl home at {self.path} (no {DB_NAME} there); "
+                "start one with `hitl run TASK`, or point --home / $HITL_HOME at an existing one"
+            )
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS hitl_threads (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    task TEXT NOT NULL,
+    model TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    answer TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hitl_approvals (
+    id TEXT PRIMARY KEY,
+    interrupt_id TEXT NOT NULL UNIQUE,
+    thread_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    tool_call_id TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    args TEXT NOT NULL,
+    original_args TEXT NOT NULL,
+    description TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    required INTEGER NOT NULL,
+    received INTEGER NOT NULL DEFAULT 0,
+    approvers TEXT NOT NULL DEFAULT '[]',
+    args_schema TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'pending',
+    version INTEGER NOT NULL DEFAULT 0,
+    decision TEXT,
+    decided_by TEXT,
+    decided_at REAL,
+    applied_at REAL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS hitl_approvals_open ON hitl_approvals (status, created_at);
+CREATE INDEX IF NOT EXISTS hitl_approvals_thread ON hitl_approvals (thread_id);
+CREATE TABLE IF NOT EXISTS hitl_executions (
+    thread_id TEXT NOT NULL,
+    tool_call_id TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    args TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT,
+    owner TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    PRIMARY KEY (thread_id, tool_call_id)
+);
+CREATE TABLE IF NOT EXISTS hitl_journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    origin TEXT NOT NULL,
+    thread_id TEXT,
+    kind TEXT NOT NULL,
+    key TEXT,
+    body TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS hitl_journal_thread ON hitl_journal (thread_id, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS hitl_journal_key ON hitl_journal (thread_id, key);
+CREATE TABLE IF NOT EXISTS hitl_leases (
+    thread_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hitl_ledger (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    thread_id TEXT NOT NULL,
+    tool_call_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
+_THREAD_COLUMNS = (
+    "t.id, t.title, t.task, t.model, t.status, t.created_at, t.updated_at, t.error, t.answer"
+)
+_PENDING_COUNT = (
+    "(SELECT COUNT(*) FROM hitl_approvals a WHERE a.thread_id = t.id AND a.status = 'pending')"
+)
+_APPROVAL_COLUMNS = (
+    "id, thread_id, kind, tool_call_id, tool, args, original_args, description, tier, reason, "
+    "required, received, status, created_at, interrupt_id, args_schema, approvers, decision, "
+    "decided_by, decided_at, version"
+)
+
+
+def _thread(row: Sequence[Any]) -> ThreadView:
+    id_, title, task, model, status, created_at, updated_at, error, answer, pending = row
+    return ThreadView(
+        id=id_,
+        title=title,
+        task=task,
+        model=model,
+        status=status,
+        created_at=created_at,
+        updated_at=updated_at,
+        error=error,
+        answer=answer,
+        pending=pending,
+    )
+
+
+def _approval(row: Sequence[Any]) -> ApprovalView:
+    (id_, thread_id, kind, call_id, tool, args, original, description, tier, reason) = row[:10]
+    (required, received, status, created_at, interrupt_id, schema, approvers) = row[10:17]
+    decision, decided_by, decided_at, version = row[17:21]
+    return ApprovalView(
+        id=id_,
+        thread_id=thread_id,
+        kind=kind,
+        tool_call_id=call_id,
+        tool=tool,
+        args=json.loads(args),
+        original_args=json.loads(original),
+        description=description,
+        tier=tier,
+        reason=reason,
+        required=required,
+        received=received,
+        status=status,
+        created_at=created_at,
+        interrupt_id=interrupt_id,
+        args_schema=json.loads(schema),
+        approvers=tuple(json.loads(approvers)),
+        decision=json.loads(decision) if decision else None,
+        decided_by=decided_by,
+        decided_at=decided_at,
+        version=version,
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """The durable record that a gated tool was about to run (and whether it finished)."""
+
+    status: str
+    result: str | None
+    owner: str
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    """One connection per process: WAL so readers never wait, a long busy timeout so
+    writers from other processes queue instead of failing with "database is locked"."""
+    conn = await aiosqlite.connect(str(path), timeout=30.0)
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA synchronous=NORMAL")
+    await conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class Store:
+    """The engine's own tables, on the connection it shares with the checkpointer.
+
+    Every method takes ``lock`` (the checkpointer's) so that our statements and
+    LangGraph's never interleave inside one transaction.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock, origin: str) -> None:
+        self.conn = conn
+        self.lock = lock
+        self.origin = origin
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+
+    async def setup(self) -> None:
+        async with self.lock:
+            await self.conn.executescript(SCHEMA)
+            await self.conn.commit()
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self.lock, self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
+
+    async def _write(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Runs the statements in one committed transaction; returns each rowcount."""
+        counts: list[int] = []
+        async with self.lock:
+            try:
+                for sql, params in statements:
+                    async with self.conn.execute(sql, params) as cur:
+                        counts.append(cur.rowcount)
+                await self.conn.commit()
+            except BaseException:
+                await self.conn.rollback()
+                raise
+        return counts
+
+    # --- threads -------------------------------------------------------------
+
+    async def insert_thread(self, thread: ThreadView) -> None:
+        await self._write(
+            [
+                (
+                    "INSERT INTO hitl_threads (id, title, task, model, status, created_at, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        thread.id,
+                        thread.title,
+                        thread.task,
+                        thread.model,
+                        thread.status,
+                        thread.created_at,
+                        thread.updated_at,
+                    ),
+                )
+            ]
+        )
+
+    async def set_thread_status(
+        self, thread_id: str, status: str, *, error: str | None = None, answer: str | None = None
+    ) -> None:
+        await self._write(
+            [
+                (
+                    "UPDATE hitl_threads SET status = ?, error = ?, answer = COALESCE(?, answer), "
+                    "updated_at = ? WHERE id = ?",
+                    (status, error, answer, time.time(), thread_id),
+                )
+            ]
+        )
+
+    async def threads(self, status: str | None = None) -> list[ThreadView]:
+        where, params = ("WHERE t.status = ?", (status,)) if status else ("", ())
+        rows = await self._all(
+            f"SELECT {_THREAD_COLUMNS}, {_PENDING_COUNT} FROM hitl_threads t {where} "
+            "ORDER BY t.created_at",
+            params,
+        )
+        return [_thread(r) for r in rows]
+
+    async def thread(self, ref: str) -> ThreadView:
+        """The thread whose id is ``ref`` or starts with it (unique prefix)."""
+        rows = await self._all(
+            f"SELECT {_THREAD_COLUMNS}, {_PENDING_COUNT} FROM hitl_threads t "
+            "WHERE t.id = ? OR t.id LIKE ? ESCAPE '\\' ORDER BY t.id = ? DESC LIMIT 3",
+            (ref, _like_prefix(ref), ref),
+        )
+        if not rows:
+            raise UnknownThread(f"no thread {ref!r}; `hitl threads` lists them")
+        if rows[0][0] != ref and len(rows) > 1:
+            ids = ", ".join(r[0] for r in rows)
+            raise UnknownThread(f"thread {ref!r} is ambiguous ({ids}, ...); give more of the id")
+        return _thread(rows[0])
+
+    # --- approvals -----------------------------------------------------------
+
+    async def insert_approvals(self, approvals: Sequence[ApprovalView]) -> list[ApprovalView]:
+        """Records new pending approvals; returns those that were not known already."""
+        statements = [
+            (
+                "INSERT INTO hitl_approvals (id, interrupt_id, thread_id, kind, tool_call_id, "
+                "tool, args, original_args, description, tier, reason, required, args_schema, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (interrupt_id) DO NOTHING",
+                (
+                    a.id,
+                    a.interrupt_id,
+                    a.thread_id,
+                    a.kind,
+                    a.tool_call_id,
+                    a.tool,
+                    json.dumps(a.args),
+                    json.dumps(a.original_args),
+                    a.description,
+                    a.tier,
+                    a.reason,
+                    a.required,
+                    json.dumps(a.args_schema),
+                    a.created_at,
+                ),
+            )
+            for a in approvals
+        ]
+        counts = await self._write(statements)
+        return [a for a, n in zip(approvals, counts, strict=True) if n]
+
+    async def pending(self, thread_id: str | None = None) -> list[ApprovalView]:
+        where = "status = 'pending'" + (" AND thread_id = ?" if thread_id else "")
+        rows = await self._all(
+            f"SELECT {_APPROVAL_COLUMNS} FROM hitl_approvals WHERE {where} ORDER BY created_at, id",
+            (thread_id,) if thread_id else (),
+        )
+        return [_approval(r) for r in rows]
+
+    async def approvals_of(self, thread_id: str) -> list[ApprovalView]:
+        rows = await self._all(
+            f"SELECT {_APPROVAL_COLUMNS} FROM hitl_approvals WHERE thread_id = ? "
+            "ORDER BY created_at, id",
+            (thread_id,),
+        )
+        return [_approval(r) for r in rows]
+
+    async def approval(self, ref: str) -> ApprovalView:
+        rows = await self._all(
+            f"SELECT {_APPROVAL_COLUMNS} FROM hitl_approvals WHERE id = ? OR id LIKE ? "
+            "ESCAPE '\\' ORDER BY id = ? DESC LIMIT 3",
+            (ref, _like_prefix(ref), ref),
+        )
+        if not rows:
+            raise UnknownApproval(f"no approval {ref!r}; `hitl pending` lists the open ones")
+        if rows[0][0] != ref and len(rows) > 1:
+            ids = ", ".join(r[0] for r in rows)
+            raise UnknownApproval(f"approval {ref!r} is ambiguous ({ids}, ...); give more of it")
+        return _approval(rows[0])
+
+    async def update_approval(
+        self,
+        approval: ApprovalView,
+        *,
+        operator: str,
+        args: dict[str, Any],
+        approvers: Sequence[str],
+        status: str = "pending",
+        decision: dict[str, Any] | None = None,
+    ) -> bool:
+        """Records one person's decision unless the approval changed since it was read.
+
+        The version check makes racing decisions safe across processes: exactly one of
+        two updates of the same version wins; the other gets false.
+        """
+        final = status != "pending"
+        counts = await self._write(
+            [
+                (
+                    "UPDATE hitl_approvals SET status = ?, args = ?, approvers = ?, received = ?, "
+                    "decision = ?, decided_by = ?, decided_at = ?, version = version + 1 "
+                    "WHERE id = ? AND status = 'pending' AND version = ?",
+                    (
+                        status,
+                        json.dumps(args),
+                        json.dumps(list(approvers)),
+                        len(approvers),
+                        json.dumps(decision) if decision is not None else None,
+                        operator if final else None,
+                        time.time() if final else None,
+                        approval.id,
+                        approval.version,
+                    ),
+                )
+            ]
+        )
+        return counts[0] == 1
+
+    async def unapplied(self, thread_id: str) -> list[ApprovalView]:
+        """Decided approvals whose decision has not yet reached the graph."""
+        rows = await self._all(
+            f"SELECT {_APPROVAL_COLUMNS} FROM hitl_approvals WHERE thread_id = ? "
+            "AND status != 'pending' AND applied_at IS NULL ORDER BY decided_at",
+            (thread_id,),
+        )
+        return [_approval(r) for r in rows]
+
+    async def threads_with_unapplied(self) -> list[str]:
+        rows = await self._all(
+            "SELECT DISTINCT thread_id FROM hitl_approvals "
+            "WHERE status != 'pending' AND applied_at IS NULL"
+        )
+        return [r[0] for r in rows]
+
+    async def mark_applied(self, approval_ids: Sequence[str]) -> None:
+        now = time.time()
+        await self._write(
+            [
+                ("UPDATE hitl_approvals SET applied_at = ? WHERE id = ?", (now, i))
+                for i in approval_ids
+            ]
+        )
+
+    # --- executions (at-most-once) -------------------------------------------
+
+    async def execution(self, thread_id: str, tool_call_id: str) -> Execution | None:
+        row = await self._one(
+            "SELECT status, result, owner FROM hitl_executions "
+            "WHERE thread_id = ? AND tool_call_id = ?",
+            (thread_id, tool_call_id),
+        )
+        return Execution(*row) if row else None
+
+    async def begin_execution(
+        self, thread_id: str, tool_call_id: str, tool: str, args: dict[str, Any]
+    ) -> None:
+        """Committed before the tool runs: after a crash this row says "it may have run"."""
+        await self._write(
+            [
+                (
+                    "INSERT INTO hitl_executions (thread_id, tool_call_id, tool, args, status, "
+                    "owner, started_at) VALUES (?, ?, ?, ?, 'started', ?, ?) "
+                    "ON CONFLICT (thread_id, tool_call_id) DO UPDATE SET status = 'started', "
+                    "args = excluded.args, owner = excluded.owner, "
+                    "started_at = excluded.started_at",
+                    (thread_id, tool_call_id, tool, json.dumps(args), self.origin, time.time()),
+                )
+            ]
+        )
+
+    async def finish_execution(
+        self, thread_id: str, tool_call_id: str, status: str, result: str
+    ) -> None:
+        await self._write(
+            [
+                (
+                    "UPDATE hitl_executions SET status = ?, result = ?, finished_at = ? "
+                    "WHERE thread_id = ? AND tool_call_id = ?",
+                    (status, result, time.time(), thread_id, tool_call_id),
+                )
+            ]
+        )
+
+    # --- leases: one process runs a thread at a time -------------------------
+
+    async def acquire_lease(self, thread_id: str) -> bool:
+        """Takes the thread for this process; free when unheld, expired, or its owner died."""
+        now = time.time()
+        row = await self._one(
+            "SELECT owner, host, pid, expires_at FROM hitl_leases WHERE thread_id = ?",
+            (thread_id,),
+        )
+        if row is not None:
+            owner, host, pid, expires_at = row
+            dead = host == self.host and pid != self.pid and not _pid_alive(pid)
+            if owner != self.origin and expires_at > now and not dead:
+                return False
+            counts = await self._write(
+                [
+                    (
+                        "UPDATE hitl_leases SET owner = ?, host = ?, pid = ?, expires_at = ? "
+                        "WHERE thread_id = ? AND owner = ?",
+                        (self.origin, self.host, self.pid, now + LEASE_SECONDS, thread_id, owner),
+                    )
+                ]
+            )
+            return counts[0] == 1
+        counts = await self._write(
+            [
+                (
+                    "INSERT INTO hitl_leases (thread_id, owner, host, pid, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING",
+                    (thread_id, self.origin, self.host, self.pid, now + LEASE_SECONDS),
+                )
+            ]
+        )
+        return counts[0] == 1
+
+    async def renew_leases(self, thread_ids: Sequence[str]) -> None:
+        expires = time.time() + LEASE_SECONDS
+        await self._write(
+            [
+                (
+                    "UPDATE hitl_leases SET expires_at = ? WHERE thread_id = ? AND owner = ?",
+                    (expires, t, self.origin),
+                )
+                for t in thread_ids
+            ]
+        )
+
+    async def release_lease(self, thread_id: str) -> None:
+        await self._write(
+            [
+                (
+                    "DELETE FROM hitl_leases WHERE thread_id = ? AND owner = ?",
+                    (thread_id, self.origin),
+                )
+            ]
+        )
+
+    async def lease_holder(self, thread_id: str) -> tuple[str, int] | None:
+        row = await self._one(
+            "SELECT host, pid FROM hitl_leases WHERE thread_id = ? AND expires_at > ?",
+            (thread_id, time.time()),
+        )
+        return (row[0], row[1]) if row else None
+
+    # --- journal -------------------------------------------------------------
+
+    async def append_journal(
+        self, records: Sequence[tuple[str | None, str, str | None, dict[str, Any]]]
+    ) -> list[bool]:
+        """Appends (thread_id, kind, key, body) rows; a row whose key the thread already
+        has is skipped (LangGraph replays a step's finished writes when it resumes).
+        Returns, per record, whether it was new."""
+        now = time.time()
+        counts = await self._write(
+            [
+                (
+                    "INSERT INTO hitl_journal (origin, thread_id, kind, key, body, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (self.origin, thread_id, kind, key, json.dumps(body), now),
+                )
+                for thread_id, kind, key, body in records
+            ]
+        )
+        return [n == 1 for n in counts]
+
+    async def journal_since(self, seq: int) -> list[tuple[int, str, str, dict[str, Any]]]:
+        """(seq, origin, kind, body) of every journal row after ``seq``."""
+        rows = await self._all(
+            "SELECT seq, origin, kind, body FROM hitl_journal WHERE seq > ? "
+            "ORDER BY seq LIMIT 5000",
+            (seq,),
+        )
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    async def journal_head(self) -> int:
+        row = await self._one("SELECT COALESCE(MAX(seq), 0) FROM hitl_journal")
+        return int(row[0])
+
+    async def history(self, thread_id: str) -> list[HistoryEntry]:
+        rows = await self._all(
+            "SELECT seq, at, kind, body FROM hitl_journal WHERE thread_id = ? ORDER BY seq",
+            (thread_id,),
+        )
+        return [HistoryEntry(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    # --- ledger (what the demo money and data tools did) ---------------------
+
+    async def add_ledger(
+        self, thread_id: str, tool_call_id: str, kind: str, body: dict[str, Any]
+    ) -> int:
+        async with self.lock:
+            async with self.conn.execute(
+                "INSERT INTO hitl_ledger (thread_id, tool_call_id, kind, body, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (thread_id, tool_call_id, kind, json.dumps(body), time.time()),
+            ) as cur:
+                row_id = cur.lastrowid
+            await self.conn.commit()
+        return int(row_id or 0)
+
+    async def ledger(self) -> list[LedgerEntry]:
+        rows = await self._all(
+            "SELECT id, thread_id, tool_call_id, kind, body, at FROM hitl_ledger ORDER BY id"
+        )
+        return [LedgerEntry(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+
+def _like_prefix(ref: str) -> str:
+    escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"

@@ -1,0 +1,95 @@
+"""Plain typed values that cross the engine's boundary.
+
+Never a LangGraph or LangChain object: the console, the CLI and scripts read these,
+so the engine's internals can change without touching them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ThreadStatus = Literal["running", "waiting", "unknown", "done", "failed"]
+"""``unknown``: a gated tool may or may not have run; a person must say which."""
+
+ApprovalKind = Literal["tool_approval", "outcome_unknown"]
+ApprovalStatus = Literal["pending", "approved", "edited", "rejected", "responded"]
+
+
+def one_line(args: dict[str, Any], width: int = 80) -> str:
+    """A one-line summary of a call's arguments, for lists."""
+    parts = [f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items()]
+    text = " ".join(parts).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadView:
+    id: str
+    title: str
+    task: str
+    model: str
+    status: ThreadStatus
+    created_at: float
+    updated_at: float
+    error: str | None = None
+    answer: str | None = None
+    pending: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalView:
+    """One pending (or decided) gated tool call."""
+
+    id: str
+    thread_id: str
+    kind: ApprovalKind
+    tool_call_id: str
+    tool: str
+    args: dict[str, Any]
+    original_args: dict[str, Any]
+    description: str
+    tier: str
+    reason: str
+    required: int
+    received: int
+    status: ApprovalStatus
+    created_at: float
+    interrupt_id: str
+    args_schema: dict[str, Any] = field(default_factory=dict)
+    approvers: tuple[str, ...] = ()
+    decision: dict[str, Any] | None = None
+    decided_by: str | None = None
+    decided_at: float | None = None
+    version: int = 0
+
+    @property
+    def summary(self) -> str:
+        return one_line(self.args)
+
+    @property
+    def edited(self) -> bool:
+        return self.args != self.original_args
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of a thread's story, from the engine's journal."""
+
+    seq: int
+    at: float
+    kind: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """A row the demo money and data tools wrote: proof of what ran."""
+
+    id: int
+    thread_id: str
+    tool_call_id: str
+    kind: str
+    body: dict[str, Any]
+    at: float

@@ -1,0 +1,25 @@
+"""The ``hitl`` entry point: the engine's CLI, with the console plugged in.
+
+Kept free of Textual imports so that ``hitl pending`` starts as fast as the engine's
+own listing; the console is imported only when it is opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _open_console(args: argparse.Namespace) -> int:
+    try:
+        from tui.app import run_console
+    except ImportError as error:
+        print(f"hitl: the console could not start ({error})", file=sys.stderr)
+        return 1
+    return run_console(args)
+
+
+def main() -> int:
+    from engine.cli import main as cli_main
+
+    return cli_main(console=_open_console)
