@@ -123,9 +123,7 @@ class ScriptedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "scripted-demo"
 
-    def bind_tools(
-        self, tools: Sequence[Any], **kwargs: Any
-    ) -> ScriptedChatModel:
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
         names = tuple(convert_to_openai_tool(t)["function"]["name"] for t in tools)
         return self.model_copy(update={"tool_names": names})
 
@@ -169,7 +167,7 @@ class ScriptedChatModel(BaseChatModel):
 def _final_answer(results: Sequence[ToolMessage], refused: Sequence[ToolMessage]) -> str:
     if not results:
         return "[demo model] I have no tool for that task, so I did nothing."
-    lines = [f"- {m.name}: {_clip(str(m.content), 160)}" for m in results]
+    lines = [f"- {m.name}: {' '.join(str(m.content).split())[:200]}" for m in results]
     head = (
         "[demo model] I stopped: some actions were not carried out."
         if refused

@@ -1,0 +1,60 @@
+"""Driving child engine processes from a test: start, read their lines, kill them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Child:
+    def __init__(self, home: Path, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.engine.child", "--home", str(home), *args],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[dict[str, Any]] = []
+
+    def expect(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float = 60
+    ) -> dict[str, Any]:
+        """Reads the child's lines until one matches; fails if it exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            raw = self.proc.stdout.readline()
+            if not raw:
+                err = self.proc.stderr.read() if self.proc.stderr else ""
+                raise AssertionError(f"child exited ({self.proc.wait()}) before the line: {err}")
+            line = json.loads(raw)
+            self.lines.append(line)
+            if match(line):
+                return line
+        raise AssertionError(f"no matching line in {timeout}s; saw {self.lines}")
+
+    def send(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no flush, as a crash or an OOM kill."""
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def finish(self) -> int:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        return self.proc.wait(timeout=60)
