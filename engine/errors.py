@@ -6,6 +6,8 @@ as a notification. No message should need a traceback to be understood.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class HitlError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -33,6 +35,21 @@ class InvalidDecision(HitlError):
 
 class InvalidArguments(InvalidDecision):
     """Edited arguments fail the tool's argument schema; nothing was changed."""
+
+
+class PolicyError(HitlError):
+    """A policy file with problems; every one of them is listed, with its line."""
+
+    def __init__(self, source: str, problems: Sequence[object]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"policy {source} has {count} problem{'s' * (count != 1)}:\n{lines}")
+
+
+class FourEyes(InvalidDecision):
+    """The policy wants a different operator for the next approval."""
 
 
 class ThreadBusy(HitlError):

@@ -112,6 +112,13 @@ class Gate:
         call = task["call"]
         thread_id = str(config["configurable"]["thread_id"])
         name = call["name"]
+        if "unparsed" in call:
+            return _reply(
+                call,
+                f"Error: the arguments of this call are not valid JSON ({call['unparsed']}). "
+                "Send the call again with a JSON object of arguments.",
+                ok=False,
+            )
         spec = self.tools.get(name)
         if spec is None:
             return _reply(call, f"Error: there is no tool named {name!r}.", ok=False)

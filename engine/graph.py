@@ -59,9 +59,21 @@ def build_graph(
 
     def route(state: AgentState) -> Sequence[Send] | str:
         last = state["messages"][-1]
-        if isinstance(last, AIMessage) and last.tool_calls:
-            return [Send("tool", CallTask(call=dict(c))) for c in last.tool_calls]
-        return END
+        if not isinstance(last, AIMessage):
+            return END
+        calls = [dict(c) for c in last.tool_calls]
+        # Calls whose arguments did not parse go to the gate too, which tells the model.
+        calls += [
+            {
+                "id": c["id"],
+                "name": c["name"] or "",
+                "args": {},
+                "unparsed": c["error"] or c["args"],
+            }
+            for c in last.invalid_tool_calls
+            if c.get("id")
+        ]
+        return [Send("tool", CallTask(call=c)) for c in calls] or END
 
     async def tool(task: CallTask, config: RunnableConfig) -> dict[str, Any]:
         return await gate(dict(task), config)

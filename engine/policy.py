@@ -1,15 +1,23 @@
-"""Risk tiers and the rules that give each tool call its tier.
+"""Risk tiers, and the rules that give each tool call its tier.
 
 The policy is the only place that decides how risky a call is; the gate asks it,
-widgets and the CLI only show its answer.
+widgets and the CLI only show its answer. Rules are CEL expressions over the call's
+``args`` (and ``tool``); they can only raise a call's tier above its tool's tier, never
+lower it, so a rule that is forgotten or wrong fails towards asking a person.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import celpy
+from celpy import celtypes
+from celpy.adapter import json_to_cel
 
 
 class Tier(StrEnum):
@@ -18,43 +26,134 @@ class Tier(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
+    DENY = "deny"
+
+    @property
+    def severity(self) -> int:
+        return list(Tier).index(self)
 
 
-APPROVALS_REQUIRED: Mapping[Tier, int] = {Tier.LOW: 0, Tier.MEDIUM: 1, Tier.HIGH: 2}
-"""Approvals a call of each tier needs before it runs."""
+@dataclass(frozen=True, slots=True)
+class TierSettings:
+    """What a tier asks of people: how many approvals, from whom, and for how long."""
+
+    approvals: int
+    distinct_operators: bool = False
+    expires_after: float | None = None
+    """Seconds a pending approval may wait before it is rejected automatically."""
+    warn_before: float | None = None
+    """Seconds before expiry at which a warning is raised."""
+
+
+DEFAULT_SETTINGS: Mapping[Tier, TierSettings] = {
+    Tier.LOW: TierSettings(approvals=0),
+    Tier.MEDIUM: TierSettings(approvals=1),
+    Tier.HIGH: TierSettings(approvals=2),
+    Tier.DENY: TierSettings(approvals=0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """``tier`` applies to calls of ``tool`` (or any tool, when None) for which ``when`` holds."""
+
+    name: str
+    when: str
+    tier: Tier
+    tool: str | None = None
+    line: int = 0
+    _program: Any = field(default=None, compare=False, repr=False)
+
+    def matches(self, tool: str, args: Mapping[str, Any]) -> tuple[bool, str | None]:
+        """(matched, problem). A rule that cannot be evaluated counts as matching:
+        when in doubt, ask a person (or deny)."""
+        if self.tool is not None and self.tool != tool:
+            return False, None
+        try:
+            result = self._program.evaluate(
+                {"args": json_to_cel(dict(args)), "tool": celtypes.StringType(tool)}
+            )
+        except Exception as error:
+            return True, f"rule {self.name!r} could not be evaluated ({error}); treated as matching"
+        if isinstance(result, Exception):
+            return (
+                True,
+                f"rule {self.name!r} could not be evaluated ({result}); treated as matching",
+            )
+        return bool(result), None
+
+
+def compile_rule(name: str, when: str, tier: Tier, tool: str | None, line: int = 0) -> Rule:
+    """Raises celpy.CELParseError for an expression that does not parse."""
+    environment = celpy.Environment()
+    program = environment.program(environment.compile(when))
+    return Rule(name=name, when=when, tier=tier, tool=tool, line=line, _program=program)
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The policy's answer for one call: its tier and why."""
+    """The policy's answer for one call: its tier, what that tier asks, and why."""
 
     tier: Tier
-    approvals_required: int
+    settings: TierSettings
     reason: str
+    rules: tuple[str, ...] = ()
+
+    @property
+    def approvals_required(self) -> int:
+        return self.settings.approvals if self.tier is not Tier.DENY else 0
 
     @property
     def gated(self) -> bool:
         return self.approvals_required > 0
 
     @property
-    def audited(self) -> bool:
-        return self.tier is Tier.HIGH
+    def denied(self) -> bool:
+        return self.tier is Tier.DENY
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Tool name -> tier, with a default for tools the policy does not name."""
+    """Tool tiers, rules over arguments, per-tier settings; where it came from."""
 
     tiers: Mapping[str, Tier] = field(default_factory=dict)
     default: Tier = Tier.MEDIUM
+    rules: Sequence[Rule] = ()
+    settings: Mapping[Tier, TierSettings] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+    source: str = "built-in demo policy"
+    text: str = ""
 
     def verdict(self, tool: str, args: Mapping[str, Any] | None = None) -> Verdict:
-        """The tier of calling ``tool`` with ``args``; ``args`` is for rules that read them."""
+        """The tier of calling ``tool`` with ``args``: the most severe of the tool's tier
+        and every matching rule's."""
         if tool in self.tiers:
             tier, reason = self.tiers[tool], f"tool {tool} is {self.tiers[tool]}"
         else:
-            tier, reason = self.default, f"unlisted tool: default tier {self.default}"
-        return Verdict(tier=tier, approvals_required=APPROVALS_REQUIRED[tier], reason=reason)
+            tier, reason = self.default, f"{tool} is not listed: default tier {self.default}"
+        matched: list[str] = []
+        notes: list[str] = []
+        by_rule = False
+        for rule in self.rules:
+            hit, problem = rule.matches(tool, args or {})
+            if problem:
+                notes.append(problem)
+            if not hit:
+                continue
+            matched.append(rule.name)
+            severity = rule.tier.severity
+            if severity > tier.severity or (severity == tier.severity and not by_rule):
+                tier, reason, by_rule = rule.tier, f"rule {rule.name!r}: {rule.when}", True
+        if notes:
+            reason += " (" + "; ".join(notes) + ")"
+        return Verdict(tier, self.settings[tier], reason, tuple(matched))
+
+    @property
+    def digest(self) -> str:
+        """Identifies the policy in force, for the audit log."""
+        basis = self.text or json.dumps(
+            {"tiers": dict(self.tiers), "default": self.default}, sort_keys=True
+        )
+        return hashlib.sha256(basis.encode()).hexdigest()
 
     @classmethod
     def from_mapping(cls, tiers: Mapping[str, str], default: str = "medium") -> Policy:
@@ -72,4 +171,4 @@ DEMO_POLICY = Policy.from_mapping(
         "transfer_money": "high",
     }
 )
-"""The tiers of the demo tool catalogue."""
+"""The tiers of the demo tool catalogue, used when a home has no policy file."""
