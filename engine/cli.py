@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--home", help="home directory (default: $HITL_HOME, else ./.hitl)")
     parser.add_argument("--operator", help="who is deciding (default: $HITL_OPERATOR, else login)")
+    parser.add_argument("--policy", help="policy file (default: <home>/policy.toml)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help_text: str, *, json_flag: bool = False) -> argparse.ArgumentParser:
@@ -80,6 +81,21 @@ def _parser() -> argparse.ArgumentParser:
     p = command("retry", "run a failed thread again from its last step")
     p.add_argument("thread")
     model_flags(p)
+    p = command("policy", "check or explain the approval policy")
+    policy = p.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    check = policy.add_parser("check", help="validate a policy file; list every problem")
+    check.add_argument("file", nargs="?", help="default: --policy, else <home>/policy.toml")
+    explain = policy.add_parser("explain", help="which rules match a call, and its tier")
+    explain.add_argument("tool")
+    explain.add_argument("--args", default="{}", help="the call's arguments, a JSON object")
+    p = command("audit", "list the audit log, or verify its hash chain", json_flag=True)
+    p.add_argument("action", nargs="?", choices=["list", "verify"], default="list")
+    p.add_argument("--thread")
+    p.add_argument("--tool")
+    p.add_argument("--by", dest="by_operator", metavar="OPERATOR")
+    p.add_argument("--since", help="ISO time, or an age like 30m / 2h / 7d")
+    p.add_argument("--until", help="ISO time, or an age like 30m / 2h / 7d")
+    p.add_argument("--jsonl", action="store_true", help="export as JSON Lines")
     p = command("console", "open the console (the default command)")
     p.add_argument("--demo", type=int, default=0, metavar="N", help="start N demo tasks")
     model_flags(p)
@@ -109,12 +125,14 @@ def main(argv: Sequence[str] | None = None, *, console: ConsoleRunner | None = N
 
 async def _dispatch(args: argparse.Namespace) -> int:
     home = Home.resolve(args.home)
-    if args.command in ("threads", "show", "pending", "ledger"):
+    if args.command == "policy":
+        return _policy(home, args)
+    if args.command in ("threads", "show", "pending", "ledger", "audit"):
         home.require()
         return await _read(home, args)
     from engine.engine import Engine
 
-    options: dict[str, Any] = {"operator": args.operator, "watch": False}
+    options: dict[str, Any] = {"operator": args.operator, "watch": False, "policy": args.policy}
     if hasattr(args, "model"):
         options |= {
             "model": args.model,
@@ -172,22 +190,15 @@ def _decision(args: argparse.Namespace) -> Decision:
         case "mark-done":
             return Respond(args.note)
         case "edit":
-            try:
-                parsed = json.loads(args.args)
-            except json.JSONDecodeError as error:
-                raise InvalidDecision(
-                    f"--args is not valid JSON: {error.msg} at line {error.lineno} "
-                    f"column {error.colno}"
-                ) from None
-            if not isinstance(parsed, dict):
-                raise InvalidDecision("--args must be a JSON object of argument names to values")
-            return Edit(parsed)
+            return Edit(_json_object(args.args, "--args"))
     raise InvalidDecision(f"unknown decision {args.command}")
 
 
 async def _read(home: Home, args: argparse.Namespace) -> int:
     async with aiosqlite.connect(f"file:{home.db}?mode=ro", uri=True, timeout=30) as conn:
         store = Store(conn, asyncio.Lock(), origin="reader")
+        if args.command == "audit":
+            return await _audit(store, args)
         if args.command == "threads":
             threads = await store.threads(args.status)
             _print(threads, args, _thread_line, "no threads")
@@ -220,6 +231,112 @@ async def _read(home: Home, args: argparse.Namespace) -> int:
                 for approval in approvals:
                     print(_approval_line(approval))
     return 0
+
+
+def _policy(home: Home, args: argparse.Namespace) -> int:
+    from engine.engine import resolve_policy
+    from engine.tools import CATALOGUE
+
+    if args.policy_command == "check":
+        target = args.file or args.policy or home.policy_file
+        policy = resolve_policy(home, target, CATALOGUE)
+        print(
+            f"{policy.source}: valid: {len(policy.tiers)} tools, {len(policy.rules)} rules, "
+            f"unlisted tools are {policy.default}"
+        )
+        return 0
+    policy = resolve_policy(home, args.policy, CATALOGUE)
+    if args.tool not in CATALOGUE:
+        raise InvalidDecision(f"unknown tool {args.tool!r} (known: {', '.join(sorted(CATALOGUE))})")
+    call_args = _json_object(args.args, "--args")
+    verdict = policy.verdict(args.tool, call_args)
+    print(f"policy: {policy.source}")
+    base = policy.tiers.get(args.tool, policy.default)
+    print(f"tool {args.tool}: {base}{'' if args.tool in policy.tiers else ' (default tier)'}")
+    for rule in policy.rules:
+        if rule.tool not in (None, args.tool):
+            continue
+        hit, problem = rule.matches(args.tool, call_args)
+        mark = "matches" if hit else "no match"
+        print(f"  rule {rule.name!r} (line {rule.line}) -> {rule.tier}: {mark}: {rule.when}")
+        if problem:
+            print(f"    {problem}")
+    settings = verdict.settings
+    needs = (
+        "never runs (deny)"
+        if verdict.denied
+        else "runs at once"
+        if not verdict.gated
+        else f"{verdict.approvals_required} approval(s)"
+        + (" from distinct operators" if settings.distinct_operators else "")
+        + (f", expires after {settings.expires_after:.0f}s" if settings.expires_after else "")
+    )
+    print(f"result: {verdict.tier}: {needs} ({verdict.reason})")
+    return 0
+
+
+async def _audit(store: Store, args: argparse.Namespace) -> int:
+    from engine.audit import AuditLog
+
+    log = AuditLog(store)
+    if args.action == "verify":
+        result = await log.verify()
+        if result.ok:
+            print(f"audit log intact: {result.entries} entries, head {result.head[:16]}")
+            return 0
+        print(f"hitl: audit log broken at entry #{result.seq}: {result.problem}", file=sys.stderr)
+        return 1
+    thread_id = (await store.thread(args.thread)).id if args.thread else None
+    entries = await log.entries(
+        thread_id=thread_id,
+        tool=args.tool,
+        operator=args.by_operator,
+        since=_when(args.since, "--since"),
+        until=_when(args.until, "--until"),
+    )
+    if args.jsonl:
+        for entry in entries:
+            print(json.dumps(_jsonable(entry), ensure_ascii=False))
+    elif args.json:
+        print(json.dumps(_jsonable(entries), indent=2, ensure_ascii=False))
+    elif not entries:
+        print("no audit entries")
+    for entry in entries if not (args.jsonl or args.json) else ():
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.at))
+        who = f" by {entry.operator}" if entry.operator else ""
+        what = " ".join(x for x in (entry.tool, entry.approval_id, entry.thread_id) if x)
+        detail = entry.body.get("decision") or entry.body.get("reason") or ""
+        print(f"#{entry.seq:<5} {stamp} {entry.kind:18} {what}{who} {detail}".rstrip())
+    return 0
+
+
+def _when(raw: str | None, flag: str) -> float | None:
+    if raw is None:
+        return None
+    from datetime import datetime
+
+    from engine.policy_file import parse_duration
+
+    try:
+        return time.time() - parse_duration(raw)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(raw).timestamp()
+    except ValueError:
+        raise InvalidDecision(f"{flag} {raw!r} is neither an ISO time nor an age like 2h") from None
+
+
+def _json_object(raw: str, flag: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise InvalidDecision(
+            f"{flag} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise InvalidDecision(f"{flag} must be a JSON object of argument names to values")
+    return parsed
 
 
 def _report(thread: ThreadView, pending: list[ApprovalView], args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -26,10 +27,12 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from engine.audit import AuditEntry, AuditLog, Verification, audit_record
 from engine.decisions import Decision, Edit, Reject, Respond
-from engine.errors import AlreadyDecided, HitlError, InvalidDecision
+from engine.errors import AlreadyDecided, FourEyes, HitlError, InvalidDecision
 from engine.events import (
     ApprovalDecided,
+    ApprovalExpiring,
     ApprovalRequested,
     Event,
     EventBus,
@@ -46,11 +49,13 @@ from engine.events import (
 from engine.gate import REQUEST, Gate, call_digest
 from engine.graph import build_graph
 from engine.models import make_model
-from engine.policy import DEMO_POLICY, Policy
+from engine.policy import Policy, Verdict
+from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
 from engine.store import LEASE_SECONDS, Home, Store, connect
 from engine.tools import CATALOGUE, ToolSpec, validate_args
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
 
+EXPIRY_OPERATOR = "policy:expiry"
 WATCH_SECONDS = 0.25
 """How often an engine looks at the shared journal for other processes' changes."""
 
@@ -127,6 +132,7 @@ class Engine:
         self.operator = options.operator or default_operator()
         self._saver = saver
         self._store = store
+        self._audit = AuditLog(store)
         self._bus = EventBus()
         self._gate = Gate(home, store, policy, tools, self._publish)
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
@@ -143,7 +149,7 @@ class Engine:
         cls,
         home: Home | str | os.PathLike[str] | None = None,
         *,
-        policy: Policy | None = None,
+        policy: Policy | str | os.PathLike[str] | None = None,
         create: bool = True,
         tools: Mapping[str, ToolSpec] | None = None,
         **options: Any,
@@ -151,27 +157,28 @@ class Engine:
         """Opens (``create``: and makes) a home; closes everything on exit.
 
         ``create=False`` is for commands that read or decide: they refuse a home that
-        does not exist rather than silently starting an empty one.
+        does not exist rather than silently starting an empty one. ``policy`` is a Policy,
+        a policy file, or None for ``<home>/policy.toml`` (written with the defaults
+        when a home is created). An invalid policy stops here, before anything runs.
         """
         resolved = home if isinstance(home, Home) else Home.resolve(home)
         if create:
             resolved.create()
+            if not resolved.policy_file.exists():
+                resolved.policy_file.write_text(DEFAULT_POLICY_TOML)
         else:
             resolved.require()
+        catalogue = tools or CATALOGUE
+        in_force = resolve_policy(resolved, policy, catalogue)
         conn = await connect(resolved.db)
         try:
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
             store = Store(conn, saver.lock, origin=uuid.uuid4().hex)
             await store.setup()
-            engine = cls(
-                resolved,
-                saver,
-                store,
-                policy or DEMO_POLICY,
-                tools or CATALOGUE,
-                EngineOptions(**options),
-            )
+            engine = cls(resolved, saver, store, in_force, catalogue, EngineOptions(**options))
+            await engine._audit.setup()
+            await engine._record_policy()
             engine._journal_seq = await store.journal_head()
             if engine.options.watch:
                 engine._background.append(asyncio.create_task(engine._watch()))
@@ -205,8 +212,12 @@ class Engine:
             records.append((event_thread_id(event), kind, key, body))
         fresh = await self._store.append_journal(records)
         for event, new in zip(events, fresh, strict=True):
-            if new:
-                self._bus.publish(event)
+            if not new:
+                continue
+            if (entry := audit_record(event)) is not None:
+                kind, fields, body = entry
+                await self._audit.append(kind, body, **fields)
+            self._bus.publish(event)
 
     async def _watch(self) -> None:
         """Republishes other processes' events, applies their decisions, renews leases."""
@@ -215,6 +226,7 @@ class Engine:
             await asyncio.sleep(WATCH_SECONDS)
             try:
                 await self._tail_journal()
+                await self._expire()
                 for thread_id in await self._store.threads_with_unapplied():
                     if thread_id not in self._runners:
                         self._kick(thread_id)
@@ -333,6 +345,11 @@ class Engine:
             args = validate_args(spec, decision.args)
             approvers = [operator]
         else:
+            if approval.distinct_operators and operator in approval.approvers:
+                raise FourEyes(
+                    f"approval {approval.id}: {operator} already approved it; the policy "
+                    f"wants its {approval.received + 1}. approval from another operator"
+                )
             args = approval.args
             approvers = [*approval.approvers, operator]
         if len(approvers) < approval.required:
@@ -381,6 +398,72 @@ class Engine:
 
     async def lease_holder(self, thread_id: str) -> tuple[str, int] | None:
         return await self._store.lease_holder(thread_id)
+
+    # --- policy and audit ----------------------------------------------------
+
+    def explain(self, tool: str, args: Mapping[str, Any]) -> Verdict:
+        """What the policy in force says of calling ``tool`` with ``args``."""
+        if tool not in self.tools:
+            raise HitlError(f"unknown tool {tool!r} (known: {', '.join(sorted(self.tools))})")
+        return self.policy.verdict(tool, validate_args(self.tools[tool], args))
+
+    async def audit(
+        self,
+        *,
+        thread: str | None = None,
+        tool: str | None = None,
+        operator: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[AuditEntry]:
+        thread_id = (await self.thread(thread)).id if thread else None
+        return await self._audit.entries(
+            thread_id=thread_id, tool=tool, operator=operator, since=since, until=until
+        )
+
+    async def verify_audit(self) -> Verification:
+        return await self._audit.verify()
+
+    async def _record_policy(self) -> None:
+        """Audits the policy in force whenever it differs from the last one recorded."""
+        last = await self._audit.last("policy_in_force")
+        if last is None or last.body.get("digest") != self.policy.digest:
+            await self._audit.append(
+                "policy_in_force",
+                {
+                    "source": self.policy.source,
+                    "digest": self.policy.digest,
+                    "text": self.policy.text,
+                },
+                operator=self.operator,
+            )
+
+    async def _expire(self) -> None:
+        """Warns before, then rejects, approvals nobody decided in time (fail-closed)."""
+        now = time.time()
+        windows = {
+            str(tier): settings.warn_before
+            for tier, settings in self.policy.settings.items()
+            if settings.warn_before
+        }
+        for approval in await self._store.claim_warnings(now, windows):
+            await self._publish(ApprovalExpiring(approval))
+        for approval in await self._store.expired(now):
+            waited = _duration(now - approval.created_at)
+            reason = f"Expired: nobody decided within {waited}; the call was not run."
+            wire = Reject(reason).wire()
+            won = await self._store.update_approval(
+                approval,
+                operator=EXPIRY_OPERATOR,
+                args=approval.args,
+                approvers=list(approval.approvers),
+                status="rejected",
+                decision=wire,
+            )
+            if won:
+                decided = await self._store.approval(approval.id)
+                await self._publish(ApprovalDecided(decided, "expire", EXPIRY_OPERATOR, True))
+                self._kick(decided.thread_id)
 
     # --- running threads -----------------------------------------------------
 
@@ -502,6 +585,9 @@ class Engine:
                     created_at=now,
                     interrupt_id=item.id,
                     args_schema=request.args_schema,
+                    rules=tuple(request.rules),
+                    distinct_operators=request.distinct_operators,
+                    expires_at=now + request.expires_after if request.expires_after else None,
                 )
             )
         new = await self._store.insert_approvals(found)
@@ -540,6 +626,26 @@ def _already(approval: ApprovalView) -> str:
     return (
         f"approval {approval.id} was already {approval.status} by {approval.decided_by} at {when}"
     )
+
+
+def resolve_policy(
+    home: Home, policy: Policy | str | os.PathLike[str] | None, tools: Mapping[str, ToolSpec]
+) -> Policy:
+    if isinstance(policy, Policy):
+        return policy
+    if policy is not None:
+        return load_policy(Path(policy), tools)
+    if home.policy_file.exists():
+        return load_policy(home.policy_file, tools)
+    return parse_policy(DEFAULT_POLICY_TOML, "built-in default policy", tools)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
 
 
 def _oneline(error: BaseException) -> str:

@@ -58,6 +58,25 @@ class ToolExecuted:
     args: dict[str, Any]
     result: str
     ok: bool
+    gated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallDenied:
+    """The policy denies this call; it did not run and nobody was asked."""
+
+    thread_id: str
+    tool_call_id: str
+    tool: str
+    args: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalExpiring:
+    """Nobody has decided this approval, and it will be rejected at ``expires_at``."""
+
+    approval: ApprovalView
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +109,8 @@ Event = (
     | ApprovalRequested
     | ApprovalDecided
     | ToolExecuted
+    | CallDenied
+    | ApprovalExpiring
     | ThreadStatusChanged
     | ThreadFinished
     | ThreadFailed
@@ -104,6 +125,8 @@ _TYPES: dict[str, type[Any]] = {
         ApprovalRequested,
         ApprovalDecided,
         ToolExecuted,
+        CallDenied,
+        ApprovalExpiring,
         ThreadStatusChanged,
         ThreadFinished,
         ThreadFailed,
@@ -113,9 +136,9 @@ _NESTED: dict[str, type[Any]] = {"thread": ThreadView, "approval": ApprovalView}
 
 
 def event_thread_id(event: Event) -> str | None:
-    if isinstance(event, MessageAdded | ToolExecuted):
+    if isinstance(event, MessageAdded | ToolExecuted | CallDenied):
         return event.thread_id
-    if isinstance(event, ApprovalRequested | ApprovalDecided):
+    if isinstance(event, ApprovalRequested | ApprovalDecided | ApprovalExpiring):
         return event.approval.thread_id
     if isinstance(event, ThreadStarted | ThreadStatusChanged | ThreadFinished | ThreadFailed):
         return event.thread.id
@@ -143,6 +166,7 @@ def from_record(kind: str, body: dict[str, Any]) -> Event | None:
             inner = dict(values[name])
             if nested is ApprovalView:
                 inner["approvers"] = tuple(inner.get("approvers", ()))
+                inner["rules"] = tuple(inner.get("rules", ()))
             values[name] = nested(**inner)
     if "tool_calls" in values:
         values["tool_calls"] = tuple(values["tool_calls"])

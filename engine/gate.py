@@ -20,7 +20,7 @@ from langgraph.types import interrupt
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from engine.errors import InvalidArguments
-from engine.events import Event, ToolExecuted
+from engine.events import CallDenied, Event, ToolExecuted
 from engine.policy import Policy, Verdict
 from engine.store import Home, Store
 from engine.tools import ToolContext, ToolRefused, ToolSpec, validate_args
@@ -47,6 +47,9 @@ class ApprovalRequest(BaseModel):
     approvals_required: int = 1
     approvals_received: int = 0
     args_schema: dict[str, Any] = Field(default_factory=dict)
+    rules: list[str] = Field(default_factory=list)
+    distinct_operators: bool = False
+    expires_after: float | None = None
 
 
 class _Approve(BaseModel):
@@ -127,6 +130,13 @@ class Gate:
         except InvalidArguments as error:
             return _reply(call, f"Error: {error}. Fix the arguments and try again.", ok=False)
         verdict = self.policy.verdict(name, args)
+        if verdict.denied:
+            await self.publish(CallDenied(thread_id, call["id"], name, args, verdict.reason))
+            return _reply(
+                call,
+                f"Denied by policy ({verdict.reason}). This call will not run; do not retry it.",
+                ok=False,
+            )
         if not verdict.gated:
             return await self._run(thread_id, call, spec, args, args, recorded=False)
         raw = interrupt(self._request(call, spec, args, verdict))
@@ -161,6 +171,9 @@ class Gate:
             "approvals_required": verdict.approvals_required,
             "approvals_received": 0,
             "args_schema": spec.args_schema,
+            "rules": list(verdict.rules),
+            "distinct_operators": verdict.settings.distinct_operators,
+            "expires_after": verdict.settings.expires_after,
         }
 
     async def _run_once(
@@ -226,7 +239,9 @@ class Gate:
             await self.store.finish_execution(
                 thread_id, call["id"], "ok" if ok else "error", result
             )
-        await self.publish(ToolExecuted(thread_id, call["id"], spec.name, args, result, ok))
+        await self.publish(
+            ToolExecuted(thread_id, call["id"], spec.name, args, result, ok, gated=recorded)
+        )
         if args != original:
             result = f"{edit_notice(original, args)}\n\n{result}"
         return _reply(call, result, ok=ok)

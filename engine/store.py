@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,10 @@ class Home:
     @property
     def sandbox(self) -> Path:
         return self.path / "sandbox"
+
+    @property
+    def policy_file(self) -> Path:
+        return self.path / "policy.toml"
 
     def create(self) -> None:
         for folder in (self.path, self.outbox, self.sandbox):
@@ -98,7 +102,11 @@ CREATE TABLE IF NOT EXISTS hitl_approvals (
     decided_by TEXT,
     decided_at REAL,
     applied_at REAL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    rules TEXT NOT NULL DEFAULT '[]',
+    distinct_operators INTEGER NOT NULL DEFAULT 0,
+    expires_at REAL,
+    warned_at REAL
 );
 CREATE INDEX IF NOT EXISTS hitl_approvals_open ON hitl_approvals (status, created_at);
 CREATE INDEX IF NOT EXISTS hitl_approvals_thread ON hitl_approvals (thread_id);
@@ -151,7 +159,7 @@ _PENDING_COUNT = (
 _APPROVAL_COLUMNS = (
     "id, thread_id, kind, tool_call_id, tool, args, original_args, description, tier, reason, "
     "required, received, status, created_at, interrupt_id, args_schema, approvers, decision, "
-    "decided_by, decided_at, version"
+    "decided_by, decided_at, version, rules, distinct_operators, expires_at"
 )
 
 
@@ -174,7 +182,7 @@ def _thread(row: Sequence[Any]) -> ThreadView:
 def _approval(row: Sequence[Any]) -> ApprovalView:
     (id_, thread_id, kind, call_id, tool, args, original, description, tier, reason) = row[:10]
     (required, received, status, created_at, interrupt_id, schema, approvers) = row[10:17]
-    decision, decided_by, decided_at, version = row[17:21]
+    decision, decided_by, decided_at, version, rules, distinct, expires_at = row[17:24]
     return ApprovalView(
         id=id_,
         thread_id=thread_id,
@@ -197,6 +205,9 @@ def _approval(row: Sequence[Any]) -> ApprovalView:
         decided_by=decided_by,
         decided_at=decided_at,
         version=version,
+        rules=tuple(json.loads(rules)),
+        distinct_operators=bool(distinct),
+        expires_at=expires_at,
     )
 
 
@@ -335,7 +346,8 @@ class Store:
             (
                 "INSERT INTO hitl_approvals (id, interrupt_id, thread_id, kind, tool_call_id, "
                 "tool, args, original_args, description, tier, reason, required, args_schema, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "created_at, rules, distinct_operators, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (interrupt_id) DO NOTHING",
                 (
                     a.id,
@@ -352,6 +364,9 @@ class Store:
                     a.required,
                     json.dumps(a.args_schema),
                     a.created_at,
+                    json.dumps(list(a.rules)),
+                    int(a.distinct_operators),
+                    a.expires_at,
                 ),
             )
             for a in approvals
@@ -425,6 +440,40 @@ class Store:
             ]
         )
         return counts[0] == 1
+
+    async def expired(self, now: float) -> list[ApprovalView]:
+        rows = await self._all(
+            f"SELECT {_APPROVAL_COLUMNS} FROM hitl_approvals "
+            "WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= ? "
+            "ORDER BY expires_at",
+            (now,),
+        )
+        return [_approval(r) for r in rows]
+
+    async def claim_warnings(self, now: float, windows: Mapping[str, float]) -> list[ApprovalView]:
+        """Pending approvals of each tier that entered its warning window; each is returned
+        once, by whichever process claims it first."""
+        due: list[ApprovalView] = []
+        for tier, seconds in windows.items():
+            rows = await self._all(
+                f"SELECT {_APPROVAL_COLUMNS} FROM hitl_approvals WHERE status = 'pending' "
+                "AND tier = ? AND warned_at IS NULL AND expires_at IS NOT NULL "
+                "AND expires_at - ? <= ?",
+                (tier, seconds, now),
+            )
+            for approval in map(_approval, rows):
+                [claimed] = await self._write(
+                    [
+                        (
+                            "UPDATE hitl_approvals SET warned_at = ? "
+                            "WHERE id = ? AND warned_at IS NULL",
+                            (now, approval.id),
+                        )
+                    ]
+                )
+                if claimed:
+                    due.append(approval)
+        return due
 
     async def unapplied(self, thread_id: str) -> list[ApprovalView]:
         """Decided approvals whose decision has not yet reached the graph."""

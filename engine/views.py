@@ -63,6 +63,12 @@ class ApprovalView:
     decided_by: str | None = None
     decided_at: float | None = None
     version: int = 0
+    rules: tuple[str, ...] = ()
+    """Names of the policy rules that matched this call."""
+    distinct_operators: bool = False
+    """Four-eyes: each approval must come from a different operator."""
+    expires_at: float | None = None
+    """When the approval is rejected automatically if nobody decides it."""
 
     @property
     def summary(self) -> str:

@@ -114,3 +114,25 @@ def test_an_unknown_model_is_refused_before_anything_is_written(tmp_path: Path) 
     home = tmp_path / "home"
     one_error_line(hitl(home, "run", "--model", "gpt9", "say hi", ok=False), "unknown model 'gpt9'")
     assert hitl(home, "threads").stdout.strip() == "no threads"
+
+
+def test_policy_check_and_explain(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    hitl(home, "run", "search for nothing")
+    assert "valid: 7 tools, 3 rules" in hitl(home, "policy", "check").stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[tools]\nsearch = "low"\nrockets = "high"\n\n[[rules]]\nwhen = "1 +"\ntier = "high"\n'
+    )
+    result = hitl(home, "policy", "check", str(bad), ok=False)
+    assert result.returncode == 1
+    assert f"{bad}:3: tools.rockets: unknown tool" in result.stderr
+    assert f"{bad}:6: rules[0].when: not a valid CEL expression" in result.stderr
+    explained = hitl(
+        home, "policy", "explain", "send_email", "--args", '{"to": "x@rival.com"}'
+    ).stdout
+    assert "rule 'email outside company.com' (line 25) -> high: matches" in explained
+    assert explained.strip().splitlines()[-1].startswith("result: high: 2 approval(s)")
+    refused = hitl(home, "--policy", str(bad), "run", "search for x", ok=False)
+    assert "has 2 problems" in refused.stderr
+    assert len(json.loads(hitl(home, "threads", "--json").stdout)) == 1

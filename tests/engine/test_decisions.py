@@ -11,6 +11,7 @@ from engine import (
     Home,
     InvalidArguments,
     InvalidDecision,
+    Policy,
     Reject,
     Respond,
     UnknownApproval,
@@ -153,11 +154,27 @@ async def test_low_tier_tools_run_without_asking(engine: Engine, home: Home) -> 
     assert await engine.pending() == []
 
 
-async def test_delete_file_refuses_paths_outside_the_sandbox(engine: Engine, home: Home) -> None:
+async def test_the_default_policy_denies_deleting_outside_the_sandbox(
+    engine: Engine, home: Home
+) -> None:
     outside = home.path / "precious.txt"
     outside.write_text("keep me")
-    thread_id, [approval] = await _paused(engine, "delete file ../precious.txt")
-    await engine.decide(approval.id, Approve())
-    await engine.wait(thread_id)
+    thread = await engine.start("delete file ../precious.txt")
+    await engine.wait(thread.id)
+    assert await engine.pending() == []
     assert outside.read_text() == "keep me"
-    assert "outside the sandbox" in ((await engine.thread(thread_id)).answer or "")
+    answer = (await engine.thread(thread.id)).answer or ""
+    assert "Denied by policy (rule 'path escapes the sandbox'" in answer
+
+
+async def test_delete_file_itself_refuses_paths_outside_the_sandbox(home: Home) -> None:
+    """Defence in depth: even a policy that lets the call through cannot escape."""
+    lenient = Policy.from_mapping({"delete_file": "medium"})
+    outside = home.path / "precious.txt"
+    async with Engine.open(home, policy=lenient) as engine:
+        outside.write_text("keep me")
+        thread_id, [approval] = await _paused(engine, "delete file ../precious.txt")
+        await engine.decide(approval.id, Approve())
+        await engine.wait(thread_id)
+        assert outside.read_text() == "keep me"
+        assert "outside the sandbox" in ((await engine.thread(thread_id)).answer or "")
