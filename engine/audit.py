@@ -107,8 +107,7 @@ class AuditLog:
 
     async def setup(self) -> None:
         async with self._store.lock:
-            await self._store.conn.executescript(SCHEMA)
-            await self._store.conn.commit()
+            await self._store.db.script(SCHEMA)
 
     async def append(
         self,
@@ -121,28 +120,25 @@ class AuditLog:
         operator: str | None = None,
     ) -> AuditEntry:
         text = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
-        conn = self._store.conn
+        db = self._store.db
         async with self._store.lock:
-            if conn.in_transaction:
-                await conn.commit()
-            await conn.execute("BEGIN IMMEDIATE")
+            await db.begin_exclusive("hitl_audit")
             try:
-                async with conn.execute(
+                rows = await db.fetchall(
                     "SELECT seq, hash FROM hitl_audit ORDER BY seq DESC LIMIT 1"
-                ) as cur:
-                    last = await cur.fetchone()
-                seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+                )
+                seq, prev = (rows[0][0] + 1, rows[0][1]) if rows else (1, GENESIS)
                 at = time.time()
                 digest = entry_hash(
                     seq, at, kind, thread_id, approval_id, tool, operator, text, prev
                 )
-                await conn.execute(
+                await db.execute(
                     f"INSERT INTO hitl_audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (seq, at, kind, thread_id, approval_id, tool, operator, text, prev, digest),
                 )
-                await conn.commit()
+                await db.commit()
             except BaseException:
-                await conn.rollback()
+                await db.rollback()
                 raise
         return AuditEntry(seq, at, kind, thread_id, approval_id, tool, operator, body, prev, digest)
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import aiosqlite
-
+from engine.database import Database, is_postgres, open_postgres, open_sqlite
 from engine.decisions import Approve, Decision, Edit, Reject, Respond
 from engine.errors import HitlError, InvalidDecision
 from engine.store import Home, Store
@@ -32,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", help="home directory (default: $HITL_HOME, else ./.hitl)")
     parser.add_argument("--operator", help="who is deciding (default: $HITL_OPERATOR, else login)")
     parser.add_argument("--policy", help="policy file (default: <home>/policy.toml)")
+    parser.add_argument(
+        "--database", help="PostgreSQL URL (default: $HITL_DATABASE_URL, else <home>/hitl.sqlite)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help_text: str, *, json_flag: bool = False) -> argparse.ArgumentParser:
@@ -121,10 +125,13 @@ def main(argv: Sequence[str] | None = None, *, console: ConsoleRunner | None = N
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `hitl pending | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
-    home = Home.resolve(args.home)
+    home = Home.resolve(args.home, args.database)
     if args.command == "policy":
         return _policy(home, args)
     if args.command in ("threads", "show", "pending", "ledger", "audit"):
@@ -195,8 +202,8 @@ def _decision(args: argparse.Namespace) -> Decision:
 
 
 async def _read(home: Home, args: argparse.Namespace) -> int:
-    async with aiosqlite.connect(f"file:{home.db}?mode=ro", uri=True, timeout=30) as conn:
-        store = Store(conn, asyncio.Lock(), origin="reader")
+    async with _reader(home) as db:
+        store = Store(db, asyncio.Lock(), origin="reader")
         if args.command == "audit":
             return await _audit(store, args)
         if args.command == "threads":
@@ -337,6 +344,12 @@ def _json_object(raw: str, flag: str) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise InvalidDecision(f"{flag} must be a JSON object of argument names to values")
     return parsed
+
+
+def _reader(home: Home) -> contextlib.AbstractAsyncContextManager[Database]:
+    if home.database_url and is_postgres(home.database_url):
+        return open_postgres(home.database_url)
+    return open_sqlite(home.db, readonly=True)
 
 
 def _report(thread: ThreadView, pending: list[ApprovalView], args: argparse.Namespace) -> int:

@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from engine.audit import AuditEntry, AuditLog, Verification, audit_record
+from engine.database import is_postgres, open_postgres, open_sqlite
 from engine.decisions import Decision, Edit, Reject, Respond
 from engine.errors import AlreadyDecided, FourEyes, HitlError, InvalidDecision
 from engine.events import (
@@ -51,7 +53,7 @@ from engine.graph import build_graph
 from engine.models import make_model
 from engine.policy import Policy, Verdict
 from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
-from engine.store import LEASE_SECONDS, Home, Store, connect
+from engine.store import LEASE_SECONDS, Home, Store
 from engine.tools import CATALOGUE, ToolSpec, validate_args
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
 
@@ -119,7 +121,7 @@ class Engine:
     def __init__(
         self,
         home: Home,
-        saver: AsyncSqliteSaver,
+        saver: BaseCheckpointSaver[Any],
         store: Store,
         policy: Policy,
         tools: Mapping[str, ToolSpec],
@@ -170,12 +172,8 @@ class Engine:
             resolved.require()
         catalogue = tools or CATALOGUE
         in_force = resolve_policy(resolved, policy, catalogue)
-        conn = await connect(resolved.db)
-        try:
-            saver = AsyncSqliteSaver(conn)
-            await saver.setup()
-            store = Store(conn, saver.lock, origin=uuid.uuid4().hex)
-            await store.setup()
+        async with contextlib.AsyncExitStack() as stack:
+            saver, store = await stack.enter_async_context(_storage(resolved))
             engine = cls(resolved, saver, store, in_force, catalogue, EngineOptions(**options))
             await engine._audit.setup()
             await engine._record_policy()
@@ -186,8 +184,6 @@ class Engine:
                 yield engine
             finally:
                 await engine._close()
-        finally:
-            await conn.close()
 
     async def _close(self) -> None:
         tasks = [*self._background, *self._runners.values()]
@@ -626,6 +622,36 @@ def _already(approval: ApprovalView) -> str:
     return (
         f"approval {approval.id} was already {approval.status} by {approval.decided_by} at {when}"
     )
+
+
+@contextlib.asynccontextmanager
+async def _storage(home: Home) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], Store]]:
+    """The checkpointer and the engine's store, on the home's database.
+
+    SQLite: one connection per process, shared by both (one writer, one lock).
+    PostgreSQL: the saver and the store each have a connection; the server serialises.
+    """
+    origin = uuid.uuid4().hex
+    if home.database_url and is_postgres(home.database_url):
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        async with (
+            open_postgres(home.database_url) as db,
+            AsyncPostgresSaver.from_conn_string(home.database_url) as pg_saver,
+        ):
+            await pg_saver.setup()
+            store = Store(db, asyncio.Lock(), origin)
+            await store.setup()
+            yield pg_saver, store
+        return
+    if home.database_url:
+        raise HitlError(f"unsupported database URL {home.database_url!r}: use postgresql://…")
+    async with open_sqlite(home.db) as sqlite:
+        saver = AsyncSqliteSaver(sqlite.conn)
+        await saver.setup()
+        store = Store(sqlite, saver.lock, origin)
+        await store.setup()
+        yield saver, store
 
 
 def resolve_policy(

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
+from engine.database import Database
 from engine.errors import HomeNotFound, UnknownApproval, UnknownThread
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadView
 
@@ -32,12 +31,18 @@ class Home:
     """Everything of one installation lives under one directory."""
 
     path: Path
+    database_url: str | None = None
+    """A PostgreSQL URL; None keeps the database in ``<home>/hitl.sqlite``."""
 
     @classmethod
-    def resolve(cls, explicit: str | os.PathLike[str] | None = None) -> Home:
-        """``--home``, else ``$HITL_HOME``, else ``./.hitl``."""
+    def resolve(
+        cls, explicit: str | os.PathLike[str] | None = None, database: str | None = None
+    ) -> Home:
+        """``--home``, else ``$HITL_HOME``, else ``./.hitl``; ``--database``, else
+        ``$HITL_DATABASE_URL``, else the SQLite file in the home."""
         raw = explicit or os.environ.get("HITL_HOME") or ".hitl"
-        return cls(Path(raw).expanduser().resolve())
+        url = database or os.environ.get("HITL_DATABASE_URL") or None
+        return cls(Path(raw).expanduser().resolve(), url)
 
     @property
     def db(self) -> Path:
@@ -61,7 +66,8 @@ class Home:
 
     def require(self) -> None:
         """Refuse a home that was never created: a typo must not start a new, empty one."""
-        if not self.db.exists():
+        marker = self.policy_file.parent if self.database_url else self.db
+        if not marker.exists():
             raise HomeNotFound(
                 f"no hitl home at {self.path} (no {DB_NAME} there); "
                 "start one with `hitl run TASK`, or point --home / $HITL_HOME at an existing one"
@@ -230,16 +236,6 @@ class Execution:
     owner: str
 
 
-async def connect(path: Path) -> aiosqlite.Connection:
-    """One connection per process: WAL so readers never wait, a long busy timeout so
-    writers from other processes queue instead of failing with "database is locked"."""
-    conn = await aiosqlite.connect(str(path), timeout=30.0)
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute("PRAGMA synchronous=NORMAL")
-    await conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
 class Store:
     """The engine's own tables, on the connection it shares with the checkpointer.
 
@@ -247,8 +243,8 @@ class Store:
     LangGraph's never interleave inside one transaction.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock, origin: str) -> None:
-        self.conn = conn
+    def __init__(self, db: Database, lock: asyncio.Lock, origin: str) -> None:
+        self.db = db
         self.lock = lock
         self.origin = origin
         self.host = socket.gethostname()
@@ -256,12 +252,11 @@ class Store:
 
     async def setup(self) -> None:
         async with self.lock:
-            await self.conn.executescript(SCHEMA)
-            await self.conn.commit()
+            await self.db.script(SCHEMA)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.lock, self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        async with self.lock:
+            return await self.db.fetchall(sql, params)
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = await self._all(sql, params)
@@ -273,11 +268,10 @@ class Store:
         async with self.lock:
             try:
                 for sql, params in statements:
-                    async with self.conn.execute(sql, params) as cur:
-                        counts.append(cur.rowcount)
-                await self.conn.commit()
+                    counts.append(await self.db.execute(sql, params))
+                await self.db.commit()
             except BaseException:
-                await self.conn.rollback()
+                await self.db.rollback()
                 raise
         return counts
 
@@ -651,14 +645,17 @@ class Store:
         self, thread_id: str, tool_call_id: str, kind: str, body: dict[str, Any]
     ) -> int:
         async with self.lock:
-            async with self.conn.execute(
-                "INSERT INTO hitl_ledger (thread_id, tool_call_id, kind, body, at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (thread_id, tool_call_id, kind, json.dumps(body), time.time()),
-            ) as cur:
-                row_id = cur.lastrowid
-            await self.conn.commit()
-        return int(row_id or 0)
+            try:
+                [(row_id,)] = await self.db.fetchall(
+                    "INSERT INTO hitl_ledger (thread_id, tool_call_id, kind, body, at) "
+                    "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    (thread_id, tool_call_id, kind, json.dumps(body), time.time()),
+                )
+                await self.db.commit()
+            except BaseException:
+                await self.db.rollback()
+                raise
+        return int(row_id)
 
     async def ledger(self) -> list[LedgerEntry]:
         rows = await self._all(

@@ -13,9 +13,14 @@ import pytest
 HITL = Path(sys.executable).with_name("hitl")
 
 
-def hitl(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+def hitl(
+    home: Path, *args: str, ok: bool = True, database: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HITL_OPERATOR": "carol"}
     env.pop("HITL_HOME", None)
+    env.pop("HITL_DATABASE_URL", None)
+    if database:
+        env["HITL_DATABASE_URL"] = database
     result = subprocess.run(
         [str(HITL), "--home", str(home), *args], capture_output=True, text=True, env=env
     )

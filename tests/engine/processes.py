@@ -12,14 +12,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine import Home
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 class Child:
-    def __init__(self, home: Path, *args: str) -> None:
+    def __init__(self, home: Home, *args: str) -> None:
+        env = {**os.environ}
+        env.pop("HITL_DATABASE_URL", None)
+        if home.database_url:
+            env["HITL_DATABASE_URL"] = home.database_url
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.engine.child", "--home", str(home), *args],
+            [sys.executable, "-m", "tests.engine.child", "--home", str(home.path), *args],
             cwd=ROOT,
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
+import subprocess
 
 from engine import Approve, Edit, Home, Reject
 from engine.engine import Engine
 from tests.cli.test_cli import hitl
+from tests.engine.conftest import run_sql
 
 
 async def _busy_day(engine: Engine) -> None:
@@ -55,9 +56,12 @@ async def test_every_decision_and_gated_execution_is_audited(engine: Engine) -> 
     assert [e.tool for e in by_bob] == ["transfer_money"]
 
 
+def audit_cli(home: Home, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    return hitl(home.path, "audit", *args, ok=ok, database=home.database_url)
+
+
 def _tamper(home: Home, sql: str) -> None:
-    with sqlite3.connect(home.db) as db:
-        db.execute(sql)
+    run_sql(home, sql)
 
 
 async def test_verify_names_an_edited_entry(engine: Engine, home: Home) -> None:
@@ -93,13 +97,13 @@ async def test_verify_names_reordered_entries(engine: Engine, home: Home) -> Non
 
 async def test_the_cli_verifies_lists_and_exports(engine: Engine, home: Home) -> None:
     await _busy_day(engine)
-    ok = hitl(home.path, "audit", "verify")
+    ok = audit_cli(home, "verify")
     assert ok.stdout.startswith("audit log intact: 11 entries")
-    jsonl = hitl(home.path, "audit", "--tool", "transfer_money", "--jsonl").stdout.splitlines()
+    jsonl = audit_cli(home, "--tool", "transfer_money", "--jsonl").stdout.splitlines()
     assert len(jsonl) == 4  # requested, two approvals, executed
-    listing = hitl(home.path, "audit", "--by", "bob").stdout
+    listing = audit_cli(home, "--by", "bob").stdout
     assert "transfer_money" in listing and "by bob" in listing
     _tamper(home, "UPDATE hitl_audit SET operator = 'mallory' WHERE seq = 9")
-    broken = hitl(home.path, "audit", "verify", ok=False)
+    broken = audit_cli(home, "verify", ok=False)
     assert broken.returncode == 1
     assert "audit log broken at entry #9" in broken.stderr

@@ -11,7 +11,7 @@ EMAIL_TASK = "email the Q3 report to boss@company.com"
 
 def _paused_in_child(home: Home, task: str = EMAIL_TASK) -> str:
     """Runs ``task`` in a child until it pauses, kills the child, returns the approval id."""
-    child = Child(home.path, "start", task)
+    child = Child(home, "start", task)
     settled = child.expect(lambda line: line.get("milestone") == "settled")
     child.kill()
     [approval_id] = settled["pending"]
@@ -37,7 +37,7 @@ async def test_a_thread_killed_mid_run_continues_from_its_last_step(home: Home) 
     (home.sandbox / "revenue.txt").write_text("Q3 revenue: 4.2M")
     # The model's first turn is checkpointed; kill the child during the (slow) search.
     slow = Child(
-        home.path,
+        home,
         "--slow",
         "search=60",
         "start",
@@ -61,7 +61,7 @@ async def test_a_thread_killed_mid_run_continues_from_its_last_step(home: Home) 
 
 async def test_a_tool_killed_mid_call_is_not_run_again_on_its_own(home: Home) -> None:
     approval_id = _paused_in_child(home)
-    approver = Child(home.path, "--slow", "send_email=60", "decide", approval_id, "approve")
+    approver = Child(home, "--slow", "send_email=60", "decide", approval_id, "approve")
     approver.expect(lambda line: line.get("milestone") == "ready")
     approver.send("go")
     approver.expect(lambda line: line.get("milestone") == "tool-started")
@@ -94,7 +94,7 @@ async def test_a_tool_killed_mid_call_is_not_run_again_on_its_own(home: Home) ->
 
 async def test_an_outcome_unknown_call_can_be_run_again_on_purpose(home: Home) -> None:
     approval_id = _paused_in_child(home)
-    approver = Child(home.path, "--slow", "send_email=60", "decide", approval_id, "approve")
+    approver = Child(home, "--slow", "send_email=60", "decide", approval_id, "approve")
     approver.expect(lambda line: line.get("milestone") == "ready")
     approver.send("go")
     approver.expect(lambda line: line.get("milestone") == "tool-started")
@@ -112,7 +112,7 @@ async def test_an_outcome_unknown_call_can_be_run_again_on_purpose(home: Home) -
 
 async def test_two_processes_racing_on_one_approval_one_wins(home: Home) -> None:
     approval_id = _paused_in_child(home)
-    racers = [Child(home.path, "decide", approval_id, "approve") for _ in range(2)]
+    racers = [Child(home, "decide", approval_id, "approve") for _ in range(2)]
     for racer in racers:
         racer.expect(lambda line: line.get("milestone") == "ready")
     for racer in racers:
@@ -132,7 +132,7 @@ async def test_two_processes_racing_on_one_approval_one_wins(home: Home) -> None
 async def test_a_thread_held_by_a_live_process_is_not_run_by_another(home: Home) -> None:
     home.create()
     (home.sandbox / "revenue.txt").write_text("Q3 revenue: 4.2M")
-    owner = Child(home.path, "--slow", "search=60", "start", "search for revenue")
+    owner = Child(home, "--slow", "search=60", "start", "search for revenue")
     owner.expect(lambda line: line.get("milestone") == "tool-started")
     attempts = home.path / "attempts.log"
 

@@ -120,11 +120,11 @@ async def test_the_rule_that_made_a_call_risky_is_on_the_approval(home: Home) ->
 async def test_four_eyes_refuses_the_same_operator_twice_across_processes(home: Home) -> None:
     home.create()
     home.policy_file.write_text(POLICY)
-    child = Child(home.path, "start", "transfer $5000 to acct-7 for the laptops")
+    child = Child(home, "start", "transfer $5000 to acct-7 for the laptops")
     [approval_id] = child.expect(lambda line: line.get("milestone") == "settled")["pending"]
     child.finish()
 
-    first = Child(home.path, "decide", approval_id, "approve")
+    first = Child(home, "decide", approval_id, "approve")
     first.expect(lambda line: line.get("milestone") == "ready")
     first.send("go")
     assert first.expect(lambda line: "milestone" in line and line["milestone"] != "ready") == {
@@ -132,7 +132,7 @@ async def test_four_eyes_refuses_the_same_operator_twice_across_processes(home: 
         "status": "pending",
     }
     first.finish()
-    again = Child(home.path, "decide", approval_id, "approve")
+    again = Child(home, "decide", approval_id, "approve")
     again.expect(lambda line: line.get("milestone") == "ready")
     again.send("go")
     refused = again.expect(lambda line: line.get("milestone") == "refused")
