@@ -21,7 +21,14 @@ from engine.errors import (
 )
 from engine.policy import DEMO_POLICY, Policy, Tier, Verdict
 from engine.store import Home
-from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
+from engine.views import (
+    ApprovalView,
+    HistoryEntry,
+    LedgerEntry,
+    ThreadStatus,
+    ThreadView,
+    describe_model,
+)
 
 if TYPE_CHECKING:
     from engine import events
@@ -52,6 +59,7 @@ __all__ = [
     "UnknownApproval",
     "UnknownThread",
     "Verdict",
+    "describe_model",
     "events",
 ]
 

@@ -21,7 +21,7 @@ from engine.database import Database, is_postgres, open_postgres, open_sqlite
 from engine.decisions import Approve, Decision, Edit, Reject, Respond
 from engine.errors import HitlError, InvalidDecision
 from engine.store import Home, Store
-from engine.views import ApprovalView, ThreadView
+from engine.views import ApprovalView, ThreadView, describe_model
 
 DECIDE_WAIT_SECONDS = 60.0
 
@@ -232,6 +232,7 @@ async def _read(home: Home, args: argparse.Namespace) -> int:
                 )
             else:
                 print(_thread_line(thread))
+                print(f"model: {describe_model(thread.model)}   task: {thread.task}")
                 for entry in history:
                     if line := _story_line(entry.kind, entry.body, entry.at):
                         print(line)

@@ -17,6 +17,14 @@ ApprovalKind = Literal["tool_approval", "outcome_unknown"]
 ApprovalStatus = Literal["pending", "approved", "edited", "rejected", "responded"]
 
 
+DEMO_LABEL = "scripted (demo model)"
+
+
+def describe_model(spec: str) -> str:
+    """How a model spec is shown to a person; the demo model always says it is one."""
+    return DEMO_LABEL if spec == "scripted" else spec
+
+
 def one_line(args: dict[str, Any], width: int = 80) -> str:
     """A one-line summary of a call's arguments, for lists."""
     parts = [f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items()]

@@ -6,19 +6,9 @@ a restart.
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 from langchain_core.language_models import BaseChatModel
 
 from engine.errors import HitlError
-
-DEMO_LABEL = "scripted (demo model)"
-
-
-def describe_model(spec: str) -> str:
-    """How a model spec is shown to a person; the demo model always says it is one."""
-    return DEMO_LABEL if spec == "scripted" else spec
 
 
 def make_model(
@@ -42,8 +32,3 @@ def make_model(
     raise HitlError(f"unknown model {spec!r}: use 'scripted' or 'openai:<model name>'")
 
 
-def endpoint_from_env(base_url: str | None, api_key: str | None) -> dict[str, Any]:
-    return {
-        "base_url": base_url or os.environ.get("OPENAI_BASE_URL"),
-        "api_key": api_key or os.environ.get("OPENAI_API_KEY"),
-    }
