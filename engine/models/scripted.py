@@ -39,7 +39,20 @@ def _amount(text: str) -> float | None:
     return value * 1000 if match.group(2) else value
 
 
-def _plan_clause(clause: str) -> list[Call]:
+_PRONOUNS = {"it", "them", "this", "that", "those", "these", "the results", "the result"}
+
+
+def _subject(raw: str | None, topic: str | None) -> str:
+    """An email subject from "email <raw> to …"; a pronoun refers to the task's topic."""
+    text = re.sub(r"^(?:the|a|an)\s+", "", (raw or "").strip(" ."), flags=re.I)
+    if topic and (not text or text.lower() in _PRONOUNS):
+        return _clip(re.sub(r"^(?:the|a|an)\s+", "", topic, flags=re.I)).capitalize()
+    if topic and text.lower() in ("summary", "a summary", "report", "update"):
+        return f"{text.capitalize()} of {topic}"
+    return _clip(text).capitalize() if text else "Update"
+
+
+def _plan_clause(clause: str, topic: str | None = None) -> list[Call]:
     """The calls one clause of a task asks for (empty when it names no action)."""
     low = clause.lower()
     if m := re.search(r"\b(?:transfer|pay|wire|send)\b.*?\$?\d", low):
@@ -59,10 +72,8 @@ def _plan_clause(clause: str) -> list[Call]:
             ]
     if address := _EMAIL.search(clause):
         if re.search(r"\b(e-?mail|mail|send|forward|reply|notify|tell|write)\b", low):
-            what = re.search(
-                r"(?:e-?mail|send|forward|mail)\s+(?:the\s+)?(.+?)\s+to\s", clause, re.I
-            )
-            subject = _clip(what.group(1)).capitalize() if what else "Update"
+            found = re.search(r"(?:e-?mail|send|forward|mail)\s+(.+?)\s+to\s", clause, re.I)
+            subject = _subject(found.group(1) if found else None, topic)
             return [
                 (
                     "send_email",
@@ -92,9 +103,12 @@ def _plan_clause(clause: str) -> list[Call]:
         clause,
         re.I,
     ):
-        where = m.group(2).strip() or "all"
-        where = re.sub(r"^(?:of|for|where)\s+", "", where, flags=re.I)
-        return [("delete_data", {"dataset": _clip(m.group(1)), "where": _clip(where)})]
+        records = m.group(1).strip()
+        where = re.sub(r"^(?:of|for|where)\s+", "", m.group(2).strip(), flags=re.I) or "all"
+        if numbered := re.fullmatch(r"(\w+?)s?\s+#?(\d+)", records):
+            noun, number = numbered.groups()
+            return [("delete_data", {"dataset": f"{noun}s", "where": f"{noun}_id = {number}"})]
+        return [("delete_data", {"dataset": _clip(records), "where": _clip(where)})]
     if m := re.search(r"\bread\s+(?:the\s+)?(?:file\s+)?(\S+\.\w+)", clause, re.I):
         return [("read_file", {"path": m.group(1)})]
     if m := re.search(r"\b(?:search|find|look up|research|check)\s+(?:for\s+)?(.+)$", clause, re.I):
@@ -104,7 +118,12 @@ def _plan_clause(clause: str) -> list[Call]:
 
 def plan(task: str, tools: Sequence[str]) -> list[list[Call]]:
     """Steps of calls: look-ups first, then every action in one parallel turn."""
-    calls = [c for clause in _SPLIT.split(task) if clause for c in _plan_clause(clause)]
+    calls: list[Call] = []
+    topic: str | None = None
+    for clause in filter(None, _SPLIT.split(task)):
+        for name, args in _plan_clause(clause, topic):
+            calls.append((name, args))
+            topic = args.get("query") or args.get("path") or topic
     calls = [c for c in calls if c[0] in tools]
     if not calls and "search" in tools:
         calls = [("search", {"query": _clip(task, 40)})]
