@@ -106,7 +106,7 @@ class AuditLog:
         self._store = store
 
     async def setup(self) -> None:
-        async with self._store.lock:
+        async with self._store.db.lock:
             await self._store.db.script(SCHEMA)
 
     async def append(
@@ -120,26 +120,23 @@ class AuditLog:
         operator: str | None = None,
     ) -> AuditEntry:
         text = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
-        db = self._store.db
-        async with self._store.lock:
-            await db.begin_exclusive("hitl_audit")
-            try:
-                rows = await db.fetchall(
-                    "SELECT seq, hash FROM hitl_audit ORDER BY seq DESC LIMIT 1"
-                )
-                seq, prev = (rows[0][0] + 1, rows[0][1]) if rows else (1, GENESIS)
-                at = time.time()
-                digest = entry_hash(
-                    seq, at, kind, thread_id, approval_id, tool, operator, text, prev
-                )
-                await db.execute(
-                    f"INSERT INTO hitl_audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (seq, at, kind, thread_id, approval_id, tool, operator, text, prev, digest),
-                )
-                await db.commit()
-            except BaseException:
-                await db.rollback()
-                raise
+        made: dict[str, Any] = {}
+
+        def chain(last: Sequence[Any] | None) -> tuple[str, Sequence[Any]]:
+            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+            at = time.time()
+            digest = entry_hash(seq, at, kind, thread_id, approval_id, tool, operator, text, prev)
+            made.update(seq=seq, at=at, prev=prev, digest=digest)
+            return (
+                f"INSERT INTO hitl_audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, at, kind, thread_id, approval_id, tool, operator, text, prev, digest),
+            )
+
+        async with self._store.db.lock:
+            await self._store.db.append_chained(
+                "hitl_audit", "SELECT seq, hash FROM hitl_audit ORDER BY seq DESC LIMIT 1", chain
+            )
+        seq, at, prev, digest = made["seq"], made["at"], made["prev"], made["digest"]
         return AuditEntry(seq, at, kind, thread_id, approval_id, tool, operator, body, prev, digest)
 
     async def entries(

@@ -203,7 +203,7 @@ def _decision(args: argparse.Namespace) -> Decision:
 
 async def _read(home: Home, args: argparse.Namespace) -> int:
     async with _reader(home) as db:
-        store = Store(db, asyncio.Lock(), origin="reader")
+        store = Store(db, origin="reader")
         if args.command == "audit":
             return await _audit(store, args)
         if args.command == "threads":

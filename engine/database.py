@@ -10,65 +10,148 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-import aiosqlite
+from typing import Any, Literal, Protocol, TypeVar
 
 from engine.errors import HitlError
 
 Dialect = Literal["sqlite", "postgres"]
 
 
+T = TypeVar("T")
+Statement = tuple[str, Sequence[Any]]
+ChainBuilder = Callable[[Sequence[Any] | None], Statement]
+
+
 class Database(Protocol):
-    """What the store needs of a connection; every call is made under the store's lock."""
+    """What the store needs of a database. Each method is one transaction."""
 
     dialect: Dialect
-
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    lock: contextlib.AbstractAsyncContextManager[Any]
+    """Held around each call where the connection cannot take two at once."""
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]: ...
 
+    async def transaction(self, statements: Sequence[Statement]) -> list[int]:
+        """Runs the statements and commits; returns each one's row count."""
+        ...
+
+    async def returning(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        """Runs one ``INSERT … RETURNING`` and commits; returns its rows."""
+        ...
+
     async def script(self, sql: str) -> None: ...
 
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
-
-    async def begin_exclusive(self, table: str) -> None:
-        """Starts a transaction that no other process can write ``table`` alongside."""
+    async def append_chained(self, table: str, last: str, build: ChainBuilder) -> None:
+        """Reads ``last`` and inserts what ``build`` makes of it, with no other writer
+        of ``table`` in between, in this process or any other."""
         ...
 
 
+class DatabaseThread:
+    """A single worker thread and the SQLite connection it owns.
+
+    Every call is one hop to the thread, which runs a whole transaction; calls run in
+    the order they were made, so no asyncio lock is needed around the connection.
+    """
+
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hitl-sqlite")
+        self._path, self._readonly = path, readonly
+        self.conn: sqlite3.Connection | None = None
+
+    async def open(self) -> sqlite3.Connection:
+        def connect() -> sqlite3.Connection:
+            target = f"file:{self._path}?mode=ro" if self._readonly else str(self._path)
+            conn = sqlite3.connect(
+                target, uri=self._readonly, timeout=30.0, check_same_thread=False
+            )
+            conn.execute("PRAGMA busy_timeout=30000")
+            if not self._readonly:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            return conn
+
+        self.conn = await self.run(connect)
+        return self.conn
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.run(self.conn.close)
+        self._executor.shutdown(wait=True)
+
+
 class SqliteDatabase:
+    """Every call is one hop to the database thread, which does the whole transaction."""
+
     dialect: Dialect = "sqlite"
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
+    def __init__(self, thread: DatabaseThread) -> None:
+        self.thread = thread
+        self.lock: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        async with self.conn.execute(sql, params) as cur:
-            return cur.rowcount
+    @property
+    def conn(self) -> sqlite3.Connection:
+        assert self.thread.conn is not None
+        return self.thread.conn
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        async with self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        def read() -> list[Sequence[Any]]:
+            return self.conn.execute(sql, params).fetchall()
+
+        return await self.thread.run(read)
+
+    async def transaction(self, statements: Sequence[Statement]) -> list[int]:
+        def write() -> list[int]:
+            try:
+                counts = [self.conn.execute(sql, params).rowcount for sql, params in statements]
+                self.conn.commit()
+            except BaseException:
+                self.conn.rollback()
+                raise
+            return counts
+
+        return await self.thread.run(write)
+
+    async def returning(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        def write() -> list[Sequence[Any]]:
+            try:
+                rows = self.conn.execute(sql, params).fetchall()
+                self.conn.commit()
+            except BaseException:
+                self.conn.rollback()
+                raise
+            return rows
+
+        return await self.thread.run(write)
 
     async def script(self, sql: str) -> None:
-        await self.conn.executescript(sql)
-        await self.conn.commit()
+        def run() -> None:
+            self.conn.executescript(sql)
+            self.conn.commit()
 
-    async def commit(self) -> None:
-        await self.conn.commit()
+        await self.thread.run(run)
 
-    async def rollback(self) -> None:
-        await self.conn.rollback()
+    async def append_chained(self, table: str, last: str, build: ChainBuilder) -> None:
+        def write() -> None:
+            if self.conn.in_transaction:
+                self.conn.commit()
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                sql, params = build(self.conn.execute(last).fetchone())
+                self.conn.execute(sql, params)
+                self.conn.commit()
+            except BaseException:
+                self.conn.rollback()
+                raise
 
-    async def begin_exclusive(self, table: str) -> None:
-        if self.conn.in_transaction:
-            await self.conn.commit()
-        await self.conn.execute("BEGIN IMMEDIATE")
+        await self.thread.run(write)
 
 
 _PLACEHOLDER = re.compile(r"\?")
@@ -83,20 +166,44 @@ def to_postgres(sql: str) -> str:
 
 
 class PostgresDatabase:
+    """One async connection; the lock keeps its transactions from interleaving."""
+
     dialect: Dialect = "postgres"
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
-
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        async with self.conn.cursor() as cur:
-            await cur.execute(to_postgres(sql), tuple(params))
-            return int(cur.rowcount)
+        self.lock: contextlib.AbstractAsyncContextManager[Any] = asyncio.Lock()
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
         async with self.conn.cursor() as cur:
             await cur.execute(to_postgres(sql), tuple(params))
-            return list(await cur.fetchall())
+            rows = list(await cur.fetchall())
+        await self.conn.commit()  # end the read transaction: no snapshot held open
+        return rows
+
+    async def transaction(self, statements: Sequence[Statement]) -> list[int]:
+        counts = []
+        try:
+            async with self.conn.cursor() as cur:
+                for sql, params in statements:
+                    await cur.execute(to_postgres(sql), tuple(params))
+                    counts.append(int(cur.rowcount))
+            await self.conn.commit()
+        except BaseException:
+            await self.conn.rollback()
+            raise
+        return counts
+
+    async def returning(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        try:
+            async with self.conn.cursor() as cur:
+                await cur.execute(to_postgres(sql), tuple(params))
+                rows = list(await cur.fetchall())
+            await self.conn.commit()
+        except BaseException:
+            await self.conn.rollback()
+            raise
+        return rows
 
     async def script(self, sql: str) -> None:
         async with self.conn.cursor() as cur:
@@ -107,14 +214,17 @@ class PostgresDatabase:
                     await cur.execute(to_postgres(statement))
         await self.conn.commit()
 
-    async def commit(self) -> None:
-        await self.conn.commit()
-
-    async def rollback(self) -> None:
-        await self.conn.rollback()
-
-    async def begin_exclusive(self, table: str) -> None:
-        await self.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+    async def append_chained(self, table: str, last: str, build: ChainBuilder) -> None:
+        try:
+            async with self.conn.cursor() as cur:
+                await cur.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+                await cur.execute(to_postgres(last))
+                sql, params = build(await cur.fetchone())
+                await cur.execute(to_postgres(sql), tuple(params))
+            await self.conn.commit()
+        except BaseException:
+            await self.conn.rollback()
+            raise
 
 
 def is_postgres(url: str | None) -> bool:
@@ -125,16 +235,12 @@ def is_postgres(url: str | None) -> bool:
 async def open_sqlite(path: Path, *, readonly: bool = False) -> AsyncIterator[SqliteDatabase]:
     """WAL so readers never wait; a long busy timeout so writers from other processes
     queue instead of failing with "database is locked"."""
-    target = f"file:{path}?mode=ro" if readonly else str(path)
-    conn = await aiosqlite.connect(target, uri=readonly, timeout=30.0)
+    thread = DatabaseThread(path, readonly=readonly)
     try:
-        if not readonly:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA busy_timeout=30000")
-        yield SqliteDatabase(conn)
+        await thread.open()
+        yield SqliteDatabase(thread)
     finally:
-        await conn.close()
+        await thread.close()
 
 
 @contextlib.asynccontextmanager
@@ -158,7 +264,3 @@ async def open_postgres(url: str) -> AsyncIterator[PostgresDatabase]:
 
 def _redact(url: str) -> str:
     return re.sub(r"://([^:@/]+):[^@/]+@", r"://\1:***@", url)
-
-
-def new_lock() -> asyncio.Lock:
-    return asyncio.Lock()

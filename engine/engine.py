@@ -24,7 +24,6 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
@@ -53,6 +52,7 @@ from engine.graph import build_graph
 from engine.models import make_model
 from engine.policy import Policy, Verdict
 from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
+from engine.sqlite_saver import ThreadedSqliteSaver
 from engine.store import LEASE_SECONDS, Home, Store
 from engine.tools import CATALOGUE, ToolSpec, validate_args
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
@@ -640,16 +640,16 @@ async def _storage(home: Home) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], 
             AsyncPostgresSaver.from_conn_string(home.database_url) as pg_saver,
         ):
             await pg_saver.setup()
-            store = Store(db, asyncio.Lock(), origin)
+            store = Store(db, origin)
             await store.setup()
             yield pg_saver, store
         return
     if home.database_url:
         raise HitlError(f"unsupported database URL {home.database_url!r}: use postgresql://…")
     async with open_sqlite(home.db) as sqlite:
-        saver = AsyncSqliteSaver(sqlite.conn)
-        await saver.setup()
-        store = Store(sqlite, saver.lock, origin)
+        saver = ThreadedSqliteSaver(sqlite.thread)
+        await saver.asetup()
+        store = Store(sqlite, origin)
         await store.setup()
         yield saver, store
 

@@ -7,17 +7,16 @@ gated tools at-most-once (an execution row is committed before the tool runs).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.database import Database
+from engine.database import Database, Statement
 from engine.errors import HomeNotFound, UnknownApproval, UnknownThread
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadView
 
@@ -243,37 +242,30 @@ class Store:
     LangGraph's never interleave inside one transaction.
     """
 
-    def __init__(self, db: Database, lock: asyncio.Lock, origin: str) -> None:
+    def __init__(self, db: Database, origin: str) -> None:
         self.db = db
-        self.lock = lock
         self.origin = origin
         self.host = socket.gethostname()
         self.pid = os.getpid()
 
     async def setup(self) -> None:
-        async with self.lock:
+        async with self.db.lock:
             await self.db.script(SCHEMA)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.lock:
+        async with self.db.lock:
             return await self.db.fetchall(sql, params)
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = await self._all(sql, params)
         return rows[0] if rows else None
 
-    async def _write(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> list[int]:
+    async def _write(self, statements: Sequence[Statement]) -> list[int]:
         """Runs the statements in one committed transaction; returns each rowcount."""
-        counts: list[int] = []
-        async with self.lock:
-            try:
-                for sql, params in statements:
-                    counts.append(await self.db.execute(sql, params))
-                await self.db.commit()
-            except BaseException:
-                await self.db.rollback()
-                raise
-        return counts
+        if not statements:
+            return []
+        async with self.db.lock:
+            return await self.db.transaction(statements)
 
     # --- threads -------------------------------------------------------------
 
@@ -644,17 +636,12 @@ class Store:
     async def add_ledger(
         self, thread_id: str, tool_call_id: str, kind: str, body: dict[str, Any]
     ) -> int:
-        async with self.lock:
-            try:
-                [(row_id,)] = await self.db.fetchall(
-                    "INSERT INTO hitl_ledger (thread_id, tool_call_id, kind, body, at) "
-                    "VALUES (?, ?, ?, ?, ?) RETURNING id",
-                    (thread_id, tool_call_id, kind, json.dumps(body), time.time()),
-                )
-                await self.db.commit()
-            except BaseException:
-                await self.db.rollback()
-                raise
+        async with self.db.lock:
+            [(row_id,)] = await self.db.returning(
+                "INSERT INTO hitl_ledger (thread_id, tool_call_id, kind, body, at) "
+                "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (thread_id, tool_call_id, kind, json.dumps(body), time.time()),
+            )
         return int(row_id)
 
     async def ledger(self) -> list[LedgerEntry]:

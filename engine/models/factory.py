@@ -30,5 +30,3 @@ def make_model(
             spec[len("openai:") :], base_url=base_url, api_key=api_key, timeout=timeout
         )
     raise HitlError(f"unknown model {spec!r}: use 'scripted' or 'openai:<model name>'")
-
-
