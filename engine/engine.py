@@ -17,7 +17,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from engine.audit import AuditEntry, AuditLog, Verification, audit_record
-from engine.database import is_postgres, open_postgres, open_sqlite
+from engine.database import Statement, is_postgres, open_postgres, open_sqlite
 from engine.decisions import Decision, Edit, Reject, Respond
 from engine.errors import AlreadyDecided, FourEyes, HitlError, InvalidDecision
 from engine.events import (
@@ -200,13 +200,16 @@ class Engine:
         """Every event from now on, from this process and (via the journal) others."""
         return self._bus.subscribe(limit)
 
-    async def _publish(self, *events: Event) -> None:
-        """Journals the events (so other processes see them), then fans them out here."""
+    async def _publish(self, *events: Event, also: Sequence[Statement] = ()) -> None:
+        """Journals the events (so other processes see them), then fans them out here.
+
+        ``also``: the state change the events report, written in the same transaction.
+        """
         records = []
         for event in events:
             kind, key, body = to_record(event)
             records.append((event_thread_id(event), kind, key, body))
-        fresh = await self._store.append_journal(records)
+        fresh = await self._store.append_journal(records, also)
         for event, new in zip(events, fresh, strict=True):
             if not new:
                 continue
@@ -291,9 +294,12 @@ class Engine:
             created_at=now,
             updated_at=now,
         )
-        await self._store.insert_thread(thread)
-        await self._publish(ThreadStarted(thread), MessageAdded(thread.id, "user", task))
-        self._kick(thread.id, {"messages": [HumanMessage(task)]})
+        await self._publish(
+            ThreadStarted(thread),
+            MessageAdded(thread.id, "user", task),
+            also=[Store.thread_insert(thread)],
+        )
+        self._kick(thread.id, {"messages": [HumanMessage(task)]}, thread)
         return thread
 
     async def decide(
@@ -474,13 +480,13 @@ class Engine:
             self._graphs[spec] = build_graph(model, self._gate, self._saver)
         return self._graphs[spec]
 
-    def _kick(self, thread_id: str, first: Any = None) -> None:
+    def _kick(self, thread_id: str, first: Any = None, known: ThreadView | None = None) -> None:
         """Makes sure a runner will look at the thread (again) soon."""
         runner = self._runners.get(thread_id)
         if runner is not None and not runner.done():
             self._again.add(thread_id)
             return
-        task = asyncio.create_task(self._drive(thread_id, first), name=f"thread {thread_id}")
+        task = asyncio.create_task(self._drive(thread_id, first, known), name=f"thread {thread_id}")
         self._runners[thread_id] = task
         task.add_done_callback(lambda _: self._forget(thread_id, task))
 
@@ -488,12 +494,12 @@ class Engine:
         if self._runners.get(thread_id) is task:
             del self._runners[thread_id]
 
-    async def _drive(self, thread_id: str, first: Any) -> None:
+    async def _drive(self, thread_id: str, first: Any, known: ThreadView | None) -> None:
         """Runs the thread until it pauses or ends, as long as decisions keep arriving."""
         if not await self._store.acquire_lease(thread_id):
             return  # another process runs it; our watcher retries stranded decisions
         try:
-            thread = await self._store.thread(thread_id)
+            thread = known or await self._store.thread(thread_id)
             graph = self._graph(thread.model)
             config: Any = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
             pending_input = first
@@ -511,14 +517,17 @@ class Engine:
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # a model or graph failure fails the thread only
-                    await self._store.set_thread_status(thread_id, "failed", error=_oneline(error))
-                    thread = await self._store.thread(thread_id)
-                    await self._publish(ThreadFailed(thread))
+                    thread = replace(
+                        thread, status="failed", error=_oneline(error), updated_at=time.time()
+                    )
+                    await self._publish(ThreadFailed(thread), also=[Store.thread_update(thread)])
                     break
                 if applied:
                     await self._store.mark_applied(applied)
                 thread = await self._settle(thread, graph, config)
                 pending_input = None
+                if thread.status == "done":
+                    break
                 if thread_id not in self._again and not await self._store.unapplied(thread_id):
                     break
         finally:
@@ -591,6 +600,7 @@ class Engine:
             await self._publish(*(ApprovalRequested(a) for a in new))
         if state.interrupts:
             unknown = any(a.kind == "outcome_unknown" for a in found)
+            thread = replace(thread, pending=len(found))
             return await self._set_status(thread, "unknown" if unknown else "waiting")
         if state.next:
             return await self._set_status(thread, "running")
@@ -598,17 +608,16 @@ class Engine:
         messages = state.values.get("messages", [])
         if messages and isinstance(messages[-1], AIMessage):
             answer = _text(messages[-1])
-        await self._store.set_thread_status(thread.id, "done", answer=answer)
-        done = await self._store.thread(thread.id)
-        await self._publish(ThreadFinished(done))
+        done = replace(thread, status="done", answer=answer, error=None, updated_at=now, pending=0)
+        await self._publish(ThreadFinished(done), also=[Store.thread_update(done)])
         return done
 
     async def _set_status(self, thread: ThreadView, status: ThreadStatus) -> ThreadView:
+        """Writes the new status and its event in one transaction."""
         if thread.status == status:
             return thread
-        await self._store.set_thread_status(thread.id, status)
         changed = replace(thread, status=status, error=None, updated_at=time.time())
-        await self._publish(ThreadStatusChanged(changed))
+        await self._publish(ThreadStatusChanged(changed), also=[Store.thread_update(changed)])
         return changed
 
 

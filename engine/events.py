@@ -152,7 +152,15 @@ def to_record(event: Event) -> tuple[str, str | None, dict[str, Any]]:
         key = f"message:{event.message_id}"
     elif isinstance(event, ToolExecuted):
         key = f"executed:{event.tool_call_id}"
-    return type(event).__name__, key, dataclasses.asdict(event)
+    return type(event).__name__, key, _plain(event)
+
+
+def _plain(value: Any) -> Any:
+    """A dataclass as JSON-able dicts; shallow where ``dataclasses.asdict`` deep-copies
+    (events are frozen and serialised at once, so nothing can change underneath)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
 
 
 def from_record(kind: str, body: dict[str, Any]) -> Event | None:

@@ -269,36 +269,29 @@ class Store:
 
     # --- threads -------------------------------------------------------------
 
-    async def insert_thread(self, thread: ThreadView) -> None:
-        await self._write(
-            [
-                (
-                    "INSERT INTO hitl_threads (id, title, task, model, status, created_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        thread.id,
-                        thread.title,
-                        thread.task,
-                        thread.model,
-                        thread.status,
-                        thread.created_at,
-                        thread.updated_at,
-                    ),
-                )
-            ]
+    @staticmethod
+    def thread_insert(thread: ThreadView) -> Statement:
+        return (
+            "INSERT INTO hitl_threads (id, title, task, model, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                thread.id,
+                thread.title,
+                thread.task,
+                thread.model,
+                thread.status,
+                thread.created_at,
+                thread.updated_at,
+            ),
         )
 
-    async def set_thread_status(
-        self, thread_id: str, status: str, *, error: str | None = None, answer: str | None = None
-    ) -> None:
-        await self._write(
-            [
-                (
-                    "UPDATE hitl_threads SET status = ?, error = ?, answer = COALESCE(?, answer), "
-                    "updated_at = ? WHERE id = ?",
-                    (status, error, answer, time.time(), thread_id),
-                )
-            ]
+    @staticmethod
+    def thread_update(thread: ThreadView) -> Statement:
+        """Writes a thread's status, error and answer as ``thread`` has them."""
+        return (
+            "UPDATE hitl_threads SET status = ?, error = ?, answer = ?, updated_at = ? "
+            "WHERE id = ?",
+            (thread.status, thread.error, thread.answer, thread.updated_at, thread.id),
         )
 
     async def threads(self, status: str | None = None) -> list[ThreadView]:
@@ -531,35 +524,39 @@ class Store:
     async def acquire_lease(self, thread_id: str) -> bool:
         """Takes the thread for this process; free when unheld, expired, or its owner died."""
         now = time.time()
-        row = await self._one(
-            "SELECT owner, host, pid, expires_at FROM hitl_leases WHERE thread_id = ?",
-            (thread_id,),
-        )
-        if row is not None:
-            owner, host, pid, expires_at = row
-            dead = host == self.host and pid != self.pid and not _pid_alive(pid)
-            if owner != self.origin and expires_at > now and not dead:
-                return False
-            counts = await self._write(
-                [
-                    (
-                        "UPDATE hitl_leases SET owner = ?, host = ?, pid = ?, expires_at = ? "
-                        "WHERE thread_id = ? AND owner = ?",
-                        (self.origin, self.host, self.pid, now + LEASE_SECONDS, thread_id, owner),
-                    )
-                ]
-            )
-            return counts[0] == 1
-        counts = await self._write(
+        [taken] = await self._write(
             [
                 (
                     "INSERT INTO hitl_leases (thread_id, owner, host, pid, expires_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING",
-                    (thread_id, self.origin, self.host, self.pid, now + LEASE_SECONDS),
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
+                    "owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+                    "expires_at = excluded.expires_at "
+                    "WHERE hitl_leases.owner = excluded.owner OR hitl_leases.expires_at < ?",
+                    (thread_id, self.origin, self.host, self.pid, now + LEASE_SECONDS, now),
                 )
             ]
         )
-        return counts[0] == 1
+        if taken:
+            return True
+        row = await self._one(
+            "SELECT owner, host, pid FROM hitl_leases WHERE thread_id = ?", (thread_id,)
+        )
+        if row is None or row[1] != self.host or row[2] == self.pid or _pid_alive(row[2]):
+            return False
+        [taken] = await self._write(  # its owner died on this host: take it over
+            [
+                (
+                    "UPDATE hitl_leases SET owner = ?, host = ?, pid = ?, expires_at = ? "
+                    "WHERE thread_id = ? AND owner = ?",
+                    (self.origin, self.host, self.pid, now + LEASE_SECONDS, thread_id, row[0]),
+                )
+            ]
+        )
+        return taken == 1
+
+    @staticmethod
+    def lease_release(thread_id: str, origin: str) -> Statement:
+        return ("DELETE FROM hitl_leases WHERE thread_id = ? AND owner = ?", (thread_id, origin))
 
     async def renew_leases(self, thread_ids: Sequence[str]) -> None:
         expires = time.time() + LEASE_SECONDS
@@ -574,14 +571,7 @@ class Store:
         )
 
     async def release_lease(self, thread_id: str) -> None:
-        await self._write(
-            [
-                (
-                    "DELETE FROM hitl_leases WHERE thread_id = ? AND owner = ?",
-                    (thread_id, self.origin),
-                )
-            ]
-        )
+        await self._write([self.lease_release(thread_id, self.origin)])
 
     async def lease_holder(self, thread_id: str) -> tuple[str, int] | None:
         row = await self._one(
@@ -593,23 +583,29 @@ class Store:
     # --- journal -------------------------------------------------------------
 
     async def append_journal(
-        self, records: Sequence[tuple[str | None, str, str | None, dict[str, Any]]]
+        self,
+        records: Sequence[tuple[str | None, str, str | None, dict[str, Any]]],
+        also: Sequence[Statement] = (),
     ) -> list[bool]:
-        """Appends (thread_id, kind, key, body) rows; a row whose key the thread already
-        has is skipped (LangGraph replays a step's finished writes when it resumes).
-        Returns, per record, whether it was new."""
+        """Appends (thread_id, kind, key, body) rows, in one transaction with ``also``
+        (the change the rows report). A row whose key the thread already has is skipped
+        (LangGraph replays a step's finished writes when it resumes). Returns, per
+        record, whether it was new."""
         now = time.time()
         counts = await self._write(
             [
-                (
-                    "INSERT INTO hitl_journal (origin, thread_id, kind, key, body, at) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (self.origin, thread_id, kind, key, json.dumps(body), now),
-                )
-                for thread_id, kind, key, body in records
+                *also,
+                *(
+                    (
+                        "INSERT INTO hitl_journal (origin, thread_id, kind, key, body, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        (self.origin, thread_id, kind, key, json.dumps(body), now),
+                    )
+                    for thread_id, kind, key, body in records
+                ),
             ]
         )
-        return [n == 1 for n in counts]
+        return [n == 1 for n in counts[len(also) :]]
 
     async def journal_since(self, seq: int) -> list[tuple[int, str, str, dict[str, Any]]]:
         """(seq, origin, kind, body) of every journal row after ``seq``."""
