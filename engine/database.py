@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import queue
 import re
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
 from engine.errors import HitlError
+from engine.slots import current_priority
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -54,14 +57,25 @@ class Database(Protocol):
 class DatabaseThread:
     """A single worker thread and the SQLite connection it owns.
 
-    Every call is one hop to the thread, which runs a whole transaction; calls run in
-    the order they were made, so no asyncio lock is needed around the connection.
+    Every call is one hop to the thread, which runs a whole transaction; so no asyncio
+    lock is needed around the connection. Calls queue by priority, then arrival: what
+    a person's decision needs is served before the background's next checkpoint.
     """
 
     def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hitl-sqlite")
         self._path, self._readonly = path, readonly
+        self._queue: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._worker = threading.Thread(target=self._serve, name="hitl-sqlite", daemon=True)
+        self._worker.start()
         self.conn: sqlite3.Connection | None = None
+
+    def _serve(self) -> None:
+        while True:
+            _, _, job = self._queue.get()
+            if job is None:
+                return
+            job()
 
     async def open(self) -> sqlite3.Connection:
         def connect() -> sqlite3.Connection:
@@ -79,12 +93,33 @@ class DatabaseThread:
         return self.conn
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def settle(result: T | None, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)  # type: ignore[arg-type]
+
+        def job() -> None:
+            try:
+                result = fn(*args)
+            except BaseException as error:
+                loop.call_soon_threadsafe(settle, None, error)
+            else:
+                loop.call_soon_threadsafe(settle, result, None)
+
+        self._queue.put((current_priority(), next(self._order), job))
+        return await future
 
     async def close(self) -> None:
         if self.conn is not None:
             await self.run(self.conn.close)
-        self._executor.shutdown(wait=True)
+        self._queue.put((99, next(self._order), None))
+        await asyncio.to_thread(self._worker.join)
 
 
 class SqliteDatabase:

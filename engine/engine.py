@@ -52,6 +52,7 @@ from engine.graph import build_graph
 from engine.models import make_model
 from engine.policy import Policy, Verdict
 from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
+from engine.slots import BACKGROUND, DECISION, RunSlots, urgent
 from engine.sqlite_saver import ThreadedSqliteSaver
 from engine.store import LEASE_SECONDS, Home, Store
 from engine.tools import CATALOGUE, ToolSpec, validate_args
@@ -70,6 +71,8 @@ class EngineOptions:
     api_key: str | None = None
     operator: str | None = None
     watch: bool = True
+    run_slots: int = 4
+    """Threads stepping at once (waits on models and tools do not count)."""
 
 
 def default_operator() -> str:
@@ -142,6 +145,7 @@ class Engine:
         self._again: set[str] = set()
         self._journal_seq = 0
         self._background: list[asyncio.Task[None]] = []
+        self._slots = RunSlots(options.run_slots)
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -310,7 +314,10 @@ class Engine:
         Raises UnknownApproval, AlreadyDecided (someone else was first), InvalidDecision
         or InvalidArguments; in each case nothing changed.
         """
-        who = operator or self.operator
+        with urgent():
+            return await self._decide(ref, decision, operator or self.operator)
+
+    async def _decide(self, ref: str, decision: Decision, who: str) -> ApprovalView:
         approval = await self._store.approval(ref)
         if approval.status != "pending":
             raise AlreadyDecided(_already(approval))
@@ -511,9 +518,13 @@ class Engine:
                 if pending_input is None and thread.status not in ("running", "failed"):
                     break
                 thread = await self._set_status(thread, "running")
+                priority = DECISION if isinstance(pending_input, Command) else BACKGROUND
                 try:
-                    async for chunk in graph.astream(pending_input, config, stream_mode="updates"):
-                        await self._relay(thread_id, chunk)
+                    async with self._slots.hold(priority):
+                        async for chunk in graph.astream(
+                            pending_input, config, stream_mode="updates"
+                        ):
+                            await self._relay(thread_id, chunk)
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # a model or graph failure fails the thread only

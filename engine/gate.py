@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from engine.errors import InvalidArguments
 from engine.events import CallDenied, Event, ToolExecuted
 from engine.policy import Policy, Verdict
+from engine.slots import waiting
 from engine.store import Home, Store
 from engine.tools import ToolContext, ToolRefused, ToolSpec, validate_args
 
@@ -230,7 +231,8 @@ class Gate:
         """``recorded``: an execution row was committed first and is closed here."""
         ctx = ToolContext(self.home, self.store, thread_id, call["id"])
         try:
-            result, ok = await spec.run(ctx, spec.args_model.model_validate(args)), True
+            async with waiting():
+                result, ok = await spec.run(ctx, spec.args_model.model_validate(args)), True
         except ToolRefused as error:
             result, ok = f"Refused: {error}", False
         except Exception as error:  # a tool's failure goes to the model, not up the graph

@@ -20,6 +20,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
 
 from engine.gate import Gate
+from engine.slots import waiting
 from engine.tools import ToolSpec
 
 
@@ -52,7 +53,8 @@ def build_graph(
     bound = model.bind_tools(tool_schemas(gate.tools))
 
     async def agent(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        reply = await bound.ainvoke(state["messages"], config)
+        async with waiting():  # the model may take seconds: let other threads step
+            reply = await bound.ainvoke(state["messages"], config)
         if not reply.id:  # the journal de-duplicates replayed messages by id
             reply.id = f"ai-{uuid.uuid4().hex}"
         return {"messages": [reply]}

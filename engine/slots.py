@@ -1,0 +1,96 @@
+"""How many threads may run graph steps at once, and who goes first.
+
+Graph steps are CPU work in one event loop. Let hundreds of threads step at once and
+every await waits behind all of them: a person's approval would take seconds to act.
+So runs take a slot; a run that a decision resumed is served before new work; and a
+run gives its slot back while it waits on the world (the model, a tool), so slow
+endpoints never hold the fleet back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
+
+DECISION = 0
+"""Priority of a run that applies a person's decision: first in line."""
+BACKGROUND = 1
+"""Priority of new threads and of resumed ones."""
+
+_held: ContextVar[tuple[RunSlots, int] | None] = ContextVar("hitl_run_slot", default=None)
+_priority: ContextVar[int] = ContextVar("hitl_priority", default=BACKGROUND)
+
+
+def current_priority() -> int:
+    """The priority of the work running now; the database thread serves by it."""
+    return _priority.get()
+
+
+@contextlib.contextmanager
+def urgent() -> Iterator[None]:
+    """Marks the body (and the tasks it starts) as a person's decision being applied."""
+    token = _priority.set(DECISION)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
+class RunSlots:
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def _acquire(self, priority: int) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self._release()  # we were handed a slot as we were cancelled: pass it on
+            raise
+
+    def _release(self) -> None:
+        while self._waiters:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)
+                return
+        self._free += 1
+
+    @contextlib.asynccontextmanager
+    async def hold(self, priority: int) -> AsyncIterator[None]:
+        """A slot for the body; nested code can lend it out with :func:`waiting`."""
+        await self._acquire(priority)
+        token = _held.set((self, priority))
+        urgency = _priority.set(priority)
+        try:
+            yield
+        finally:
+            _priority.reset(urgency)
+            _held.reset(token)
+            self._release()
+
+
+@contextlib.asynccontextmanager
+async def waiting() -> AsyncIterator[None]:
+    """Gives the current run's slot back while the body waits on I/O."""
+    held = _held.get()
+    if held is None:
+        yield
+        return
+    slots, priority = held
+    slots._release()
+    try:
+        yield
+    finally:
+        await slots._acquire(priority)
