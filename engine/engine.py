@@ -52,7 +52,7 @@ from engine.graph import build_graph
 from engine.models import make_model
 from engine.policy import Policy, Verdict
 from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
-from engine.slots import BACKGROUND, DECISION, RunSlots, urgent
+from engine.slots import RunSlots, current_priority, urgent
 from engine.sqlite_saver import ThreadedSqliteSaver
 from engine.store import LEASE_SECONDS, Home, Store
 from engine.tools import CATALOGUE, ToolSpec, validate_args
@@ -232,7 +232,8 @@ class Engine:
                 await self._expire()
                 for thread_id in await self._store.threads_with_unapplied():
                     if thread_id not in self._runners:
-                        self._kick(thread_id)
+                        with urgent():  # another process's decision: as urgent as ours
+                            self._kick(thread_id)
                 if time.monotonic() - last_renewal > LEASE_SECONDS / 3:
                     last_renewal = time.monotonic()
                     await self._store.renew_leases(list(self._runners))
@@ -502,7 +503,15 @@ class Engine:
             del self._runners[thread_id]
 
     async def _drive(self, thread_id: str, first: Any, known: ThreadView | None) -> None:
-        """Runs the thread until it pauses or ends, as long as decisions keep arriving."""
+        """Runs the thread until it pauses or ends, as long as decisions keep arriving.
+
+        The whole run holds a run slot, taken at the priority of whoever kicked it: a
+        run that applies a person's decision goes before the background.
+        """
+        async with self._slots.hold(current_priority()):
+            await self._drive_held(thread_id, first, known)
+
+    async def _drive_held(self, thread_id: str, first: Any, known: ThreadView | None) -> None:
         if not await self._store.acquire_lease(thread_id):
             return  # another process runs it; our watcher retries stranded decisions
         try:
@@ -518,13 +527,9 @@ class Engine:
                 if pending_input is None and thread.status not in ("running", "failed"):
                     break
                 thread = await self._set_status(thread, "running")
-                priority = DECISION if isinstance(pending_input, Command) else BACKGROUND
                 try:
-                    async with self._slots.hold(priority):
-                        async for chunk in graph.astream(
-                            pending_input, config, stream_mode="updates"
-                        ):
-                            await self._relay(thread_id, chunk)
+                    async for chunk in graph.astream(pending_input, config, stream_mode="updates"):
+                        await self._relay(thread_id, chunk)
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # a model or graph failure fails the thread only
