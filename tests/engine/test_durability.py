@@ -88,6 +88,9 @@ async def test_a_tool_killed_mid_call_is_not_run_again_on_its_own(home: Home) ->
         thread = await engine.thread(unknown.thread_id)
         assert thread.status == "done"
         assert "I checked: it was sent." in (thread.answer or "")
+        kinds = [e.kind for e in await engine.audit(thread=unknown.thread_id)]
+        assert kinds[-2:] == ["outcome_unknown", "outcome_resolved"]
+        assert (await engine.verify_audit()).ok
     assert len(attempts.read_text().splitlines()) == 1
     assert not list(home.outbox.glob("*.eml"))
 
