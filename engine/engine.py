@@ -243,11 +243,8 @@ class Engine:
                 await asyncio.sleep(1.0)
 
     async def _tail_journal(self) -> None:
-        rows = await self._store.journal_since(self._journal_seq)
-        for seq, origin, kind, body in rows:
-            self._journal_seq = seq
-            if origin == self._store.origin:
-                continue
+        self._journal_seq, rows = await self._store.journal_since(self._journal_seq)
+        for _, kind, body in rows:
             event = from_record(kind, body)
             if event is not None:
                 self._bus.publish(event)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from engine import Approve, Home, Respond
 from engine.engine import Engine
+from engine.events import ApprovalDecided
 from tests.engine.processes import Child
 
 EMAIL_TASK = "email the Q3 report to boss@company.com"
@@ -150,3 +153,22 @@ async def test_a_thread_held_by_a_live_process_is_not_run_by_another(home: Home)
         await engine.resume()
         await engine.wait()
         assert (await engine.thread(thread.id)).status == "done"
+
+
+async def test_a_decision_made_in_another_process_reaches_subscribers(home: Home) -> None:
+    async with Engine.open(home, operator="alice") as engine:
+        thread = await engine.start(EMAIL_TASK)
+        await engine.wait(thread.id)
+        [approval] = await engine.pending()
+        with engine.subscribe() as events:
+            other = Child(home, "decide", approval.id, "approve")
+            other.expect(lambda line: line.get("milestone") == "ready")
+            other.send("go")
+            async with asyncio.timeout(30):
+                async for event in events:
+                    if isinstance(event, ApprovalDecided):
+                        break
+            other.finish()
+        assert (event.approval.id, event.operator) == (approval.id, "child-decide")
+        await engine.wait(thread.id)
+        assert len(list(home.outbox.glob("*.eml"))) == 1
