@@ -607,9 +607,7 @@ class Store:
         )
         return [n == 1 for n in counts[len(also) :]]
 
-    async def journal_since(
-        self, seq: int
-    ) -> tuple[int, list[tuple[int, str, dict[str, Any]]]]:
+    async def journal_since(self, seq: int) -> tuple[int, list[tuple[int, str, dict[str, Any]]]]:
         """(newest seq, [(seq, kind, body)] of rows other processes wrote after ``seq``).
 
         Our own rows are skipped without decoding: with hundreds of threads they are

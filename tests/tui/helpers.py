@@ -1,0 +1,38 @@
+"""Waiting on what a person would see, never on the clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from textual.pilot import Pilot
+
+from tui.app import HitlApp, make_app
+from tui.settings import ConsoleSettings
+
+TEST_SETTINGS = ConsoleSettings(
+    frame_seconds=0.0,
+    decided_linger_seconds=120.0,
+    confirm_arm_seconds=0.2,
+    settle_seconds=0.0,
+    tick_seconds=60.0,
+    resume=False,
+)
+"""Decided cards stay put (so a test can see them), events apply at once."""
+
+
+async def wait_until(
+    pilot: Pilot[object], predicate: Callable[[], object], what: str, limit: float = 15.0
+) -> None:
+    """Lets the app and the engine run until ``predicate()`` holds; fails naming ``what``."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause()
+
+
+def console(engine: object, **changes: object) -> HitlApp:
+    """The app as the CLI builds it, on an open engine, with test settings."""
+    return make_app(engine, replace(TEST_SETTINGS, **changes))  # type: ignore[arg-type]

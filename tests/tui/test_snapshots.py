@@ -1,0 +1,102 @@
+"""Pictures of the main screen, the editor showing an error, and the high-risk confirmation.
+
+Deterministic: the scripted model, tasks run one after another before the console opens,
+a FixedClock for ages and times, ids hidden (the engine makes them random), no blinking.
+Look at a new snapshot as a picture before accepting it (``--snapshot-update``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from engine import Home
+from engine.engine import Engine
+from tui.app import HitlApp, make_app
+from tui.clock import FixedClock
+from tui.screens.confirm import ConfirmHighRisk
+from tui.screens.edit import EditScreen
+from tui.settings import ConsoleSettings
+from tui.widgets.json_editor import JsonEditor
+
+from .helpers import wait_until
+
+SIZE = (160, 45)
+TASKS = (
+    "email the Q3 report to boss@company.com",
+    "transfer $5000 to acct-991",
+    "search for invoices",
+    "order 5 laptops at $900",
+)
+
+
+def snapshot_app(tmp_path: Path) -> HitlApp:
+    @contextlib.asynccontextmanager
+    async def seeded() -> AsyncIterator[Engine]:
+        async with Engine.open(Home(tmp_path / "home"), operator="alice") as engine:
+            for task in TASKS:
+                thread = await engine.start(task)
+                await engine.wait(thread.id)
+            yield engine
+
+    settings = ConsoleSettings(
+        clock=FixedClock(),
+        show_ids=False,
+        cursor_blink=False,
+        resume=False,
+        frame_seconds=0.0,
+        tick_seconds=3600.0,
+        confirm_arm_seconds=3600.0,
+        settle_seconds=0.0,
+    )
+    return make_app(seeded, settings)
+
+
+def ready(then: Callable[[Pilot[Any]], Any] | None = None) -> Callable[[Pilot[Any]], Any]:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, HitlApp)
+        await wait_until(pilot, lambda: len(app.sidebar) == 3, "three approvals")
+        await wait_until(pilot, lambda: not app.pane.awaiting_history, "the story")
+        if then is not None:
+            await then(pilot)
+        await pilot.pause()
+
+    return run_before
+
+
+def test_main_screen(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(snapshot_app(tmp_path), terminal_size=SIZE, run_before=ready())
+
+
+def test_editor_with_an_error(snap_compare: Any, tmp_path: Path) -> None:
+    async def open_editor(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, HitlApp)
+        app.sidebar.focus()
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, EditScreen), "the editor")
+        editor = app.screen.query_one(JsonEditor)
+        editor.text_area.load_text(
+            '{\n  "to": "boss-at-company.com",\n  "subject": "Q3 report",\n  "body": "Hi"\n}'
+        )
+        await pilot.pause()
+
+    app = snapshot_app(tmp_path)
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready(open_editor))
+
+
+def test_high_risk_confirmation(snap_compare: Any, tmp_path: Path) -> None:
+    async def confirm(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, HitlApp)
+        app.sidebar.focus()
+        await pilot.press("j", "a")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmHighRisk), "the dialog")
+
+    app = snapshot_app(tmp_path)
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready(confirm))

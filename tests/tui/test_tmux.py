@@ -1,0 +1,96 @@
+"""The real console in a real terminal: tmux runs ``hitl console``; we type and read the screen."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.tmux
+
+HITL = Path(sys.executable).parent / "hitl"
+
+
+@pytest.fixture
+def tmux_session() -> Iterator[str]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed; the real-terminal smoke test needs it")
+    name = f"hitl-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True, check=False)
+
+
+def screen(session: str) -> str:
+    done = subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=False
+    )
+    return done.stdout
+
+
+def wait_for_screen(session: str, text: str, limit: float = 20.0) -> str:
+    deadline = time.monotonic() + limit
+    while True:
+        shown = screen(session)
+        if text in shown:
+            return shown
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never appeared; the screen was:\n{shown}")
+        time.sleep(0.1)  # polling the terminal: the deadline, not the sleep, bounds the wait
+
+
+def wait_for_any(session: str, *texts: str, limit: float = 20.0) -> str:
+    deadline = time.monotonic() + limit
+    while True:
+        shown = screen(session)
+        if any(text in shown for text in texts) or time.monotonic() > deadline:
+            return shown
+        time.sleep(0.1)
+
+
+def keys(session: str, *typed: str) -> None:
+    subprocess.run(["tmux", "send-keys", "-t", session, *typed], check=True)
+
+
+def test_approve_in_the_real_console(tmux_session: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    subprocess.run(
+        [str(HITL), "--home", str(home), "run", "email the Q3 report to boss@company.com"],
+        check=True,
+        capture_output=True,
+    )
+    # COLUMNS/LINES from the test runner's environment would override the terminal's size.
+    command = (
+        f"env -u COLUMNS -u LINES {HITL} --home {home} --operator carol console;"
+        " echo CONSOLE-EXIT-$?; sleep 30"
+    )
+    subprocess.run(
+        ["tmux", "new", "-d", "-s", tmux_session, "-x", "160", "-y", "45", command], check=True
+    )
+    # A tmux server that is already running may size new windows its own way: pin ours.
+    subprocess.run(["tmux", "set-option", "-t", tmux_session, "window-size", "manual"], check=False)
+    subprocess.run(
+        ["tmux", "resize-window", "-t", tmux_session, "-x", "160", "-y", "45"], check=False
+    )
+    shown = wait_for_screen(tmux_session, "1 pending approval")
+    assert "send_email" in shown and "medium 0/1" in shown
+
+    keys(tmux_session, "Tab", "Tab")  # threads -> thread pane -> approvals
+    wait_for_screen(tmux_session, "a Approve")
+    # A card that just appeared under the cursor ignores decision keys for half a second
+    # (the stray-keypress guard): if the key came too soon, the console says so; look, retry.
+    for _ in range(20):
+        keys(tmux_session, "a")
+        if "approved by carol" in wait_for_any(tmux_session, "approved by carol", limit=0.5):
+            break
+    wait_for_screen(tmux_session, "approved by carol")
+    wait_for_screen(tmux_session, "✓ 1 done")
+    assert list((home / "outbox").glob("*.eml"))
+
+    keys(tmux_session, "q")
+    wait_for_screen(tmux_session, "CONSOLE-EXIT-0")

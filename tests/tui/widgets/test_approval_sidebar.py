@@ -1,0 +1,100 @@
+"""The approval list: order, a cursor new cards never move, decision intents, decided cards."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual.app import App, ComposeResult
+from textual.message import Message
+
+from tui.clock import FixedClock
+from tui.widgets.approval_sidebar import ApprovalSidebar
+
+from ._factories import approval
+
+
+class Host(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ApprovalSidebar(FixedClock(), settle_seconds=0.0)
+
+
+async def test_oldest_first_and_new_cards_do_not_move_the_cursor() -> None:
+    app = Host()
+    async with app.run_test() as pilot:
+        sidebar = app.query_one(ApprovalSidebar)
+        sidebar.upsert([approval("b", created_at=2), approval("a", created_at=1)])
+        sidebar.focus()
+        await pilot.press("down")
+        assert sidebar.cursor == "b"
+        sidebar.upsert([approval("z", created_at=0.5), approval("c", created_at=3)])
+        assert sidebar.visible_keys == ["z", "a", "b", "c"]
+        assert sidebar.cursor == "b"
+
+
+async def test_decision_keys_post_intents_for_the_card_under_the_cursor() -> None:
+    seen: list[Message] = []
+    app = Host()
+    async with app.run_test(message_hook=seen.append) as pilot:
+        sidebar = app.query_one(ApprovalSidebar)
+        sidebar.upsert([approval("a", created_at=1), approval("b", created_at=2)])
+        sidebar.focus()
+        await pilot.press("j", "a", "r", "e", "s")
+        await pilot.pause()
+    requested = {id(m): m for m in seen if isinstance(m, ApprovalSidebar.DecisionRequested)}
+    intents = [(m.approval_id, m.kind) for m in requested.values()]
+    assert intents == [("b", "approve"), ("b", "reject"), ("b", "edit"), ("b", "respond")]
+
+
+async def test_a_card_turns_decided_only_when_told_and_cannot_be_decided_again() -> None:
+    seen: list[Message] = []
+    app = Host()
+    async with app.run_test(message_hook=seen.append) as pilot:
+        sidebar = app.query_one(ApprovalSidebar)
+        card = approval("a", created_at=1)
+        sidebar.upsert([card])
+        sidebar.focus()
+        sidebar.upsert([replace(card, status="approved", decided_by="bob")])
+        await pilot.pause()
+        line = sidebar.render_line(0).text
+        assert "approved by bob" in line
+        await pilot.press("a")
+        await pilot.pause()
+    assert not [m for m in seen if isinstance(m, ApprovalSidebar.DecisionRequested)]
+
+
+async def test_a_decision_for_a_card_it_never_had_is_ignored() -> None:
+    app = Host()
+    async with app.run_test():
+        sidebar = app.query_one(ApprovalSidebar)
+        sidebar.upsert([approval("x", created_at=1, status="rejected")])
+        assert len(sidebar) == 0
+
+
+async def test_keys_wait_after_the_card_under_the_cursor_changes_by_itself() -> None:
+    seen: list[Message] = []
+
+    class Settling(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ApprovalSidebar(FixedClock(), settle_seconds=600)
+
+    app = Settling()
+    async with app.run_test(message_hook=seen.append) as pilot:
+        sidebar = app.query_one(ApprovalSidebar)
+        sidebar.upsert([approval("a", created_at=1), approval("b", created_at=2)])
+        sidebar.focus()
+        await pilot.press("home")
+        sidebar.discard(["a"])  # decided elsewhere and gone: the cursor lands on b
+        assert sidebar.cursor == "b"
+        await pilot.press("a")
+        await pilot.pause()
+    assert not [m for m in seen if isinstance(m, ApprovalSidebar.DecisionRequested)]
+
+
+async def test_card_shows_tier_approvals_and_age() -> None:
+    app = Host()
+    async with app.run_test(size=(60, 10)):
+        sidebar = app.query_one(ApprovalSidebar)
+        sidebar.upsert([approval("abcd1234", created_at=1, tier="high", received=1)])
+        first, second = sidebar.render_line(0).text, sidebar.render_line(1).text
+        assert "send_email" in first and "high" in first and "1/2" in first and "1m" in first
+        assert 'to="boss@company.com"' in second

@@ -1,0 +1,472 @@
+"""The console: composes the screen, follows the engine's events, routes them to widgets.
+
+A router, not a home for logic: what the console knows lives in ``tui.live``, how things
+look in the widgets, decisions' dialogs in ``tui.decide``. Attributes go down (the app
+sets what widgets show); messages come up only for a person's intent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, Footer
+
+from engine import HitlError, Home, ThreadStatus, ThreadView
+from engine.events import Event
+from tui.commands import ActionCommands, ApprovalCommands, ThreadCommands
+from tui.decide import DecisionFlow
+from tui.demo import demo_tasks
+from tui.keys import bindings
+from tui.live import STATUSES, Changes, LiveState
+from tui.screens.ask import AskScreen
+from tui.screens.help import HelpScreen
+from tui.screens.quit import QuitScreen
+from tui.settings import ConsoleSettings
+from tui.story import item_of, items_of_history
+from tui.widgets.approval_detail import ApprovalDetail
+from tui.widgets.approval_sidebar import ApprovalSidebar
+from tui.widgets.status_header import StatusHeader
+from tui.widgets.thread_filter import ThreadFilter
+from tui.widgets.thread_grid import ThreadGrid
+from tui.widgets.thread_list import ThreadList, parse_filter
+from tui.widgets.thread_pane import ThreadPane
+
+if TYPE_CHECKING:
+    from engine import Engine
+
+EngineOpener = Callable[[], AbstractAsyncContextManager["Engine"]]
+"""Opens the engine inside the app's event loop and closes it when the app ends."""
+
+
+class HitlApp(App[int]):
+    CSS_PATH = Path(__file__).parent / "app.tcss"
+    TITLE = "hitl"
+    AUTO_FOCUS = "#threads"
+    BINDINGS: ClassVar = bindings("app")
+    COMMANDS: ClassVar = {*App.COMMANDS, ActionCommands, ApprovalCommands, ThreadCommands}
+
+    def __init__(self, open_engine: EngineOpener, settings: ConsoleSettings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.clock = settings.clock
+        self.live = LiveState()
+        self.engine: Engine | None = None
+        self.decisions = DecisionFlow(self)
+        self._open_engine = open_engine
+        self._engine_stack = AsyncExitStack()
+        self._select_when_listed: str | None = None
+
+    # --- layout --------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        s = self.settings
+        yield StatusHeader(id="header")
+        with Horizontal(id="main"):
+            with Vertical(id="threads-column"):
+                yield ThreadFilter(id="filter")
+                yield ThreadList(self.clock, show_ids=s.show_ids, id="threads")
+            with ContentSwitcher(initial="pane", id="center"):
+                yield ThreadPane(self.clock, show_ids=s.show_ids, id="pane")
+                yield ThreadGrid(self.clock, size=s.grid_size, show_ids=s.show_ids, id="grid")
+            with Vertical(id="approvals-column"):
+                yield ApprovalSidebar(
+                    self.clock, show_ids=s.show_ids, settle_seconds=s.settle_seconds, id="approvals"
+                )
+                yield ApprovalDetail(show_ids=s.show_ids, id="detail")
+        yield Footer()
+
+    @property
+    def thread_list(self) -> ThreadList:
+        return self.query_one("#threads", ThreadList)
+
+    @property
+    def sidebar(self) -> ApprovalSidebar:
+        return self.query_one("#approvals", ApprovalSidebar)
+
+    @property
+    def pane(self) -> ThreadPane:
+        return self.query_one("#pane", ThreadPane)
+
+    @property
+    def grid(self) -> ThreadGrid:
+        return self.query_one("#grid", ThreadGrid)
+
+    @property
+    def header(self) -> StatusHeader:
+        return self.query_one("#header", StatusHeader)
+
+    @property
+    def grid_shown(self) -> bool:
+        return self.query_one("#center", ContentSwitcher).current == "grid"
+
+    def on_mount(self) -> None:
+        self.sidebar.border_title = "Pending approvals"
+        self.query_one("#detail", ApprovalDetail).border_title = "Call"
+        self._title_threads()
+        self.pane.border_title = "Thread"
+        self.grid.border_title = "Grid"
+        self.thread_list.focus()
+        self.set_interval(self.settings.tick_seconds, self._tick)
+        self.follow_engine()
+
+    async def on_unmount(self) -> None:
+        await self._engine_stack.aclose()
+
+    def _tick(self) -> None:
+        """Live ages: one repaint of the visible lines of each list."""
+        self.thread_list.refresh()
+        self.sidebar.refresh()
+
+    # --- the engine ----------------------------------------------------------
+
+    @work(exclusive=True, group="engine-events", exit_on_error=False)
+    async def follow_engine(self) -> None:
+        """Opens the engine, shows what it holds, then applies its events a frame at a time."""
+        try:
+            engine = await self._engine_stack.enter_async_context(self._open_engine())
+        except Exception as error:
+            self.header.state = "the engine could not start"
+            self.notify(_say(error), title="engine", severity="error", timeout=30)
+            return
+        self.engine = engine
+        self.header.operator = engine.operator
+        subscription = engine.subscribe()
+        self._engine_stack.callback(subscription.close)
+        await self.reload()
+        self.header.state = ""
+        if self.settings.resume:
+            await self.attempt(engine.resume())
+        for task in demo_tasks(self.settings.demo, self.settings.demo_tasks):
+            await self.attempt(engine.start(task))
+        async for batch in subscription.batches():
+            try:
+                await self.apply(batch)
+            except Exception as error:  # a bad event must not end the console
+                self.notify(_say(error), title="console", severity="error")
+            await asyncio.sleep(self.settings.frame_seconds)
+
+    async def attempt(self, call: Any) -> Any:
+        """Awaits an engine call; an error becomes a notification, never a crash."""
+        try:
+            return await call
+        except Exception as error:
+            self.notify(_say(error), severity="error", timeout=10)
+            return None
+
+    async def reload(self) -> None:
+        """Reads every thread and pending approval (on start, and after lost events)."""
+        assert self.engine is not None
+        threads = await self.engine.threads()
+        pending = await self.engine.pending()
+        changes = self.live.load(threads, pending)
+        self.thread_list.discard(
+            k for k in self.thread_list.visible_keys if k not in changes.threads
+        )
+        gone = [
+            a.id
+            for a in self.sidebar.rows
+            if a.status == "pending" and a.id not in changes.approvals
+        ]
+        self.sidebar.discard(gone)
+        self._show_changes(changes)
+
+    async def apply(self, batch: list[Event]) -> None:
+        changes = self.live.apply(batch, self.clock.now())
+        if changes.resync:
+            await self.reload()
+        self._show_changes(changes)
+
+    def _show_changes(self, changes: Changes) -> None:
+        if changes.threads:
+            self.thread_list.upsert(changes.threads.values())
+            for row in changes.threads.values():
+                for pane in self._panes_of(row.thread.id):
+                    pane.update_thread(row.thread)
+            if self._select_when_listed in changes.threads:
+                self.thread_list.select(self._select_when_listed)
+                self._select_when_listed = None
+            self._fill_grid(changes.threads.keys())
+        if changes.approvals:
+            self.sidebar.upsert(changes.approvals.values())
+            decided = [a.id for a in changes.approvals.values() if a.status != "pending"]
+            if decided:
+                self.set_timer(
+                    self.settings.decided_linger_seconds, lambda: self.sidebar.discard(decided)
+                )
+            self._show_detail()
+        for thread_id, events in changes.stories.items():
+            panes = self._panes_of(thread_id)
+            if panes:
+                items = [i for e in events if (i := item_of(e.event, e.at, self.clock))]
+                for pane in panes:
+                    pane.append(items)
+        self.header.counts = self.live.counts()
+        self.header.pending = len(self.live.pending)
+        if self.pane.thread is None:
+            self._show_something()
+
+    def _show_something(self) -> None:
+        """With nothing in the pane yet: the thread of the first approval, else the newest."""
+        first = self.sidebar.cursor_row
+        thread_id = first.thread_id if first else self.thread_list.cursor
+        if thread_id:
+            self.thread_list.select(thread_id)
+            self.show_thread(thread_id)
+
+    def _panes_of(self, thread_id: str) -> list[ThreadPane]:
+        panes = [self.pane] if self.pane.thread_id == thread_id else []
+        if self.grid_shown and (cell := self.grid.pane_for(thread_id)) is not None:
+            panes.append(cell)
+        return panes
+
+    # --- what is shown ---------------------------------------------------------
+
+    def show_thread(self, thread_id: str, thread: ThreadView | None = None) -> None:
+        thread = thread or self.live.threads.get(thread_id)
+        if thread is None or self.pane.thread_id == thread_id:
+            return
+        self.pane.begin(thread)
+        self._load_story(self.pane, thread_id)
+
+    def _load_story(self, pane: ThreadPane, thread_id: str) -> None:
+        self.run_worker(
+            self._story(pane, thread_id),
+            group=f"story-{pane.id}",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _story(self, pane: ThreadPane, thread_id: str) -> None:
+        if self.engine is None:
+            return
+        entries = await self.attempt(self.engine.history(thread_id))
+        pane.load(thread_id, items_of_history(entries or [], self.clock))
+
+    def _show_detail(self) -> None:
+        approval = self.sidebar.cursor_row
+        thread = self.live.threads.get(approval.thread_id) if approval else None
+        self.query_one("#detail", ApprovalDetail).show(approval, thread.title if thread else None)
+
+    def _title_threads(self) -> None:
+        threads = self.thread_list
+        title = "Threads"
+        if threads.status_filter:
+            title += f" · {threads.status_filter}"
+        if threads.text_filter:
+            title += f" · “{threads.text_filter}”"
+        if threads.status_filter or threads.text_filter:
+            title += f" ({len(threads)}/{len(self.live.threads)})"
+        threads.border_title = title
+
+    def _grid_choice(self) -> list[ThreadView]:
+        live = self.live
+        chosen = [live.threads[self.pane.thread_id]] if self.pane.thread_id in live.threads else []
+        active = sorted(
+            (t for t in live.threads.values() if t not in chosen),
+            key=lambda t: (
+                t.status not in ("running", "waiting", "unknown"),
+                -live.activity.get(t.id, 0),
+            ),
+        )
+        return [*chosen, *active][: self.settings.grid_size]
+
+    def _fill_grid(self, thread_ids: Iterable[str]) -> None:
+        """A thread that starts while the grid is shown takes a free cell."""
+        if not self.grid_shown:
+            return
+        for thread_id in thread_ids:
+            thread = self.live.threads[thread_id]
+            if thread.status == "running" and self.grid.pane_for(thread_id) is None:
+                if (cell := self.grid.free) is None:
+                    return
+                cell.begin(thread)
+                self._load_story(cell, thread_id)
+
+    # --- a person's intent (messages up) ----------------------------------------
+
+    def on_thread_list_thread_selected(self, message: ThreadList.ThreadSelected) -> None:
+        self.show_thread(message.thread_id)
+
+    def on_thread_list_retry_requested(self, message: ThreadList.RetryRequested) -> None:
+        self.action_retry(message.thread_id)
+
+    def on_thread_list_filter_changed(self) -> None:
+        if not self.thread_list.text_filter:
+            box = self.query_one("#filter", ThreadFilter)
+            box.value = ""
+            box.remove_class("-shown")
+        self._title_threads()
+
+    def on_approval_sidebar_approval_selected(
+        self, message: ApprovalSidebar.ApprovalSelected
+    ) -> None:
+        self._show_detail()
+        approval = self.sidebar.cursor_row
+        if message.by_person and approval is not None:
+            self.thread_list.select(approval.thread_id)
+            self.show_thread(approval.thread_id)
+
+    def on_approval_sidebar_decision_requested(
+        self, message: ApprovalSidebar.DecisionRequested
+    ) -> None:
+        self.action_decide(message.kind, message.approval_id)
+
+    def on_input_changed(self, event: ThreadFilter.Changed) -> None:
+        if isinstance(event.input, ThreadFilter):
+            status, text = parse_filter(event.value)
+            self.thread_list.set_filter(status or self.thread_list.status_filter, text)
+            self._title_threads()
+
+    def on_thread_filter_done(self) -> None:
+        self.thread_list.focus()
+        self.on_thread_list_filter_changed()
+
+    # --- actions (keys and the palette run these) ------------------------------
+
+    def action_decide(self, kind: str, approval_id: str) -> None:
+        self.decisions.begin(kind, approval_id)
+
+    def action_new_thread(self) -> None:
+        def start(task: str | None) -> None:
+            if task:
+                self._start_thread(task)
+
+        self.push_screen(
+            AskScreen(
+                "New thread",
+                prompt="What should the agent do?",
+                placeholder="email the Q3 report to boss@company.com",
+                submit="Start",
+                required=True,
+                id="new-thread",
+            ),
+            start,
+        )
+
+    @work(group="commands", exit_on_error=False)
+    async def _start_thread(self, task: str) -> None:
+        if self.engine is None:
+            self.notify("The engine is not open yet.", severity="error")
+            return
+        thread = await self.attempt(self.engine.start(task))
+        if thread is not None:
+            if not self.thread_list.select(thread.id):
+                self._select_when_listed = thread.id
+            self.show_thread(thread.id, thread)
+
+    def action_retry(self, thread_id: str | None = None) -> None:
+        thread_id = thread_id or self.thread_list.cursor
+        if thread_id and self.engine is not None:
+            self.run_worker(self.attempt(self.engine.retry(thread_id)), group="commands")
+
+    def action_toggle_grid(self) -> None:
+        switcher = self.query_one("#center", ContentSwitcher)
+        if self.grid_shown:
+            switcher.current = "pane"
+            return
+        switcher.current = "grid"
+        for pane in self.grid.show_threads(self._grid_choice()):
+            if pane.thread_id:
+                self._load_story(pane, pane.thread_id)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", ThreadFilter)
+        box.add_class("-shown")
+        box.focus()
+
+    def action_status_filter(self, status: str) -> None:
+        self.thread_list.status_filter = cast(ThreadStatus, status) if status in STATUSES else None
+        self.thread_list.refilter()
+        self._title_threads()
+
+    def action_open_thread(self, thread_id: str) -> None:
+        self.thread_list.focus()
+        if not self.thread_list.select(thread_id):
+            self.action_status_filter("")
+            self.query_one("#filter", ThreadFilter).value = ""
+            self.thread_list.select(thread_id)
+        self.show_thread(thread_id)
+
+    def action_open_approval(self, approval_id: str) -> None:
+        if self.sidebar.select(approval_id):
+            self.sidebar.focus()
+            self._show_detail()
+            if (approval := self.sidebar.cursor_row) is not None:
+                self.show_thread(approval.thread_id)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        pending = len(self.live.pending)
+        if not pending:
+            self.exit(0)
+            return
+
+        def leave(sure: bool | None) -> None:
+            if sure:
+                self.exit(0)
+
+        self.push_screen(QuitScreen(pending), leave)
+
+
+def _say(error: BaseException) -> str:
+    """An error as one line a person can act on."""
+    if isinstance(error, HitlError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def make_app(engine: Engine | EngineOpener, settings: ConsoleSettings | None = None) -> HitlApp:
+    """The one way to build the console: the CLI, the tests and the benchmark use it.
+
+    ``engine`` is an open engine (the app leaves closing it to its owner) or a function
+    that opens one, which the app calls in its own event loop and closes on exit.
+    """
+    if callable(engine) and not hasattr(engine, "subscribe"):
+        opener = cast(EngineOpener, engine)
+    else:
+        opened = engine
+
+        def opener() -> AbstractAsyncContextManager[Engine]:
+            return contextlib.nullcontext(cast("Engine", opened))
+
+    return HitlApp(opener, settings or ConsoleSettings())
+
+
+def engine_opener(home: Home, **options: Any) -> EngineOpener:
+    """Opens the engine without holding the first paint: LangGraph's import (~1 s) runs in
+    a thread while the console draws its frame."""
+
+    @contextlib.asynccontextmanager
+    async def open_engine() -> AsyncIterator[Engine]:
+        module = await asyncio.to_thread(importlib.import_module, "engine.engine")
+        async with module.Engine.open(home, **options) as engine:
+            yield engine
+
+    return open_engine
+
+
+def run_console(args: argparse.Namespace) -> int:
+    """``hitl console``: the console on ``args.home``, with ``args.demo`` demo tasks."""
+    options = {
+        "operator": args.operator,
+        "model": getattr(args, "model", "scripted"),
+        "base_url": getattr(args, "base_url", None),
+        "api_key": getattr(args, "api_key", None),
+        "think_seconds": getattr(args, "think", 0.0),
+    }
+    settings = ConsoleSettings(demo=getattr(args, "demo", 0) or 0)
+    app = make_app(engine_opener(Home.resolve(args.home), **options), settings)
+    result = app.run()
+    return app.return_code or (result or 0)

@@ -1,0 +1,67 @@
+"""Time as the console shows it: ages and wall-clock times, from an injectable clock.
+
+Widgets never call ``time.time()`` themselves; they ask the clock the app was given, so
+a snapshot test can freeze what would otherwise change every second.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+    def age(self, at: float) -> str:
+        """How long ago ``at`` was, in at most four characters ("12s", "5m", "3h", "2d")."""
+        ...
+
+    def time_of(self, at: float) -> str:
+        """``at`` as a wall-clock time, "HH:MM:SS"."""
+        ...
+
+
+def compact_age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86_400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86_400}d"
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def age(self, at: float) -> str:
+        return compact_age(self.now() - at)
+
+    def time_of(self, at: float) -> str:
+        return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+class FixedClock:
+    """Shows every age and time as the same text: for snapshots, where the engine's
+    timestamps are real and would otherwise differ from run to run."""
+
+    def __init__(self, now: float = 0.0, *, age: str = "1m", time_of: str = "09:30:00") -> None:
+        self._now = now
+        self._age = age
+        self._time_of = time_of
+
+    def now(self) -> float:
+        return self._now
+
+    def age(self, at: float) -> str:
+        return self._age
+
+    def time_of(self, at: float) -> str:
+        return self._time_of

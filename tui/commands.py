@@ -1,0 +1,114 @@
+"""Command palette providers, one per noun: threads, approvals, actions.
+
+Hits come from the app's live state. Titles read "group: verb …"; each hit runs the same
+``action_*`` method its key runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, NamedTuple, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from tui.keys import KEYS, display_key
+from tui.live import STATUSES
+
+if TYPE_CHECKING:
+    from tui.app import HitlApp
+
+
+class PaletteCommand(NamedTuple):
+    title: str
+    help: str
+    run: Callable[[], object]
+
+
+class _Commands(Provider):
+    """Searches the commands :meth:`commands` lists; discovery shows the first few."""
+
+    DISCOVER_LIMIT = 12
+
+    @property
+    def console(self) -> HitlApp:
+        return cast("HitlApp", self.app)
+
+    def commands(self) -> Iterable[PaletteCommand]:
+        raise NotImplementedError
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self.commands():
+            if (score := matcher.match(command.title)) > 0:
+                yield Hit(score, matcher.highlight(command.title), command.run, help=command.help)
+
+    async def discover(self) -> Hits:
+        for index, command in enumerate(self.commands()):
+            if index >= self.DISCOVER_LIMIT:
+                return
+            yield DiscoveryHit(command.title, command.run, help=command.help)
+
+
+class ActionCommands(_Commands):
+    def commands(self) -> Iterable[PaletteCommand]:
+        app = self.console
+        for spec in KEYS:
+            if spec.palette and spec.scope in ("app", "threads"):
+                yield PaletteCommand(
+                    f"action: {spec.description.lower()}",
+                    f"key {display_key(spec.key)}",
+                    partial(app.run_action, spec.action),
+                )
+        yield PaletteCommand(
+            "filter: all threads", "clear the status filter", partial(app.action_status_filter, "")
+        )
+        for status in STATUSES:
+            yield PaletteCommand(
+                f"filter: {status} threads",
+                f"show only {status} threads",
+                partial(app.action_status_filter, status),
+            )
+
+
+class ApprovalCommands(_Commands):
+    def commands(self) -> Iterable[PaletteCommand]:
+        app = self.console
+        for approval in app.live.pending.values():
+            thread = app.live.threads.get(approval.thread_id)
+            name = (
+                f"{approval.id} {approval.tool} · {thread.title if thread else approval.thread_id}"
+            )
+            help_text = (
+                f"{approval.tier} · {approval.received}/{approval.required} · {approval.summary}"
+            )
+            yield PaletteCommand(
+                f"approval: show {name}", help_text, partial(app.action_open_approval, approval.id)
+            )
+            for verb in ("approve", "reject", "edit", "respond"):
+                yield PaletteCommand(
+                    f"{verb}: {name}", help_text, partial(app.action_decide, verb, approval.id)
+                )
+
+    async def discover(self) -> Hits:
+        for command in self.commands():
+            if command.title.startswith("approval: show"):
+                yield DiscoveryHit(command.title, command.run, help=command.help)
+
+
+class ThreadCommands(_Commands):
+    def commands(self) -> Iterable[PaletteCommand]:
+        app = self.console
+        threads = sorted(app.live.threads.values(), key=lambda t: -t.created_at)
+        for thread in threads:
+            yield PaletteCommand(
+                f"thread: open {thread.title} ({thread.id})",
+                f"{thread.status} · {thread.task}",
+                partial(app.action_open_thread, thread.id),
+            )
+            if thread.status == "failed":
+                yield PaletteCommand(
+                    f"thread: retry {thread.title} ({thread.id})",
+                    thread.error or "failed",
+                    partial(app.action_retry, thread.id),
+                )

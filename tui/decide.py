@@ -1,0 +1,99 @@
+"""From a decision key to ``engine.decide``: the dialog each decision needs, then the call.
+
+Nothing here marks a card decided: that happens when the engine's ApprovalDecided
+arrives, so a decision made here and one made from the CLI look the same.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine import ApprovalView, Approve, Decision, Edit, Reject, Respond
+from tui.screens.ask import AskScreen
+from tui.screens.confirm import ConfirmHighRisk
+from tui.screens.edit import EditScreen
+
+if TYPE_CHECKING:
+    from tui.app import HitlApp
+
+
+class DecisionFlow:
+    def __init__(self, app: HitlApp) -> None:
+        self.app = app
+
+    def begin(self, kind: str, approval_id: str) -> None:
+        app = self.app
+        approval = app.live.pending.get(approval_id)
+        if approval is None:
+            app.notify(f"approval {approval_id} is no longer pending", severity="warning")
+            return
+        thread = app.live.threads.get(approval.thread_id)
+        title = thread.title if thread else approval.thread_id
+        if kind == "approve":
+            if approval.tier == "high":
+                app.push_screen(
+                    ConfirmHighRisk(
+                        approval,
+                        title,
+                        arm_seconds=app.settings.confirm_arm_seconds,
+                        show_ids=app.settings.show_ids,
+                    ),
+                    lambda sure: self._send(approval, Approve()) if sure else None,
+                )
+            else:
+                self._send(approval, Approve())
+        elif kind == "reject":
+            app.push_screen(
+                AskScreen(
+                    f"Reject {approval.tool}?",
+                    prompt="The model is told the call was rejected, and why (optional).",
+                    placeholder="reason (optional)",
+                    submit="Reject",
+                    id="reject",
+                ),
+                lambda reason: (
+                    self._send(approval, Reject(reason or None)) if reason is not None else None
+                ),
+            )
+        elif kind == "respond":
+            app.push_screen(
+                AskScreen(
+                    f"Answer in place of {approval.tool}",
+                    prompt="The call does not run; the model gets this as the tool's result.",
+                    placeholder="e.g. Done by hand; the report was sent yesterday.",
+                    submit="Respond",
+                    required=True,
+                    id="respond",
+                ),
+                lambda text: self._send(approval, Respond(text)) if text else None,
+            )
+        elif kind == "edit":
+            if approval.kind != "tool_approval":
+                app.notify(
+                    "An outcome-unknown call cannot be edited: approve re-runs it, "
+                    "respond marks it done.",
+                    severity="warning",
+                )
+                return
+            app.push_screen(
+                EditScreen(approval, cursor_blink=app.settings.cursor_blink),
+                lambda args: self._send(approval, Edit(args)) if args is not None else None,
+            )
+        else:
+            app.notify(f"unknown decision {kind!r}", severity="error")
+
+    def _send(self, approval: ApprovalView, decision: Decision) -> None:
+        self.app.run_worker(self._decide(approval, decision), group="decisions")
+
+    async def _decide(self, approval: ApprovalView, decision: Decision) -> None:
+        app = self.app
+        if app.engine is None:
+            app.notify("The engine is not open yet.", severity="error")
+            return
+        decided: Any = await app.attempt(app.engine.decide(approval.id, decision))
+        if decided is not None and decided.status == "pending":
+            app.notify(
+                f"{decided.tool}: approval {decided.received}/{decided.required} recorded; "
+                "one more is needed before it runs.",
+                title="high risk",
+            )

@@ -1,0 +1,75 @@
+"""One table of keys: action -> key -> description.
+
+The footer (through each widget's BINDINGS), the help screen and the command palette
+all read this table, so a key is named and described in exactly one place.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+from textual.binding import Binding
+
+Scope = Literal["app", "threads", "approvals", "rows", "modal"]
+"""Where a key works: app-wide, on the focused thread list or approval list, on any list."""
+
+
+class KeySpec(NamedTuple):
+    action: str
+    key: str
+    description: str
+    scope: Scope
+    show: bool = True
+    palette: bool = True
+    """Offer it in the command palette (actions that need no row under the cursor)."""
+
+
+KEYS: tuple[KeySpec, ...] = (
+    KeySpec("new_thread", "n", "New thread", "app"),
+    KeySpec("toggle_grid", "g", "Grid", "app"),
+    KeySpec("filter", "slash", "Filter", "app"),
+    KeySpec("help", "question_mark", "Help", "app"),
+    KeySpec("quit", "q", "Quit", "app"),
+    KeySpec("approve", "a", "Approve", "approvals", palette=False),
+    KeySpec("reject", "r", "Reject", "approvals", palette=False),
+    KeySpec("edit", "e", "Edit", "approvals", palette=False),
+    KeySpec("respond", "s", "Respond", "approvals", palette=False),
+    KeySpec("cycle_status", "f", "Status filter", "threads"),
+    KeySpec("retry", "R", "Retry failed", "threads", palette=False),
+    KeySpec("clear_filter", "escape", "Clear filter", "threads", show=False),
+    KeySpec("cursor_down", "down,j", "Down", "rows", show=False, palette=False),
+    KeySpec("cursor_up", "up,k", "Up", "rows", show=False, palette=False),
+    KeySpec("first", "home", "First", "rows", show=False, palette=False),
+    KeySpec("last", "end", "Last", "rows", show=False, palette=False),
+    KeySpec("page_down", "pagedown", "Page down", "rows", show=False, palette=False),
+    KeySpec("page_up", "pageup", "Page up", "rows", show=False, palette=False),
+)
+
+EXTRA_HELP: tuple[tuple[str, str], ...] = (
+    ("tab / shift+tab", "Move between the thread list, the thread pane and the approvals"),
+    ("ctrl+p", "Command palette: every action, and jump to a thread or approval by name"),
+    ("ctrl+s", "In the editor: submit the edited arguments (only when they are valid)"),
+    ("escape", "Close a dialog without doing anything"),
+)
+
+
+def bindings(scope: Scope) -> list[Binding]:
+    """The Textual bindings of one scope, for a widget's or the app's BINDINGS."""
+    return [
+        Binding(spec.key, spec.action, spec.description, show=spec.show)
+        for spec in KEYS
+        if spec.scope == scope
+    ]
+
+
+def key_of(action: str) -> str:
+    """The key(s) shown for an action, as a person would type them."""
+    for spec in KEYS:
+        if spec.action == action:
+            return display_key(spec.key)
+    raise KeyError(action)
+
+
+def display_key(key: str) -> str:
+    names = {"slash": "/", "question_mark": "?", "escape": "esc"}
+    return " / ".join(names.get(k, k) for k in key.split(","))

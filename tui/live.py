@@ -1,0 +1,124 @@
+"""What the console knows, kept current from the engine's events.
+
+The app feeds every batch of events through :meth:`LiveState.apply` and gets back only
+what changed, so widgets update the rows that changed and never rebuild a whole list.
+Nothing here touches Textual: it can be tested (and benchmarked) on its own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple, get_args
+
+from engine import ApprovalView, ThreadStatus, ThreadView
+from engine.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Event,
+    EventsDropped,
+    MessageAdded,
+    ThreadFailed,
+    ThreadFinished,
+    ThreadStarted,
+    ThreadStatusChanged,
+    ToolExecuted,
+    event_thread_id,
+)
+
+STATUSES: tuple[ThreadStatus, ...] = get_args(ThreadStatus)
+
+
+class ThreadRow(NamedTuple):
+    """A thread as the list shows it: the engine's view plus its live pending count."""
+
+    thread: ThreadView
+    pending: int
+
+
+class StoryEvent(NamedTuple):
+    """An event for a thread's story, with the time the console saw it."""
+
+    event: Event
+    at: float
+
+
+@dataclass(slots=True)
+class Changes:
+    threads: dict[str, ThreadRow] = field(default_factory=dict)
+    """New or changed threads (status, or pending count)."""
+    approvals: dict[str, ApprovalView] = field(default_factory=dict)
+    """New or changed approvals; a decided one has its final status."""
+    stories: dict[str, list[StoryEvent]] = field(default_factory=dict)
+    """Per thread, the events its story pane should append, in order."""
+    resync: bool = False
+    """Events were lost: re-read everything from the engine."""
+
+    def __bool__(self) -> bool:
+        return bool(self.threads or self.approvals or self.stories or self.resync)
+
+
+class LiveState:
+    def __init__(self) -> None:
+        self.threads: dict[str, ThreadView] = {}
+        self.pending: dict[str, ApprovalView] = {}
+        """Pending approvals by id."""
+        self.activity: dict[str, float] = {}
+        """When each thread last had an event here (for the grid's choice of threads)."""
+        self._pending_by_thread: Counter[str] = Counter()
+
+    def load(self, threads: Iterable[ThreadView], pending: Iterable[ApprovalView]) -> Changes:
+        """Replaces everything with a fresh read from the engine; every row is "changed"."""
+        self.threads = {t.id: t for t in threads}
+        self.pending = {a.id: a for a in pending}
+        self._pending_by_thread = Counter(a.thread_id for a in self.pending.values())
+        for thread in self.threads.values():
+            self.activity.setdefault(thread.id, thread.updated_at)
+        changes = Changes(approvals=dict(self.pending))
+        changes.threads = {tid: self.row(tid) for tid in self.threads}
+        return changes
+
+    def row(self, thread_id: str) -> ThreadRow:
+        return ThreadRow(self.threads[thread_id], self._pending_by_thread[thread_id])
+
+    def counts(self) -> Counter[str]:
+        counts: Counter[str] = Counter({status: 0 for status in STATUSES})
+        counts.update(t.status for t in self.threads.values())
+        return counts
+
+    def apply(self, events: Iterable[Event], now: float) -> Changes:
+        changes = Changes()
+        touched: set[str] = set()
+        for event in events:
+            if isinstance(event, EventsDropped):
+                changes.resync = True
+                continue
+            thread_id = event_thread_id(event)
+            if thread_id is not None:
+                self.activity[thread_id] = now
+                changes.stories.setdefault(thread_id, []).append(StoryEvent(event, now))
+            if isinstance(
+                event, ThreadStarted | ThreadStatusChanged | ThreadFinished | ThreadFailed
+            ):
+                self.threads[event.thread.id] = event.thread
+                touched.add(event.thread.id)
+            elif isinstance(event, ApprovalRequested):
+                approval = event.approval
+                if approval.status == "pending" and approval.id not in self.pending:
+                    self.pending[approval.id] = approval
+                    self._pending_by_thread[approval.thread_id] += 1
+                    changes.approvals[approval.id] = approval
+                    touched.add(approval.thread_id)
+            elif isinstance(event, ApprovalDecided):
+                approval = event.approval
+                if approval.status == "pending":
+                    self.pending[approval.id] = approval
+                elif self.pending.pop(approval.id, None) is not None:
+                    self._pending_by_thread[approval.thread_id] -= 1
+                    touched.add(approval.thread_id)
+                changes.approvals[approval.id] = approval
+            elif isinstance(event, MessageAdded | ToolExecuted):
+                pass  # story only
+        changes.threads = {tid: self.row(tid) for tid in touched if tid in self.threads}
+        return changes

@@ -1,0 +1,1 @@
+"""One modal or screen per file."""

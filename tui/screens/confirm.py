@@ -1,0 +1,73 @@
+"""The second, deliberate step before approving a high-risk call.
+
+The call is shown again. Focus starts on Cancel, and the approve button is disabled for a
+moment after the dialog opens, so neither a stray Enter nor a key already on its way can
+approve: it takes moving to the button and pressing it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from engine import ApprovalView
+from tui.widgets.approval_detail import approval_body, approval_header
+
+
+class ConfirmHighRisk(ModalScreen[bool]):
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(
+        self,
+        approval: ApprovalView,
+        thread_title: str | None,
+        *,
+        arm_seconds: float,
+        show_ids: bool = True,
+    ) -> None:
+        super().__init__()
+        self.approval = approval
+        self.thread_title = thread_title
+        self.arm_seconds = arm_seconds
+        self.show_ids = show_ids
+
+    def compose(self) -> ComposeResult:
+        a = self.approval
+        after = a.received + 1
+        with Vertical(id="dialog", classes="confirm"):
+            yield Label(Text("Approve a HIGH-risk call?", style="bold"), id="title")
+            with VerticalScroll(id="call"):
+                yield Static(approval_header(a, self.thread_title, self.show_ids))
+                yield Static(approval_body(a))
+            yield Static(
+                f"This records approval {after} of {a.required}."
+                + (" It runs after this one." if after >= a.required else " One more is needed.")
+                + " Tab to the approve button and press it; Escape cancels.",
+                id="explain",
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Approve high-risk call", id="approve", variant="error", disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+        self.set_timer(self.arm_seconds, self._arm)
+
+    def _arm(self) -> None:
+        self.query_one("#approve", Button).disabled = False
+
+    @property
+    def armed(self) -> bool:
+        return not self.query_one("#approve", Button).disabled
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "approve" and self.armed)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,124 @@
+"""A thread's story: the engine's events (live or from its history) as lines to read.
+
+The same function renders a live event and a history entry, so a thread looks the
+same whether the console watched it happen or opened it later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, NamedTuple
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from engine import HistoryEntry
+from engine.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Event,
+    MessageAdded,
+    ThreadFailed,
+    ThreadFinished,
+    ThreadStatusChanged,
+    from_record,
+)
+from tui.calls import reveal, tier_text
+from tui.clock import Clock
+
+_DECIDED = {
+    "approve": "approved",
+    "edit": "edited",
+    "reject": "rejected",
+    "respond": "answered",
+}
+
+
+class StoryItem(NamedTuple):
+    key: str
+    """Identifies the event, so one seen both live and in the history shows once."""
+    kind: str
+    """user, assistant, tool, approval, decision, status, failed: a CSS class suffix."""
+    body: RenderableType
+
+
+def event_key(kind: str, body: dict[str, Any]) -> str:
+    return kind + json.dumps(body, sort_keys=True, default=str)
+
+
+def item_of(event: Event, at: float, clock: Clock) -> StoryItem | None:
+    """The story line of one event (None for events that add nothing to read)."""
+    key = event_key(type(event).__name__, dataclasses.asdict(event))
+    stamp = Text(f"{clock.time_of(at)} ", style="dim")
+    if isinstance(event, MessageAdded):
+        return _message(key, event, stamp)
+    if isinstance(event, ApprovalRequested):
+        a = event.approval
+        text = Text.assemble(
+            stamp,
+            ("⏸ waits for approval ", "bold"),
+            (a.tool, "bold"),
+            " · ",
+            tier_text(a.tier),
+            f" · needs {a.required}",
+        )
+        return StoryItem(key, "approval", text)
+    if isinstance(event, ApprovalDecided):
+        a = event.approval
+        verb = _DECIDED.get(event.decision, event.decision)
+        progress = "" if event.final else f" ({a.received}/{a.required}, one more needed)"
+        when = clock.time_of(a.decided_at) if a.decided_at else clock.time_of(at)
+        text = Text.assemble(
+            stamp,
+            ("✓ " if event.decision == "approve" else "✎ ", "bold"),
+            (f"{a.tool} {verb}", "bold"),
+            f" by {event.operator} at {when}{progress}",
+        )
+        if event.decision == "edit":
+            text.append("\n   " + json.dumps(a.args, ensure_ascii=False), style="yellow")
+        if event.decision in ("reject", "respond") and a.decision:
+            message = a.decision.get("message")
+            if message:
+                text.append("\n   “")
+                text.append_text(reveal(str(message)))
+                text.append("”")
+        return StoryItem(key, "decision", text)
+    if isinstance(event, ThreadFailed):
+        error = event.thread.error or "unknown error"
+        return StoryItem(key, "failed", Text.assemble(stamp, ("✗ failed: ", "bold"), error))
+    if isinstance(event, ThreadFinished):
+        return StoryItem(key, "status", Text.assemble(stamp, ("■ done", "bold")))
+    if isinstance(event, ThreadStatusChanged) and event.thread.status == "unknown":
+        return StoryItem(
+            key, "failed", Text.assemble(stamp, ("? outcome unknown: a person must say", "bold"))
+        )
+    return None
+
+
+def _message(key: str, event: MessageAdded, stamp: Text) -> StoryItem:
+    if event.role == "user":
+        return StoryItem(
+            key, "user", Text.assemble(stamp, ("task ", "bold"), reveal(event.content))
+        )
+    if event.role == "tool":
+        text = Text.assemble(stamp, (f"← {event.name or 'tool'} ", "bold"))
+        text.append_text(reveal(event.content))
+        return StoryItem(key, "tool", text)
+    parts: list[RenderableType] = []
+    if event.content:
+        parts.append(Text.assemble(stamp, ("model ", "bold"), reveal(event.content)))
+    for call in event.tool_calls:
+        line = Text.assemble(("    → ", "dim"), (str(call.get("name")), "bold"), " ")
+        line.append_text(reveal(json.dumps(call.get("args", {}), ensure_ascii=False)))
+        parts.append(line)
+    return StoryItem(key, "assistant", Group(*parts))
+
+
+def items_of_history(entries: list[HistoryEntry], clock: Clock) -> list[StoryItem]:
+    items = []
+    for entry in entries:
+        event = from_record(entry.kind, entry.body)
+        if event is not None and (item := item_of(event, entry.at, clock)) is not None:
+            items.append(StoryItem(event_key(entry.kind, entry.body), item.kind, item.body))
+    return items

@@ -1,0 +1,155 @@
+"""Every pending approval across threads, oldest first, with decision keys.
+
+A new approval is added where its age puts it (at the bottom: oldest first), so it never
+moves the cursor or takes focus. A card turns decided only when the engine says so
+(:meth:`ApprovalSidebar.upsert` with a decided approval), then leaves after a moment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Iterable
+from typing import ClassVar, Literal
+
+from rich.text import Text
+from textual.message import Message
+
+from engine import ApprovalView
+from tui.clock import Clock, SystemClock
+from tui.keys import bindings
+from tui.widgets.row_list import RowList, padded
+
+DecisionKind = Literal["approve", "reject", "edit", "respond"]
+
+_DONE_LABEL = {
+    "approved": "✓ approved",
+    "edited": "✎ edited",
+    "rejected": "✗ rejected",
+    "responded": "↩ answered",
+}
+
+
+class ApprovalSidebar(RowList[ApprovalView]):
+    """Pending approvals as two-line cards: tool, tier, approvals, age; then the arguments."""
+
+    BINDINGS: ClassVar = [*RowList.BINDINGS, *bindings("approvals")]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *RowList.COMPONENT_CLASSES,
+        "approval-sidebar--low",
+        "approval-sidebar--medium",
+        "approval-sidebar--high",
+        "approval-sidebar--tool",
+        "approval-sidebar--summary",
+        "approval-sidebar--decided",
+        "approval-sidebar--unknown",
+    }
+
+    ROW_HEIGHT = 2
+    EMPTY_TEXT = "no approvals waiting"
+
+    class DecisionRequested(Message):
+        """The person pressed a decision key on a card."""
+
+        def __init__(self, approval_id: str, kind: DecisionKind) -> None:
+            super().__init__()
+            self.approval_id = approval_id
+            self.kind = kind
+
+    class ApprovalSelected(Message):
+        """The cursor is on another card (or on none): by the person, or because the card
+        it was on left. Only a person's move should change what else is shown."""
+
+        def __init__(self, approval_id: str | None, *, by_person: bool) -> None:
+            super().__init__()
+            self.approval_id = approval_id
+            self.by_person = by_person
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        *,
+        show_ids: bool = True,
+        settle_seconds: float = 0.5,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.clock = clock or SystemClock()
+        self.show_ids = show_ids
+        self.settle_seconds = settle_seconds
+        self._settled_at = 0.0
+
+    @property
+    def pending_count(self) -> int:
+        return sum(1 for row in self.rows if row.status == "pending")
+
+    def upsert(self, rows: Iterable[ApprovalView]) -> None:
+        """New pending cards are added; a decided approval only updates a card it has."""
+        super().upsert(row for row in rows if row.status == "pending" or row.id in self)
+
+    def key_of(self, row: ApprovalView) -> str:
+        return row.id
+
+    def sort_key(self, row: ApprovalView) -> Hashable:
+        return (row.created_at, row.thread_id, row.tool_call_id)
+
+    def row_text(self, row: ApprovalView, line: int, width: int) -> Text:
+        if line == 1:
+            style = self.get_component_rich_style("approval-sidebar--summary")
+            return Text("  " + padded(row.summary, max(0, width - 2)), style=style)
+        tool_style = self.get_component_rich_style("approval-sidebar--tool")
+        if row.status != "pending":
+            decided = self.get_component_rich_style("approval-sidebar--decided")
+            label = f"{_DONE_LABEL.get(row.status, row.status)} by {row.decided_by or '?'}"
+            return Text.assemble((f"{row.tool} ", tool_style), (label, decided))
+        tier_style = self.get_component_rich_style(f"approval-sidebar--{row.tier}")
+        marker = "?" if row.kind == "outcome_unknown" else "●"
+        right = f"{row.received}/{row.required} {self.clock.age(row.created_at):>4}"
+        ident = f"{row.id[:4]} " if self.show_ids else ""
+        left_width = width - len(right) - len(row.tier) - 5
+        text = Text.assemble(
+            (f"{marker} ", tier_style),
+            (padded(f"{ident}{row.tool}", max(0, left_width)), tool_style),
+            " ",
+            (row.tier, tier_style),
+            " ",
+            right,
+        )
+        if row.kind == "outcome_unknown":
+            text.stylize(self.get_component_rich_style("approval-sidebar--unknown"))
+        return text
+
+    def cursor_moved(self, key: str | None, *, by_person: bool) -> None:
+        if not by_person:
+            self._settled_at = time.monotonic() + self.settle_seconds
+        self.post_message(self.ApprovalSelected(key, by_person=by_person))
+
+    def _request(self, kind: DecisionKind) -> None:
+        row = self.cursor_row
+        if row is None:
+            self.app.bell()
+            return
+        if time.monotonic() < self._settled_at:
+            self.notify(
+                "This card just appeared under the cursor: look first.",
+                severity="warning",
+            )
+            return
+        if row.status != "pending":
+            self.notify(f"{row.tool} was already {row.status} by {row.decided_by}.")
+            return
+        self.post_message(self.DecisionRequested(row.id, kind))
+
+    def action_approve(self) -> None:
+        self._request("approve")
+
+    def action_reject(self) -> None:
+        self._request("reject")
+
+    def action_edit(self) -> None:
+        self._request("edit")
+
+    def action_respond(self) -> None:
+        self._request("respond")

@@ -1,0 +1,270 @@
+"""A keyed, sorted, filterable list drawn with Textual's line API.
+
+Both the thread list and the approval sidebar are one of these. Rows are kept by key and
+updated in place, only visible lines are drawn (500 or 5,000 rows cost the same per
+frame), and ages are drawn at paint time, so keeping them live is one ``refresh()``.
+
+Written rather than built on OptionList because OptionList caches each rendered prompt:
+a live age would mean replacing every prompt (and clearing every cache) every second.
+
+The cursor follows a key, not an index: rows arriving above it keep it on the same row
+and at the same place on screen.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Hashable, Iterable
+from typing import Any, ClassVar, Generic, TypeVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.keys import bindings
+
+RowT = TypeVar("RowT")
+
+
+class RowList(ScrollView, Generic[RowT], can_focus=True):
+    """Rows of ``ROW_HEIGHT`` lines, ordered by :meth:`sort_key`, filtered by :meth:`shows`."""
+
+    BINDINGS: ClassVar = bindings("rows")
+
+    DEFAULT_CSS = """
+    RowList {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: auto;
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"row-list--cursor", "row-list--empty"}
+
+    ROW_HEIGHT: ClassVar[int] = 1
+    EMPTY_TEXT: ClassVar[str] = "nothing here"
+
+    class Highlighted(Message):
+        """The person moved the cursor onto a row (or clicked it)."""
+
+        def __init__(self, row_list: RowList[Any], key: str) -> None:
+            super().__init__()
+            self.row_list = row_list
+            self.key = key
+
+        @property
+        def control(self) -> RowList[Any]:
+            return self.row_list
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._rows: dict[str, RowT] = {}
+        self._order: list[tuple[Hashable, str]] = []
+        self._visible: list[str] = []
+        self._index: dict[str, int] = {}
+        self.cursor: str | None = None
+        """The key of the row under the cursor."""
+
+    # --- what subclasses define --------------------------------------------
+
+    def key_of(self, row: RowT) -> str:
+        raise NotImplementedError
+
+    def sort_key(self, row: RowT) -> Hashable:
+        raise NotImplementedError
+
+    def shows(self, row: RowT) -> bool:
+        """Whether the row passes the current filter."""
+        return True
+
+    def row_text(self, row: RowT, line: int, width: int) -> Text:
+        raise NotImplementedError
+
+    def cursor_moved(self, key: str | None, *, by_person: bool) -> None:
+        """Called after the cursor lands on a different row."""
+
+    # --- data --------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._visible)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def get(self, key: str) -> RowT | None:
+        return self._rows.get(key)
+
+    @property
+    def rows(self) -> list[RowT]:
+        """Every row in order, filtered or not."""
+        return [self._rows[key] for _, key in self._order]
+
+    @property
+    def visible_keys(self) -> list[str]:
+        return list(self._visible)
+
+    @property
+    def cursor_row(self) -> RowT | None:
+        return self._rows.get(self.cursor) if self.cursor else None
+
+    def upsert(self, rows: Iterable[RowT]) -> None:
+        """Adds or replaces rows; one call per batch of changes."""
+        for row in rows:
+            key = self.key_of(row)
+            if key not in self._rows:
+                bisect.insort(self._order, (self.sort_key(row), key))
+            self._rows[key] = row
+        self._relayout()
+
+    def discard(self, keys: Iterable[str]) -> None:
+        gone = {key for key in keys if key in self._rows}
+        if not gone:
+            return
+        for key in gone:
+            del self._rows[key]
+        self._order = [item for item in self._order if item[1] not in gone]
+        self._relayout()
+
+    def refilter(self) -> None:
+        """Call after the filter (whatever :meth:`shows` reads) changed."""
+        self._relayout()
+
+    def _relayout(self) -> None:
+        old_cursor = self.cursor
+        old_index = self._index.get(old_cursor) if old_cursor else None
+        screen_offset = None
+        if old_index is not None:
+            screen_offset = old_index * self.ROW_HEIGHT - round(self.scroll_y)
+        self._visible = [key for _, key in self._order if self.shows(self._rows[key])]
+        self._index = {key: i for i, key in enumerate(self._visible)}
+        self.virtual_size = Size(0, self._line_count())
+        if old_cursor in self._index:
+            new_index = self._index[old_cursor]
+            if screen_offset is not None and new_index != old_index:
+                self.scroll_to(
+                    y=max(0, new_index * self.ROW_HEIGHT - screen_offset),
+                    animate=False,
+                    immediate=True,
+                )
+        elif self._visible:
+            index = min(old_index if old_index is not None else 0, len(self._visible) - 1)
+            self._move_to(self._visible[index], by_person=False)
+        elif old_cursor is not None:
+            self.cursor = None
+            self.cursor_moved(None, by_person=False)
+        self.refresh()
+
+    def _line_count(self) -> int:
+        return max(1, len(self._visible)) * self.ROW_HEIGHT
+
+    # --- cursor --------------------------------------------------------------
+
+    def select(self, key: str) -> bool:
+        """Puts the cursor on ``key`` (if it is shown) without telling anyone."""
+        if key not in self._index:
+            return False
+        if key != self.cursor:
+            self.cursor = key
+            self._scroll_to_cursor()
+            self.refresh()
+        return True
+
+    def _move_to(self, key: str, *, by_person: bool) -> None:
+        if key == self.cursor:
+            return
+        self.cursor = key
+        self._scroll_to_cursor()
+        self.refresh()
+        self.cursor_moved(key, by_person=by_person)
+        if by_person:
+            self.post_message(self.Highlighted(self, key))
+
+    def _scroll_to_cursor(self) -> None:
+        index = self._index.get(self.cursor or "")
+        if index is None:
+            return
+        region = Region(0, index * self.ROW_HEIGHT, max(1, self.size.width), self.ROW_HEIGHT)
+        self.scroll_to_region(region, animate=False, immediate=True, force=True)
+
+    def _step(self, delta: int) -> None:
+        if not self._visible:
+            return
+        index = self._index.get(self.cursor or "")
+        target = 0 if index is None else max(0, min(len(self._visible) - 1, index + delta))
+        self._move_to(self._visible[target], by_person=True)
+
+    def action_cursor_down(self) -> None:
+        self._step(1)
+
+    def action_cursor_up(self) -> None:
+        self._step(-1)
+
+    def action_first(self) -> None:
+        self._step(-len(self._visible))
+
+    def action_last(self) -> None:
+        self._step(len(self._visible))
+
+    def action_page_down(self) -> None:
+        self._step(max(1, self.size.height // self.ROW_HEIGHT))
+
+    def action_page_up(self) -> None:
+        self._step(-max(1, self.size.height // self.ROW_HEIGHT))
+
+    def on_focus(self) -> None:
+        if self.cursor is None and self._visible:
+            self._move_to(self._visible[0], by_person=True)
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        index = (offset.y + round(self.scroll_y)) // self.ROW_HEIGHT
+        if 0 <= index < len(self._visible):
+            self._move_to(self._visible[index], by_person=True)
+
+    # --- drawing -------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(0, self._line_count())
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        absolute = y + round(self.scroll_y)
+        index, line = divmod(absolute, self.ROW_HEIGHT)
+        if not self._visible:
+            if absolute == 0:
+                empty = self.get_component_rich_style("row-list--empty")
+                return self._strip(Text(self.EMPTY_TEXT, style=empty), width, base)
+            return Strip.blank(width, base)
+        if index >= len(self._visible):
+            return Strip.blank(width, base)
+        key = self._visible[index]
+        text = self.row_text(self._rows[key], line, width)
+        if key == self.cursor:
+            text.stylize(self.get_component_rich_style("row-list--cursor"))
+        return self._strip(text, width, base)
+
+    def _strip(self, text: Text, width: int, base: Style) -> Strip:
+        text.truncate(width, overflow="ellipsis", pad=True)
+        text.no_wrap = True
+        segments = list(text.render(self.app.console))
+        segments = [s for s in segments if s.text != "\n"]
+        return Strip(Segment.apply_style(segments, base), width).crop_extend(0, width, base)
+
+
+def padded(text: str, width: int) -> str:
+    """``text`` cut (with an ellipsis) or padded to exactly ``width`` cells."""
+    if width <= 0:
+        return ""
+    if len(text) > width:
+        return text[: width - 1] + "…"
+    return text.ljust(width)

@@ -1,0 +1,67 @@
+"""The top line: who is operating, and how many threads are in each state."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from tui.widgets.thread_list import STATUS_GLYPH
+
+_LABELS = (
+    ("running", "running"),
+    ("waiting", "waiting for approval"),
+    ("unknown", "outcome unknown"),
+    ("done", "done"),
+    ("failed", "failed"),
+)
+
+
+class StatusHeader(Widget):
+    DEFAULT_CSS = "StatusHeader { height: 1; width: 1fr; }"
+
+    counts: reactive[Counter[str]] = reactive(Counter, always_update=True)
+    """Threads per status."""
+    pending: reactive[int] = reactive(0)
+    """Pending approvals."""
+    state: reactive[str] = reactive("opening the home…")
+    """What the connection to the engine is doing (empty when all is well)."""
+
+    def __init__(
+        self,
+        operator: str = "",
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.operator = operator
+
+    def render(self) -> Text:
+        text = Text.assemble(("hitl", "bold"), " ")
+        if self.operator:
+            text.append(f"· {self.operator} ", style="italic")
+        text.append("│ ")
+        for status, label in _LABELS:
+            count = self.counts.get(status, 0)
+            text.append(f"{STATUS_GLYPH[status]} {count} {label}", style=_style(status, count))
+            text.append("  ")
+        text.append("│ ")
+        text.append(
+            f"{self.pending} pending approval{'s' if self.pending != 1 else ''}",
+            style="bold yellow" if self.pending else "dim",
+        )
+        if self.state:
+            text.append(f"  │ {self.state}", style="italic")
+        return text
+
+
+def _style(status: str, count: int) -> str:
+    if not count:
+        return "dim"
+    return {"waiting": "bold yellow", "unknown": "bold magenta", "failed": "bold red"}.get(
+        status, "bold"
+    )

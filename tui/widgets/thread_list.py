@@ -1,0 +1,144 @@
+"""Every thread: status, title, pending approvals and live age; filtered by status and text."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import ClassVar
+
+from rich.text import Text
+from textual.message import Message
+
+from engine import ThreadStatus
+from tui.clock import Clock, SystemClock
+from tui.keys import bindings
+from tui.live import STATUSES, ThreadRow
+from tui.widgets.row_list import RowList, padded
+
+STATUS_LABEL: dict[str, str] = {
+    "running": "running",
+    "waiting": "approval",
+    "unknown": "unknown?",
+    "done": "done",
+    "failed": "failed",
+}
+STATUS_GLYPH: dict[str, str] = {
+    "running": "▶",
+    "waiting": "⏸",
+    "unknown": "?",
+    "done": "✓",
+    "failed": "✗",
+}
+
+
+def parse_filter(text: str) -> tuple[ThreadStatus | None, str]:
+    """``"status:waiting q3"`` -> ("waiting", "q3"); a status word may be abbreviated."""
+    status: ThreadStatus | None = None
+    words = []
+    for word in text.split():
+        if word.lower().startswith(("status:", "is:")):
+            wanted = word.split(":", 1)[1].lower()
+            status = next((s for s in STATUSES if wanted and s.startswith(wanted)), status)
+        else:
+            words.append(word.lower())
+    return status, " ".join(words)
+
+
+class ThreadList(RowList[ThreadRow]):
+    """The threads, newest first."""
+
+    BINDINGS: ClassVar = [*RowList.BINDINGS, *bindings("threads")]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *RowList.COMPONENT_CLASSES,
+        *(f"thread-list--{status}" for status in STATUSES),
+        "thread-list--age",
+        "thread-list--pending",
+    }
+
+    EMPTY_TEXT = "no threads (n starts one)"
+
+    class ThreadSelected(Message):
+        """The person put the cursor on a thread."""
+
+        def __init__(self, thread_id: str) -> None:
+            super().__init__()
+            self.thread_id = thread_id
+
+    class RetryRequested(Message):
+        def __init__(self, thread_id: str) -> None:
+            super().__init__()
+            self.thread_id = thread_id
+
+    class FilterChanged(Message):
+        """The status filter changed from a key on the list (the app updates the title)."""
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        *,
+        show_ids: bool = True,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.clock = clock or SystemClock()
+        self.show_ids = show_ids
+        self.status_filter: ThreadStatus | None = None
+        self.text_filter = ""
+
+    def set_filter(self, status: ThreadStatus | None, text: str) -> None:
+        self.status_filter, self.text_filter = status, text.lower()
+        self.refilter()
+
+    def key_of(self, row: ThreadRow) -> str:
+        return row.thread.id
+
+    def sort_key(self, row: ThreadRow) -> Hashable:
+        return (-row.thread.created_at, row.thread.id)
+
+    def shows(self, row: ThreadRow) -> bool:
+        thread = row.thread
+        if self.status_filter and thread.status != self.status_filter:
+            return False
+        if self.text_filter:
+            haystack = f"{thread.id} {thread.title} {thread.task}".lower()
+            return all(word in haystack for word in self.text_filter.split())
+        return True
+
+    def row_text(self, row: ThreadRow, line: int, width: int) -> Text:
+        thread = row.thread
+        status_style = self.get_component_rich_style(f"thread-list--{thread.status}")
+        age = self.clock.age(thread.created_at).rjust(4)
+        pending = f"{row.pending}⏸" if row.pending else ""
+        label = f"{STATUS_GLYPH[thread.status]} {STATUS_LABEL[thread.status]:<8} "
+        title_width = width - len(label) - len(age) - len(pending) - 2
+        title = thread.title
+        return Text.assemble(
+            (label, status_style),
+            padded(title, max(0, title_width)),
+            " ",
+            (pending, self.get_component_rich_style("thread-list--pending")),
+            " ",
+            (age, self.get_component_rich_style("thread-list--age")),
+        )
+
+    def cursor_moved(self, key: str | None, *, by_person: bool) -> None:
+        if key is not None and by_person:
+            self.post_message(self.ThreadSelected(key))
+
+    def action_cycle_status(self) -> None:
+        order: list[ThreadStatus | None] = [None, *STATUSES]
+        self.status_filter = order[(order.index(self.status_filter) + 1) % len(order)]
+        self.refilter()
+        self.post_message(self.FilterChanged())
+
+    def action_clear_filter(self) -> None:
+        if self.status_filter or self.text_filter:
+            self.set_filter(None, "")
+            self.post_message(self.FilterChanged())
+
+    def action_retry(self) -> None:
+        row = self.cursor_row
+        if row is not None:
+            self.post_message(self.RetryRequested(row.thread.id))

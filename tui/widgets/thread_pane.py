@@ -1,0 +1,128 @@
+"""One thread's story, streaming: the task, model text, each call and result, each decision.
+
+The app sets what it shows (``begin`` when another thread is chosen, ``load`` with the
+thread's history, ``append`` with live events); the pane de-duplicates an event seen both
+in the history and live, and keeps itself scrolled to the newest line unless the person
+scrolled up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from engine import ThreadView
+from tui.calls import plain
+from tui.clock import Clock, SystemClock
+from tui.story import StoryItem
+from tui.widgets.thread_list import STATUS_GLYPH, STATUS_LABEL
+
+
+class StoryLine(Static):
+    """One line (or a few) of the story; ``-<kind>`` says what it is."""
+
+    DEFAULT_CSS = "StoryLine { width: 1fr; }"
+
+
+class ThreadPane(VerticalScroll):
+    DEFAULT_CSS = """
+    ThreadPane { height: 1fr; }
+    ThreadPane > #head { width: 1fr; }
+    """
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        *,
+        show_ids: bool = True,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.clock = clock or SystemClock()
+        self.show_ids = show_ids
+        self.thread: ThreadView | None = None
+        self.awaiting_history = False
+        self._seen: set[str] = set()
+        self._held: list[StoryItem] = []
+
+    @property
+    def thread_id(self) -> str | None:
+        return self.thread.id if self.thread else None
+
+    @property
+    def story_text(self) -> str:
+        """Everything the story shows, as plain text (for tests and for copying)."""
+        return "\n".join(plain(line.content) for line in self.query(StoryLine))
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._head(), id="head")
+
+    def begin(self, thread: ThreadView | None) -> None:
+        """Shows another thread; its history follows with :meth:`load`."""
+        self.thread = thread
+        self.awaiting_history = thread is not None
+        self._seen.clear()
+        self._held.clear()
+        self.query(StoryLine).remove()
+        self._paint_head()
+        self.scroll_home(animate=False, immediate=True)
+
+    def load(self, thread_id: str, items: list[StoryItem]) -> None:
+        """The thread's history; live items that arrived meanwhile follow, without repeats."""
+        if thread_id != self.thread_id:
+            return
+        self.awaiting_history = False
+        held, self._held = self._held, []
+        self._add([*items, *held])
+
+    def append(self, items: Iterable[StoryItem]) -> None:
+        if self.awaiting_history:
+            self._held.extend(items)
+        else:
+            self._add(items)
+
+    def update_thread(self, thread: ThreadView) -> None:
+        if thread.id == self.thread_id:
+            self.thread = thread
+            self._paint_head()
+
+    def _add(self, items: Iterable[StoryItem]) -> None:
+        lines = []
+        for item in items:
+            if item.key in self._seen:
+                continue
+            self._seen.add(item.key)
+            lines.append(StoryLine(item.body, classes=f"-{item.kind}"))
+        if lines:
+            following = self.scroll_y >= self.max_scroll_y - 1
+            self.mount_all(lines)
+            if following:
+                self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+
+    def _paint_head(self) -> None:
+        self.query_one("#head", Static).update(self._head())
+        for status in STATUS_LABEL:
+            self.set_class(self.thread is not None and self.thread.status == status, f"-{status}")
+
+    def _head(self) -> Text:
+        thread = self.thread
+        if thread is None:
+            return Text("Select a thread to follow it here.", style="dim")
+        text = Text.assemble(
+            (f"{STATUS_GLYPH[thread.status]} {STATUS_LABEL[thread.status]}", "bold"),
+            "  ",
+            (thread.title, "bold"),
+        )
+        meta = f"\n{thread.model} · started {self.clock.time_of(thread.created_at)}"
+        if self.show_ids:
+            meta += f" · {thread.id}"
+        text.append(meta, style="dim")
+        if thread.status == "failed" and thread.error:
+            text.append(f"\nerror: {thread.error}", style="bold red")
+        return text
