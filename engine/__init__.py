@@ -20,6 +20,7 @@ from engine.errors import (
     UnknownThread,
 )
 from engine.policy import DEMO_POLICY, Policy, Tier, Verdict
+from engine.reader import Reader
 from engine.store import Home
 from engine.views import (
     ApprovalView,
@@ -50,6 +51,7 @@ __all__ = [
     "InvalidDecision",
     "LedgerEntry",
     "Policy",
+    "Reader",
     "Reject",
     "Respond",
     "ThreadBusy",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import json
 import os
@@ -17,10 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.database import Database, is_postgres, open_postgres, open_sqlite
 from engine.decisions import Approve, Decision, Edit, Reject, Respond
 from engine.errors import HitlError, InvalidDecision
-from engine.store import Home, Store
+from engine.reader import Reader
+from engine.store import Home
 from engine.views import ApprovalView, ThreadView, describe_model
 
 DECIDE_WAIT_SECONDS = 60.0
@@ -202,27 +201,25 @@ def _decision(args: argparse.Namespace) -> Decision:
 
 
 async def _read(home: Home, args: argparse.Namespace) -> int:
-    async with _reader(home) as db:
-        store = Store(db, origin="reader")
+    async with Reader.open(home) as reader:
         if args.command == "audit":
-            return await _audit(store, args)
+            return await _audit(reader, args)
         if args.command == "threads":
-            threads = await store.threads(args.status)
+            threads = await reader.threads(args.status)
             _print(threads, args, _thread_line, "no threads")
         elif args.command == "pending":
-            thread_id = (await store.thread(args.thread)).id if args.thread else None
-            _print(await store.pending(thread_id), args, _approval_line, "no pending approvals")
+            _print(await reader.pending(args.thread), args, _approval_line, "no pending approvals")
         elif args.command == "ledger":
             _print(
-                await store.ledger(),
+                await reader.ledger(),
                 args,
                 lambda e: f"#{e.id} {e.kind:9} {e.thread_id} {json.dumps(e.body)}",
                 "the ledger is empty",
             )
         else:
-            thread = await store.thread(args.thread)
-            approvals = await store.approvals_of(thread.id)
-            history = await store.history(thread.id)
+            thread = await reader.thread(args.thread)
+            approvals = await reader.approvals(thread.id)
+            history = await reader.history(thread.id)
             if args.json:
                 print(
                     json.dumps(
@@ -283,20 +280,16 @@ def _policy(home: Home, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _audit(store: Store, args: argparse.Namespace) -> int:
-    from engine.audit import AuditLog
-
-    log = AuditLog(store)
+async def _audit(reader: Reader, args: argparse.Namespace) -> int:
     if args.action == "verify":
-        result = await log.verify()
+        result = await reader.verify_audit()
         if result.ok:
             print(f"audit log intact: {result.entries} entries, head {result.head[:16]}")
             return 0
         print(f"hitl: audit log broken at entry #{result.seq}: {result.problem}", file=sys.stderr)
         return 1
-    thread_id = (await store.thread(args.thread)).id if args.thread else None
-    entries = await log.entries(
-        thread_id=thread_id,
+    entries = await reader.audit(
+        thread=args.thread,
         tool=args.tool,
         operator=args.by_operator,
         since=_when(args.since, "--since"),
@@ -345,12 +338,6 @@ def _json_object(raw: str, flag: str) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise InvalidDecision(f"{flag} must be a JSON object of argument names to values")
     return parsed
-
-
-def _reader(home: Home) -> contextlib.AbstractAsyncContextManager[Database]:
-    if home.database_url and is_postgres(home.database_url):
-        return open_postgres(home.database_url)
-    return open_sqlite(home.db, readonly=True)
 
 
 def _report(thread: ThreadView, pending: list[ApprovalView], args: argparse.Namespace) -> int:

@@ -15,10 +15,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import celpy
-from celpy import celtypes
-from celpy.adapter import json_to_cel
-
 
 class Tier(StrEnum):
     """How much human attention a tool call needs before it runs."""
@@ -69,6 +65,9 @@ class Rule:
         when in doubt, ask a person (or deny)."""
         if self.tool is not None and self.tool != tool:
             return False, None
+        from celpy import celtypes
+        from celpy.adapter import json_to_cel
+
         try:
             result = self._program.evaluate(
                 {"args": json_to_cel(dict(args)), "tool": celtypes.StringType(tool)}
@@ -84,7 +83,10 @@ class Rule:
 
 
 def compile_rule(name: str, when: str, tier: Tier, tool: str | None, line: int = 0) -> Rule:
-    """Raises celpy.CELParseError for an expression that does not parse."""
+    """Raises celpy.CELParseError for an expression that does not parse. (celpy is
+    imported here: a listing that never reads the policy should not pay for it.)"""
+    import celpy
+
     environment = celpy.Environment()
     program = environment.program(environment.compile(when))
     return Rule(name=name, when=when, tier=tier, tool=tool, line=line, _program=program)
