@@ -68,6 +68,8 @@ class DatabaseThread:
         self._order = itertools.count()
         self._worker = threading.Thread(target=self._serve, name="hitl-sqlite", daemon=True)
         self._worker.start()
+        self._closing = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         self.conn: sqlite3.Connection | None = None
 
     def _serve(self) -> None:
@@ -87,10 +89,30 @@ class DatabaseThread:
             if not self._readonly:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
+                # Checkpoints fsync; run them beside the write path, not inside a commit.
+                conn.execute("PRAGMA wal_autocheckpoint=0")
             return conn
 
         self.conn = await self.run(connect)
+        if not self._readonly:
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_wal, name="hitl-wal", daemon=True
+            )
+            self._checkpointer.start()
         return self.conn
+
+    def _checkpoint_wal(self) -> None:
+        """Copies the WAL into the database once a second from a connection of its own
+        (PASSIVE: it never blocks a reader or a writer)."""
+        conn = sqlite3.connect(str(self._path), timeout=30.0, check_same_thread=False)
+        try:
+            while not self._closing.wait(1.0):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    continue  # busy now; next second
+        finally:
+            conn.close()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -116,6 +138,9 @@ class DatabaseThread:
         return await future
 
     async def close(self) -> None:
+        self._closing.set()
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.join)
         if self.conn is not None:
             await self.run(self.conn.close)
         self._queue.put((99, next(self._order), None))
