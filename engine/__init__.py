@@ -19,9 +19,9 @@ from engine.errors import (
     UnknownApproval,
     UnknownThread,
 )
+from engine.home import Home
 from engine.policy import DEMO_POLICY, Policy, Tier, Verdict
 from engine.reader import Reader
-from engine.store import Home
 from engine.views import (
     ApprovalView,
     HistoryEntry,

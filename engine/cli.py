@@ -18,8 +18,8 @@ from typing import Any
 
 from engine.decisions import Approve, Decision, Edit, Reject, Respond
 from engine.errors import HitlError, InvalidDecision
+from engine.home import Home
 from engine.reader import Reader
-from engine.store import Home
 from engine.views import ApprovalView, ThreadView, describe_model
 
 DECIDE_WAIT_SECONDS = 60.0

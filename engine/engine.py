@@ -49,12 +49,13 @@ from engine.events import (
 )
 from engine.gate import REQUEST, Gate, call_digest
 from engine.graph import build_graph
+from engine.home import Home
 from engine.models import make_model
 from engine.policy import Policy, Verdict
 from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
 from engine.slots import RunSlots, current_priority, urgent
 from engine.sqlite_saver import ThreadedSqliteSaver
-from engine.store import LEASE_SECONDS, Home, Store
+from engine.store import LEASE_SECONDS, Store
 from engine.tools import CATALOGUE, ToolSpec, validate_args
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
 

@@ -21,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from engine.errors import InvalidArguments
 from engine.events import CallDenied, Event, ToolExecuted
+from engine.home import Home
 from engine.policy import Policy, Verdict
 from engine.slots import waiting
-from engine.store import Home, Store
+from engine.store import Store
 from engine.tools import ToolContext, ToolRefused, ToolSpec, validate_args
 
 

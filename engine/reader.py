@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 
 from engine.audit import AuditEntry, AuditLog, Verification
 from engine.database import Database, is_postgres, open_postgres, open_sqlite
-from engine.store import Home, Store
+from engine.home import Home
+from engine.store import Store
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
 
 

@@ -18,7 +18,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.errors import InvalidArguments
-from engine.store import Home, Store
+from engine.home import Home
+from engine.store import Store
 
 
 class ToolRefused(Exception):

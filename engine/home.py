@@ -1,0 +1,60 @@
+"""Where an installation lives: one directory (outbox, sandbox, policy, SQLite file),
+and optionally a PostgreSQL database instead of the file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import HomeNotFound
+
+DB_NAME = "hitl.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """Everything of one installation lives under one directory."""
+
+    path: Path
+    database_url: str | None = None
+    """A PostgreSQL URL; None keeps the database in ``<home>/hitl.sqlite``."""
+
+    @classmethod
+    def resolve(
+        cls, explicit: str | os.PathLike[str] | None = None, database: str | None = None
+    ) -> Home:
+        """``--home``, else ``$HITL_HOME``, else ``./.hitl``; ``--database``, else
+        ``$HITL_DATABASE_URL``, else the SQLite file in the home."""
+        raw = explicit or os.environ.get("HITL_HOME") or ".hitl"
+        url = database or os.environ.get("HITL_DATABASE_URL") or None
+        return cls(Path(raw).expanduser().resolve(), url)
+
+    @property
+    def db(self) -> Path:
+        return self.path / DB_NAME
+
+    @property
+    def outbox(self) -> Path:
+        return self.path / "outbox"
+
+    @property
+    def sandbox(self) -> Path:
+        return self.path / "sandbox"
+
+    @property
+    def policy_file(self) -> Path:
+        return self.path / "policy.toml"
+
+    def create(self) -> None:
+        for folder in (self.path, self.outbox, self.sandbox):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def require(self) -> None:
+        """Refuse a home that was never created: a typo must not start a new, empty one."""
+        marker = self.policy_file.parent if self.database_url else self.db
+        if not marker.exists():
+            raise HomeNotFound(
+                f"no hitl home at {self.path} (no {DB_NAME} there); "
+                "start one with `hitl run TASK`, or point --home / $HITL_HOME at an existing one"
+            )
