@@ -22,8 +22,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
 from engine.graph import AgentState, CallTask, tool_schemas
+from engine.home import Home
 from engine.models.scripted import ScriptedChatModel
-from engine.store import Home
 from engine.tools import CATALOGUE, ToolContext
 
 
