@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import getpass
 import os
 import re
@@ -168,6 +169,7 @@ class Engine:
         a policy file, or None for ``<home>/policy.toml`` (written with the defaults
         when a home is created). An invalid policy stops here, before anything runs.
         """
+        _freeze_import_garbage()
         resolved = home if isinstance(home, Home) else Home.resolve(home)
         if create:
             resolved.create()
@@ -675,6 +677,17 @@ async def _storage(home: Home) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], 
         store = Store(sqlite, origin)
         await store.setup()
         yield saver, store
+
+
+def _freeze_import_garbage() -> None:
+    """Moves everything alive now (mostly LangGraph, LangChain and pydantic, imported
+    for good) out of the cyclic collector's sight.
+
+    With hundreds of threads the collector's full passes otherwise walk those objects
+    too: measured pauses of ~95 ms, the whole tail of approve-to-executed under load;
+    after freezing, ~20-35 ms. Objects made later are collected as usual.
+    """
+    gc.freeze()
 
 
 def resolve_policy(
