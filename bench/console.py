@@ -73,7 +73,8 @@ async def stream_bench(seconds: float) -> tuple[list[float], list[float]]:
     from textual.pilot import Pilot
 
     from engine.events import MessageAdded, ThreadStatusChanged
-    from tui.app import HitlApp, make_app
+    from tui.app import HitlApp
+    from tui.launch import make_app
     from tui.settings import ConsoleSettings
 
     engine = StandInEngine()
@@ -166,11 +167,10 @@ async def seed(home: Path, approvals: int) -> None:
 STARTUP_CHILD = """
 import sys, time
 t0 = float(sys.argv[2])
-from tui.app import engine_opener, make_app
+from tui.launch import console_app
 from tui.settings import ConsoleSettings
 from engine import Home
-opener = engine_opener(Home.resolve(sys.argv[1]), operator="bench")
-app = make_app(opener, ConsoleSettings(resume=False))
+app = console_app(Home.resolve(sys.argv[1]), ConsoleSettings(resume=False), operator="bench")
 want = int(sys.argv[3])
 first = {}
 original = app._display

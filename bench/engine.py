@@ -50,17 +50,27 @@ temporary home / SQLite file, so no run inherits another's heap, caches or datab
    threads are started one ``start()`` at a time, so fewer are in flight at the peak
    than on the bare side, which starts all 1,000 ``ainvoke`` at once.)
 
-The engine side touches three private attributes, in this file only: ``_graph`` (to
-compile before the clock) and, for the probes, ``_saver`` / ``_store`` (to swap in an
-instrumented lock).
+The engine side touches private names in this file only: ``Engine._graph`` (to
+compile before the clock) and, for ``--profile``, the methods the probe wraps.
 
-``--profile`` runs 100 concurrent threads on each side in-process with the shared
-SQLite lock and the aiosqlite connection instrumented (lock wait and hold time by
-caller, SQLite round trips per thread and their time in the worker thread), then under
-cProfile (main-thread CPU by package, top functions) and pyinstrument (call trees,
-written to ``--profile-dir``, when pyinstrument is installed); then "what-if" runs with
-one engine cost patched out in the subprocess (journal, leases, the saver's per-call
-setup lock), and the approve path under 200 busy threads with its lock waits traced.
+``--profile`` looks at the engine's storage as it is now: SQLite owned by one database
+thread (``engine.database.DatabaseThread``: a priority queue, one hop per transaction),
+LangGraph's sync ``SqliteSaver`` run on that thread, and graph runs holding one of
+``EngineOptions.run_slots`` run slots (decisions first). In fresh subprocesses it runs:
+
+* 100 concurrent engine threads with a probe that wraps ``DatabaseThread.run`` (every
+  hop: its caller, and its time queued for the thread, which is the contention measure
+  now, running on the thread, and waking the awaiting coroutine afterwards, which is
+  the event loop's backlog), ``RunSlots._acquire`` (slot waits by priority) and
+  ``Engine._drive`` (tags each runner with its thread id): hops per thread, by caller;
+* the same 100 threads on each side, engine and bare, under cProfile (main-thread CPU
+  by package and top functions; the database thread is not profiled) and pyinstrument
+  (call trees, written to ``--profile-dir``, when pyinstrument is installed);
+* "what-if" runs with one engine cost patched out (journal rows, leases) or another
+  ``run_slots``;
+* the approve path under 200 busy threads with the same probe plus an event-loop lag
+  sampler: each approve->ToolExecuted window split into run-slot waits, hop queueing,
+  hop running, hop wake-up and the rest.
 """
 
 from __future__ import annotations
@@ -200,19 +210,35 @@ async def bare_graph(home: Path, tuned: bool = False) -> Any:
         yield build_bare_graph(saver, home), saver
 
 
+async def start(engine: Any, task: str) -> Any:
+    """``engine.start(task)``, tried again when the new thread's id is taken: ids are
+    ``token_hex(3)`` plus the title's slug, so 1,000 threads of one task collide with
+    a probability of about 3% (sqlite3.IntegrityError on hitl_threads.id)."""
+    for attempt in range(3):
+        try:
+            return await engine.start(task)
+        except sqlite3.IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def engine_round(engine: Any, n: int) -> None:
     for _ in range(n):
-        await engine.start(LOW_TASK)
+        await start(engine, LOW_TASK)
     await engine.wait()
 
 
-async def run_rounds(side: str, home: Path, concurrency: int, total: int) -> dict[str, Any]:
-    """Starts ``concurrency`` threads at a time until ``total`` ran; times the runs only."""
+async def run_rounds(
+    side: str, home: Path, concurrency: int, total: int, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Starts ``concurrency`` threads at a time until ``total`` ran; times the runs only.
+    ``options``: extra ``Engine.open`` options (engine side only)."""
     rounds = max(1, total // concurrency)
     if side == "engine":
         from engine.engine import Engine
 
-        async with Engine.open(home, watch=True) as engine:
+        async with Engine.open(home, watch=True, **(options or {})) as engine:
             engine._graph("scripted")  # compile before the clock, as the bare side does
             t0, c0 = time.perf_counter(), cpu_seconds()
             for _ in range(rounds):
@@ -260,28 +286,18 @@ async def w_rss(side: str, n: int) -> dict[str, Any]:
 
 
 async def w_latency(
-    busy: int, gated: int, think: float, interval: float, probe_lock: bool = False
+    busy: int, gated: int, think: float, interval: float, probe_hops: bool = False
 ) -> dict[str, Any]:
     from engine import Approve
     from engine.engine import Engine
     from engine.events import ApprovalRequested, ToolExecuted
 
-    probe = Probe() if probe_lock else None
+    probe = Probe() if probe_hops else None
     if probe:
-        drive = Engine._drive
-
-        async def _drive(self: Any, thread_id: str, first: Any) -> None:
-            PROBE_THREAD.set(thread_id)  # inherited by the tasks LangGraph starts
-            await drive(self, thread_id, first)
-
-        Engine._drive = _drive  # type: ignore[method-assign]
+        probe.install()
     with fresh_home() as home:
         async with Engine.open(home, watch=True, think_seconds=think) as engine:
             engine._graph("scripted")
-            if probe:
-                lock = probe.lock()
-                engine._saver.lock = lock
-                engine._store.lock = lock
             sub = engine.subscribe(limit=1_000_000)
             waiting: dict[str, asyncio.Future[float]] = {}
             requested = 0
@@ -309,7 +325,7 @@ async def w_latency(
             async def busy_slot() -> None:
                 nonlocal finished
                 while not stop:
-                    thread = await engine.start(LOW_TASK)
+                    thread = await start(engine, LOW_TASK)
                     await engine.wait(thread.id)
                     finished += 1
 
@@ -317,22 +333,25 @@ async def w_latency(
             slots = [asyncio.create_task(busy_slot()) for _ in range(busy)]
             await asyncio.sleep(2.0 if busy else 0.0)  # let the busy load reach steady state
             for _ in range(gated):
-                gated_ids.add((await engine.start(GATED_TASK)).id)
+                gated_ids.add((await start(engine, GATED_TASK)).id)
             async with asyncio.timeout(300):
                 await all_requested.wait()
             pending = [a for a in await engine.pending() if a.thread_id in gated_ids]
             if len(pending) != gated:
                 raise RuntimeError(f"expected {gated} pending approvals, found {len(pending)}")
-            total, decide_call, acquisitions, waited = [], [], [], []
-            paths: list[list[str]] = []
+            total, decide_call = [], []
+            windows: list[tuple[str, float, float]] = []
             busy_before, t_start = finished, time.perf_counter()
-            if probe:
+            lag = LoopLag() if probe else None
+            if probe and lag:
+                probe.clear()
                 probe.watch = set(gated_ids)
+                lag.start()
 
             async def approve(approval: Any) -> None:
                 fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
                 waiting[approval.thread_id] = fut
-                PROBE_THREAD.set(approval.thread_id)
+                PROBE_THREAD.set(approval.thread_id)  # inherited by decide's runner task
                 t0 = time.perf_counter()
                 await engine.decide(approval.id, Approve(), operator="bench")
                 t1 = time.perf_counter()
@@ -340,16 +359,7 @@ async def w_latency(
                     t2 = await fut
                 total.append((t2 - t0) * 1000)
                 decide_call.append((t1 - t0) * 1000)
-                if probe:
-                    seen = [
-                        (start, min(end, t2), caller)
-                        for start, end, caller in probe.by_thread[approval.thread_id]
-                        if t0 <= start <= t2
-                    ]
-                    spans = sorted((start, end) for start, end, _ in seen)
-                    paths.append([caller for _, _, caller in sorted(seen)])
-                    acquisitions.append(len(spans))
-                    waited.append(union_length(spans) * 1000)
+                windows.append((approval.thread_id, t0, t2))
 
             # Open loop: one approval every ``interval`` seconds, each timed on its own,
             # so a slow one does not hold back the next (as several operators would).
@@ -358,13 +368,16 @@ async def w_latency(
                 approvals.append(asyncio.create_task(approve(approval)))
                 await asyncio.sleep(interval)
             await asyncio.gather(*approvals)
-            busy_tps = (finished - busy_before) / (time.perf_counter() - t_start)
+            window_s = time.perf_counter() - t_start
+            busy_tps = (finished - busy_before) / window_s
+            if lag:
+                lag.stop()
             stop = True
             for task in [*slots, consumer]:
                 task.cancel()
             await asyncio.gather(*slots, consumer, return_exceptions=True)
             sub.close()
-    return {
+    result = {
         "n": len(total),
         "p50_ms": percentile(total, 0.50),
         "p99_ms": percentile(total, 0.99),
@@ -372,19 +385,13 @@ async def w_latency(
         "decide_p50_ms": percentile(decide_call, 0.50),
         "decide_p99_ms": percentile(decide_call, 0.99),
         "busy_tps": busy_tps,
-    } | (
-        {
-            "lock_acquisitions_p50": percentile(acquisitions, 0.5),
-            "lock_wait_p50_ms": percentile(waited, 0.5),
-            "lock_wait_share": sum(waited) / sum(total),
-            "path": statistics.mode(" > ".join(p) for p in paths),
-            "lock_wait_mean_ms": 1000
-            * sum(v[1] for v in probe.lock_stats.values())
-            / sum(v[0] for v in probe.lock_stats.values()),
-        }
-        if probe
-        else {}
-    )
+    }
+    if probe and lag:
+        result |= probe.path_report(windows) | lag.report()
+        result["hops_all"] = probe.hop_table()
+        result["db_busy_share"] = sum(v[2] for v in probe.hops.values()) / window_s
+        result["slots_all"] = probe.slot_table()
+    return result
 
 
 async def w_make_pending(home: str, n: int) -> dict[str, Any]:
@@ -393,7 +400,7 @@ async def w_make_pending(home: str, n: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     async with Engine.open(Path(home), watch=False) as engine:
         for _ in range(n):
-            await engine.start(GATED_TASK)
+            await start(engine, GATED_TASK)
         await engine.wait()
         count = len(await engine.pending())
     if count != n:
@@ -422,7 +429,10 @@ async def w_open_pending(home: str) -> dict[str, Any]:
 def _no_journal() -> None:
     from engine.store import Store
 
-    async def append_journal(self: Any, records: Sequence[Any]) -> list[bool]:
+    async def append_journal(
+        self: Any, records: Sequence[Any], also: Sequence[Any] = ()
+    ) -> list[bool]:
+        await self._write(also)  # the state change the events report is still written
         return [True] * len(records)
 
     Store.append_journal = append_journal  # type: ignore[method-assign]
@@ -441,32 +451,30 @@ def _no_leases() -> None:
     Store.release_lease = release_lease  # type: ignore[method-assign]
 
 
-def _setup_once() -> None:
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-    setup = AsyncSqliteSaver.setup
-
-    async def once(self: Any) -> None:
-        if not self.is_setup:  # the stock one takes the shared lock just to check this
-            await setup(self)
-
-    AsyncSqliteSaver.setup = once  # type: ignore[method-assign]
-
-
 ABLATIONS: dict[str, Callable[[], None]] = {
     "no-journal": _no_journal,
     "no-leases": _no_leases,
-    "setup-once": _setup_once,
 }
-"""What-if patches, applied in a profile subprocess only: each removes one cost."""
+"""What-if patches, applied in a profile subprocess only: each removes one cost.
+A patch named ``slots=N`` instead opens the engine with ``run_slots=N``."""
+
+
+def engine_options(patches: Sequence[str]) -> dict[str, Any]:
+    """Engine.open options asked for by ``slots=N`` patches; the others are applied."""
+    options: dict[str, Any] = {}
+    for name in patches:
+        if name.startswith("slots="):
+            options["run_slots"] = int(name.split("=", 1)[1])
+        else:
+            ABLATIONS[name]()
+    return options
 
 
 async def w_ablation(side: str, n: int, patches: Sequence[str]) -> dict[str, Any]:
-    for name in patches:
-        ABLATIONS[name]()
+    options = engine_options(patches)
     await warm_up(side)
     with fresh_home() as home:
-        return await run_rounds(side, home, n, n)
+        return await run_rounds(side, home, n, n, options)
 
 
 WORKERS: dict[str, Callable[..., Any]] = {
@@ -499,81 +507,222 @@ PROBE_THREAD: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "probe_thread", default=None
 )
 
+HOP_PLUMBING = frozenset(
+    {"run", "_all", "_one", "_write", "fetchall", "transaction", "returning", "script"}
+)
+"""Frames between a caller and ``DatabaseThread.run`` that name no purpose of their own."""
+HOP_RELAYS = frozenset({"_publish", "append", "append_chained"})
+"""Callers whose own caller is named too (``store.append_journal < engine._publish <
+engine._set_status``)."""
+
+
+def frame_label(frame: Any) -> str:
+    return f"{Path(frame.f_code.co_filename).stem}.{frame.f_code.co_name}"
+
 
 class Probe:
-    """Instruments the shared asyncio lock and an aiosqlite connection."""
+    """Counts database hops and run-slot waits, patching three engine classes.
 
-    SKIP = frozenset({"acquire", "__aenter__", "_all", "_one", "_write"})
+    * ``DatabaseThread.run``: every hop to the database thread, by caller, with its time
+      in the priority queue (put to start on the thread), on the thread (the whole
+      transaction) and waking up (end on the thread to the awaiting coroutine running
+      again: ``call_soon_threadsafe`` plus the event loop's ready queue);
+    * ``RunSlots._acquire``: how long runs wait for a run slot, by priority;
+    * ``Engine._drive``: tags each runner (and the tasks LangGraph starts from it) with
+      its thread id, so hops and waits can be attributed to threads.
+    """
 
     def __init__(self) -> None:
         self.watch: set[str] = set()
-        self.by_thread: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
-        """(start, end, caller) of each wait for the lock, per watched thread."""
-        self.lock_stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
-        self.ops: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
-        self.statements: dict[str, int] = defaultdict(int)
+        self.clear()
 
-    def lock(self) -> asyncio.Lock:
+    def clear(self) -> None:
+        self.hops: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
+        """label -> [count, queued s, on the thread s, waking s]."""
+        self.per_thread: dict[str, int] = defaultdict(int)
+        self.queued: list[float] = []
+        self.running: list[float] = []
+        self.wakes: list[float] = []
+        self.depths: list[int] = []
+        self.slot_waits: dict[int, list[float]] = defaultdict(list)
+        self.spans: dict[str, list[tuple[str, float, float, str]]] = defaultdict(list)
+        """(kind, start, end, label) per watched thread; kind: slot, queue, db, wake."""
+
+    def install(self) -> None:
+        from engine.database import DatabaseThread
+        from engine.engine import Engine
+        from engine.slots import RunSlots
+
         probe = self
+        run, acquire, drive = DatabaseThread.run, RunSlots._acquire, Engine._drive
 
-        class TimedLock(asyncio.Lock):
-            holder = ""
-            since = 0.0
+        async def timed_run(self: Any, fn: Callable[..., Any], *args: Any) -> Any:
+            label = probe.caller(sys._getframe(1))
+            stamps = [0.0, 0.0]
 
-            async def acquire(self) -> bool:
-                frame = sys._getframe(1)
-                while frame is not None and frame.f_code.co_name in Probe.SKIP:
-                    frame = frame.f_back  # type: ignore[assignment]
-                caller = "?"
-                if frame is not None:
-                    module = Path(frame.f_code.co_filename).stem
-                    caller = f"{module}.{frame.f_code.co_name}"
-                t0 = time.perf_counter()
-                got = await super().acquire()
-                now = time.perf_counter()
-                stats = probe.lock_stats[caller]
-                stats[0] += 1
-                stats[1] += now - t0
-                if probe.watch and (thread := PROBE_THREAD.get()) in probe.watch:
-                    probe.by_thread[thread].append((t0, now, caller))
-                self.holder, self.since = caller, now
-                return got
-
-            def release(self) -> None:
-                probe.lock_stats[self.holder][2] += time.perf_counter() - self.since
-                super().release()
-
-        return TimedLock()
-
-    def connection(self, conn: Any) -> None:
-        """Counts every round trip to the aiosqlite worker thread, with its times."""
-        original = conn._execute
-        probe = self
-
-        async def _execute(fn: Any, *args: Any, **kwargs: Any) -> Any:
-            name = getattr(fn, "__name__", type(fn).__name__)
-            if name in ("execute", "executemany") and args:
-                words = str(args[0]).split()
-                probe.statements[" ".join(words[:3])[:40]] += 1
-            worker = [0.0]
-
-            def timed() -> Any:
-                t = time.perf_counter()
+            def timed(*inner: Any) -> Any:
+                stamps[0] = time.perf_counter()
                 try:
-                    return fn(*args, **kwargs)
+                    return fn(*inner)
                 finally:
-                    worker[0] = time.perf_counter() - t
+                    stamps[1] = time.perf_counter()
 
+            depth = self._queue.qsize()
+            put = time.perf_counter()
+            try:
+                return await run(self, timed, *args)
+            finally:
+                if stamps[1]:
+                    probe.hop(label, depth, put, stamps[0], stamps[1], time.perf_counter())
+
+        async def timed_acquire(self: Any, priority: int) -> None:
             t0 = time.perf_counter()
             try:
-                return await original(timed)
+                await acquire(self, priority)
             finally:
-                stats = probe.ops[name]
-                stats[0] += 1
-                stats[1] += time.perf_counter() - t0
-                stats[2] += worker[0]
+                probe.slot(priority, t0, time.perf_counter())
 
-        conn._execute = _execute
+        async def tagged_drive(self: Any, thread_id: str, first: Any, known: Any) -> None:
+            PROBE_THREAD.set(thread_id)  # inherited by the tasks LangGraph starts
+            await drive(self, thread_id, first, known)
+
+        DatabaseThread.run = timed_run  # type: ignore[method-assign]
+        RunSlots._acquire = timed_acquire  # type: ignore[method-assign]
+        Engine._drive = tagged_drive  # type: ignore[method-assign]
+
+    @staticmethod
+    def caller(frame: Any) -> str:
+        parts: list[str] = []
+        while frame is not None and len(parts) < 3:
+            name = frame.f_code.co_name
+            if name not in HOP_PLUMBING:
+                parts.append(frame_label(frame))
+                if name not in HOP_RELAYS and not parts[-1].startswith("store."):
+                    break
+            frame = frame.f_back
+        return " < ".join(parts) or "?"
+
+    def hop(
+        self, label: str, depth: int, put: float, start: float, end: float, back: float
+    ) -> None:
+        stats = self.hops[label]
+        stats[0] += 1
+        stats[1] += start - put
+        stats[2] += end - start
+        stats[3] += back - end
+        self.queued.append(start - put)
+        self.running.append(end - start)
+        self.wakes.append(back - end)
+        self.depths.append(depth)
+        thread = PROBE_THREAD.get()
+        self.per_thread[thread or ""] += 1
+        if thread in self.watch:
+            spans = self.spans[thread]
+            spans += [("queue", put, start, label), ("db", start, end, label)]
+            spans.append(("wake", end, back, label))
+
+    def slot(self, priority: int, start: float, end: float) -> None:
+        self.slot_waits[priority].append(end - start)
+        thread = PROBE_THREAD.get()
+        if thread in self.watch:
+            self.spans[thread].append(("slot", start, end, f"slot(p{priority})"))
+
+    def hop_table(self) -> list[list[Any]]:
+        """[label, count, queued s, on the thread s, waking s], most frequent first."""
+        return [[k, *v] for k, v in sorted(self.hops.items(), key=lambda kv: -kv[1][0])]
+
+    def slot_table(self) -> dict[str, list[float]]:
+        """priority -> [count, total wait s, p50 ms, p99 ms, max ms]."""
+        return {
+            str(p): [
+                len(w),
+                sum(w),
+                percentile(w, 0.5) * 1000,
+                percentile(w, 0.99) * 1000,
+                max(w) * 1000,
+            ]
+            for p, w in sorted(self.slot_waits.items())
+            if w
+        }
+
+    def summary(self) -> dict[str, Any]:
+        attributed = [c for t, c in self.per_thread.items() if t]
+        ms = 1000
+        return {
+            "hops": self.hop_table(),
+            "slots": self.slot_table(),
+            "hop_count": len(self.queued),
+            "hops_unattributed": self.per_thread.get("", 0),
+            "hops_per_thread": [min(attributed), statistics.median(attributed), max(attributed)]
+            if attributed
+            else [0, 0, 0],
+            "queued_ms": [percentile(self.queued, q) * ms for q in (0.5, 0.99, 1.0)],
+            "running_ms": [percentile(self.running, q) * ms for q in (0.5, 0.99, 1.0)],
+            "wake_ms": [percentile(self.wakes, q) * ms for q in (0.5, 0.99, 1.0)],
+            "depth": [percentile(self.depths, q) for q in (0.5, 0.99, 1.0)],
+            "totals_s": [sum(self.queued), sum(self.running), sum(self.wakes)],
+        }
+
+    def path_report(self, windows: Sequence[tuple[str, float, float]]) -> dict[str, Any]:
+        """Splits each approve->ToolExecuted window by what the thread's tasks waited on."""
+        kinds = ("slot", "queue", "db", "wake")
+        rows: list[dict[str, float]] = []
+        paths: list[str] = []
+        for thread, t0, t2 in windows:
+            seen = [
+                (kind, start, min(end, t2), label)
+                for kind, start, end, label in self.spans[thread]
+                if t0 <= start <= t2
+            ]
+            row = {"total": (t2 - t0) * 1000}
+            for kind in kinds:
+                spans = sorted((s, e) for k, s, e, _ in seen if k == kind)
+                row[kind] = union_length(spans) * 1000
+            row["other"] = row["total"] - union_length(sorted((s, e) for _, s, e, _ in seen)) * 1000
+            row["hops"] = sum(1 for k, *_ in seen if k == "db")
+            rows.append(row)
+            paths.append(
+                " > ".join(
+                    label
+                    for k, _, _, label in sorted(seen, key=lambda x: x[1])
+                    if k in ("db", "slot")
+                )
+            )
+        rows.sort(key=lambda r: r["total"])
+        return {"path_rows": rows, "path": statistics.mode(paths) if paths else ""}
+
+
+class LoopLag:
+    """How late the event loop runs a 1 ms timer, and how long its ready queue is then."""
+
+    def __init__(self, period: float = 0.001) -> None:
+        self.period = period
+        self.lags: list[float] = []
+        self.ready: list[int] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(self.period)
+            self.lags.append(time.perf_counter() - t - self.period)
+            self.ready.append(len(getattr(loop, "_ready", ())))
+
+    def report(self) -> dict[str, Any]:
+        if not self.lags:
+            return {}
+        return {
+            "loop_lag_ms": [percentile(self.lags, q) * 1000 for q in (0.5, 0.9, 0.99, 1.0)],
+            "ready_len": [percentile(self.ready, q) for q in (0.5, 0.9, 0.99, 1.0)],
+        }
 
 
 def package_of(filename: str) -> str:
@@ -600,35 +749,28 @@ async def profile_run(side: str, n: int, probe: Probe | None) -> dict[str, Any]:
             async with Engine.open(home, watch=True) as engine:
                 engine._graph("scripted")
                 if probe:
-                    lock = probe.lock()
-                    engine._saver.lock = lock
-                    engine._store.lock = lock
-                    probe.connection(engine._saver.conn)
+                    probe.clear()  # opening and setup are not part of the run
                 t0 = time.perf_counter()
                 await engine_round(engine, n)
                 elapsed = time.perf_counter() - t0
+                hops = probe.summary() | {"seconds": elapsed} if probe else {}
         else:
-            async with bare_graph(home) as (graph, saver):
-                if probe:
-                    saver.lock = probe.lock()
-                    probe.connection(saver.conn)
+            async with bare_graph(home) as (graph, _saver):
                 t0 = time.perf_counter()
                 await BareRunner(graph).round(n)
                 elapsed = time.perf_counter() - t0
-    return {"seconds": elapsed, "tps": n / elapsed}
+                hops = {}
+    return hops | {"seconds": elapsed, "tps": n / elapsed}
 
 
 async def w_profile(side: str, n: int, tool: str, out_dir: str) -> dict[str, Any]:
-    await warm_up(side)
     out = Path(out_dir)
     if tool == "probe":
         probe = Probe()
-        result = await profile_run(side, n, probe)
-        return result | {
-            "lock": {k: v for k, v in probe.lock_stats.items()},
-            "ops": {k: v for k, v in probe.ops.items()},
-            "statements": dict(probe.statements),
-        }
+        probe.install()
+        await warm_up(side)
+        return await profile_run(side, n, probe)
+    await warm_up(side)
     if tool == "cprofile":
         prof = cProfile.Profile()
         prof.enable()
@@ -686,6 +828,38 @@ async def w_profile(side: str, n: int, tool: str, out_dir: str) -> dict[str, Any
     return result
 
 
+def print_hops(p: dict[str, Any], n: int) -> None:
+    """The hop probe's tables for one run of ``n`` threads."""
+    lo, mid, hi = p["hops_per_thread"]
+    q, r, w = p["queued_ms"], p["running_ms"], p["wake_ms"]
+    queued, running, waking = p["totals_s"]
+    print(
+        f"{p['hop_count']} database hops = {p['hop_count'] / n:.1f} per thread; "
+        f"attributed to one thread's runner: median {mid}, min {lo}, max {hi} per thread; "
+        f"{p['hops_unattributed']} outside any runner (start(), the watcher).\n"
+        f"Per hop, ms (p50 / p99 / max): queued {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}; on the "
+        f"thread {r[0]:.2f} / {r[1]:.2f} / {r[2]:.2f}; waking up {w[0]:.2f} / {w[1]:.2f} / "
+        f"{w[2]:.2f}. Queue depth at put (p50 / p99 / max): "
+        f"{' / '.join(str(d) for d in p['depth'])}.\n"
+        f"Totals: queued {queued:.2f} s, on the thread {running:.2f} s (database thread busy "
+        f"{running / p['seconds'] * 100:.0f}% of the {p['seconds']:.2f} s run), waking "
+        f"{waking:.2f} s.\n"
+    )
+    print("| hop (caller) | count | per thread | queued ms avg | on thread ms avg | wake ms avg |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, count, qs, rs, ws in p["hops"][:18]:
+        print(
+            f"| {label} | {count} | {count / n:.2f} | {qs / count * 1000:.2f} "
+            f"| {rs / count * 1000:.2f} | {ws / count * 1000:.2f} |"
+        )
+    print("\n| run slot wait, priority | count | total s | p50 ms | p99 ms | max ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for prio, (count, total, p50, p99, top) in p["slots"].items():
+        name = {"0": "0 (decision)", "1": "1 (background)"}.get(prio, prio)
+        print(f"| {name} | {count} | {total:.2f} | {p50:.2f} | {p99:.2f} | {top:.2f} |")
+    print()
+
+
 def print_profile(args: argparse.Namespace) -> None:
     n = args.profile_threads
     out = Path(args.profile_dir)
@@ -693,38 +867,24 @@ def print_profile(args: argparse.Namespace) -> None:
     print(machine_info())
     print(f"\n## Profile at {n} concurrent threads (files in {out})\n")
     res: dict[tuple[str, str], dict[str, Any]] = {}
-    tools = ["probe", "cprofile"]
+    tools = ["cprofile"]
     if importlib.util.find_spec("pyinstrument"):
         tools.append("pyinstrument")
+    res["engine", "probe"] = run_worker(
+        "profile", side="engine", n=n, tool="probe", out_dir=str(out)
+    )
     for tool in tools:
         for side in ("engine", "bare"):
             res[side, tool] = run_worker("profile", side=side, n=n, tool=tool, out_dir=str(out))
+    p = res["engine", "probe"]
+    print(f"### engine: database hops ({p['tps']:.1f} threads/s, {p['seconds']:.2f} s, probed)\n")
+    print_hops(p, n)
     for side in ("engine", "bare"):
-        p = res[side, "probe"]
-        print(f"### {side}: {p['tps']:.1f} threads/s ({p['seconds']:.2f} s, instrumented)\n")
-        print("| lock caller | acquisitions | per thread | wait total s | hold total s |")
-        print("|---|---:|---:|---:|---:|")
-        lock = sorted(p["lock"].items(), key=lambda kv: -kv[1][2])
-        for caller, (count, wait, hold) in lock:
-            print(f"| {caller} | {count} | {count / n:.1f} | {wait:.2f} | {hold:.3f} |")
-        count = sum(v[0] for v in p["lock"].values())
-        hold = sum(v[2] for v in p["lock"].values())
-        print(f"| **total** | {count} | {count / n:.1f} | | {hold:.3f} |\n")
-        print("| aiosqlite round trip | count | per thread | await total s | in sqlite s |")
-        print("|---|---:|---:|---:|---:|")
-        for op, (count, waited, worker) in sorted(p["ops"].items(), key=lambda kv: -kv[1][0]):
-            print(f"| {op} | {count} | {count / n:.1f} | {waited:.3f} | {worker:.3f} |")
-        trips = sum(v[0] for v in p["ops"].values())
-        print(f"| **total** | {trips} | {trips / n:.1f} | | |\n")
-        print("| statement | count | per thread |")
-        print("|---|---:|---:|")
-        for stmt, count in sorted(p["statements"].items(), key=lambda kv: -kv[1])[:14]:
-            print(f"| {stmt} | {count} | {count / n:.1f} |")
         c = res[side, "cprofile"]
         print(
-            f"\ncProfile (slows both sides ~2x): {c['tps']:.1f} threads/s; main-thread CPU "
-            f"{c['cpu_total']:.2f} s = {c['cpu_total'] / n * 1000:.1f} ms per thread, plus "
-            f"{c['idle']:.2f} s idle in epoll; own time by package:"
+            f"### {side}: cProfile (slows both sides ~2x): {c['tps']:.1f} threads/s; "
+            f"main-thread CPU {c['cpu_total']:.2f} s = {c['cpu_total'] / n * 1000:.1f} ms per "
+            f"thread, plus {c['idle']:.2f} s idle in epoll; own time by package:\n"
         )
         for pkg, tt in sorted(c["by_package"].items(), key=lambda kv: -kv[1])[:12]:
             print(f"  {pkg:32} {tt:7.3f} s  {tt / c['cpu_total'] * 100:5.1f}%")
@@ -747,10 +907,10 @@ def print_ablations(n: int, repeats: int) -> None:
         ("engine", []),
         ("engine", ["no-journal"]),
         ("engine", ["no-leases"]),
-        ("engine", ["setup-once"]),
-        ("engine", ["no-journal", "no-leases", "setup-once"]),
+        ("engine", ["no-journal", "no-leases"]),
+        ("engine", ["slots=1"]),
+        ("engine", ["slots=16"]),
         ("bare", []),
-        ("bare", ["setup-once"]),
     ]
     tps: dict[int, list[float]] = defaultdict(list)
     cpu: dict[int, list[float]] = defaultdict(list)
@@ -779,27 +939,79 @@ def print_ablations(n: int, repeats: int) -> None:
     print(
         "\nCPU = user + system time of the process (all threads) per thread run, less "
         "sensitive than threads/s to a noisy machine; min = least of the repeats.\n"
-        "no-journal: Store.append_journal writes nothing; no-leases: acquire/release_lease "
-        "do nothing;\nsetup-once: AsyncSqliteSaver.setup() stops taking the shared lock on "
-        "every checkpointer call once set up.\n"
+        "no-journal: Store.append_journal writes only the state change the events report, "
+        "no journal rows;\nno-leases: acquire/release_lease do nothing; slots=N: "
+        "EngineOptions.run_slots=N (default 4).\n"
     )
 
 
 def print_latency_probe(args: argparse.Namespace) -> None:
     busy = args.profile_busy
-    lat = run_worker("latency", busy=busy, gated=40, think=0.05, interval=0.2, probe_lock=True)
-    print(f"### Approve -> ToolExecuted with {busy} busy threads, lock instrumented\n")
+    lat = run_worker("latency", busy=busy, gated=40, think=0.05, interval=0.2, probe_hops=True)
+    rows = lat["path_rows"]
+    k = max(2, math.ceil(len(rows) * 0.05))
+    slow = rows[-k:]
+    print(f"### Approve -> ToolExecuted with {busy} busy threads, hops and slots probed\n")
     print(
-        f"p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms (n={lat['n']}); decide() "
-        f"p50 {lat['decide_p50_ms']:.0f} ms; busy load {lat['busy_tps']:.1f} threads/s.\n"
-        f"Each approval's path (decide + the resumed runner up to ToolExecuted) took the "
-        f"shared SQLite lock {lat['lock_acquisitions_p50']} times (p50), waiting "
-        f"{lat['lock_wait_p50_ms']:.0f} ms in the lock queue (p50, overlapping waits of its "
-        f"tasks counted once); some task of the path was waiting for the lock "
-        f"{lat['lock_wait_share'] * 100:.0f}% of all approve->executed time. Mean wait per "
-        f"acquisition across all threads: {lat['lock_wait_mean_ms']:.1f} ms.\n\n"
-        f"Most common sequence of lock takers on the path:\n{lat['path']}\n"
+        f"p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms "
+        f"(n={lat['n']}); decide() p50 {lat['decide_p50_ms']:.0f} ms; busy load "
+        f"{lat['busy_tps']:.1f} threads/s; database thread busy "
+        f"{lat['db_busy_share'] * 100:.0f}% of the window.\n"
+        "Each window split by what some task of the approved thread waited on (overlaps "
+        "counted once per kind); other = not waiting on a slot or a hop: the path's own "
+        "CPU and its turns in the event loop's ready queue.\n"
     )
+    kinds = [
+        ("total", "approve -> ToolExecuted"),
+        ("slot", "waiting for a run slot"),
+        ("queue", "hop queued for the database thread"),
+        ("db", "hop running on the database thread"),
+        ("wake", "hop done, waiting for the loop to resume it"),
+        ("other", "other (own CPU, ready queue)"),
+        ("hops", "hops on the path (count)"),
+    ]
+    print(f"| component | p50 ms | mean of the slowest {k} | share of all approvals' time |")
+    print("|---|---:|---:|---:|")
+    grand = sum(r["total"] for r in rows)
+    for key, name in kinds:
+        values = [r[key] for r in rows]
+        share = "" if key == "hops" else f"{sum(values) / grand * 100:.0f}%"
+        print(
+            f"| {name} | {percentile(values, 0.5):.1f} | "
+            f"{statistics.mean(r[key] for r in slow):.1f} | {share} |"
+        )
+    print("\nslowest approvals (ms): total, slot, queue, db, wake, other, hops")
+    for r in rows[-5:]:
+        print(
+            f"  {r['total']:7.1f} {r['slot']:7.1f} {r['queue']:7.1f} {r['db']:7.1f} "
+            f"{r['wake']:7.1f} {r['other']:7.1f} {r['hops']:4.0f}"
+        )
+    lag, ready = lat.get("loop_lag_ms", [0] * 4), lat.get("ready_len", [0] * 4)
+    print(
+        f"\nevent loop: a 1 ms timer ran late by p50 {lag[0]:.1f} / p90 {lag[1]:.1f} / p99 "
+        f"{lag[2]:.1f} / max {lag[3]:.1f} ms; ready queue length then p50 {ready[0]} / p90 "
+        f"{ready[1]} / p99 {ready[2]} / max {ready[3]}.\n"
+        f"\nMost common sequence of hops and slot takes on the path:\n{lat['path']}\n"
+    )
+    window = {
+        "hop_count": sum(row[1] for row in lat["hops_all"]),
+        "hops": lat["hops_all"],
+        "slots": lat["slots_all"],
+    }
+    print(f"All hops in the approval window ({window['hop_count']}), by caller:\n")
+    print("| hop (caller) | count | queued ms avg | on thread ms avg | wake ms avg |")
+    print("|---|---:|---:|---:|---:|")
+    for label, count, qs, rs, ws in window["hops"][:16]:
+        print(
+            f"| {label} | {count} | {qs / count * 1000:.2f} | {rs / count * 1000:.2f} "
+            f"| {ws / count * 1000:.2f} |"
+        )
+    print("\n| run slot wait, priority | count | total s | p50 ms | p99 ms | max ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for prio, (count, total, p50, p99, top) in window["slots"].items():
+        name = {"0": "0 (decision)", "1": "1 (background)"}.get(prio, prio)
+        print(f"| {name} | {count} | {total:.2f} | {p50:.2f} | {p99:.2f} | {top:.2f} |")
+    print()
 
 
 # --- the table -----------------------------------------------------------------

@@ -290,20 +290,26 @@ class Engine:
         self._graph(spec)  # an unknown model spec fails here, before anything is written
         now = time.time()
         title = title or thread_title(task)
-        thread = ThreadView(
-            id=f"{secrets.token_hex(3)}-{_slug(title)}",
-            title=title,
-            task=task,
-            model=spec,
-            status="running",
-            created_at=now,
-            updated_at=now,
-        )
-        await self._publish(
-            ThreadStarted(thread),
-            MessageAdded(thread.id, "user", task),
-            also=[Store.thread_insert(thread)],
-        )
+        for attempt in range(5):
+            thread = ThreadView(
+                id=f"{secrets.token_hex(4)}-{_slug(title)}",
+                title=title,
+                task=task,
+                model=spec,
+                status="running",
+                created_at=now,
+                updated_at=now,
+            )
+            try:
+                await self._publish(
+                    ThreadStarted(thread),
+                    MessageAdded(thread.id, "user", task),
+                    also=[Store.thread_insert(thread)],
+                )
+                break
+            except Exception as error:  # the same task twice may draw the same id
+                if attempt == 4 or not _is_duplicate(error):
+                    raise
         self._kick(thread.id, {"messages": [HumanMessage(task)]}, thread)
         return thread
 
@@ -677,6 +683,11 @@ async def _storage(home: Home) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], 
         store = Store(sqlite, origin)
         await store.setup()
         yield saver, store
+
+
+def _is_duplicate(error: BaseException) -> bool:
+    """A unique-key violation, from SQLite or PostgreSQL."""
+    return "UNIQUE constraint failed" in str(error) or getattr(error, "sqlstate", "") == "23505"
 
 
 def _freeze_import_garbage() -> None:

@@ -178,3 +178,15 @@ async def test_delete_file_itself_refuses_paths_outside_the_sandbox(home: Home) 
         await engine.wait(thread_id)
         assert outside.read_text() == "keep me"
         assert "outside the sandbox" in ((await engine.thread(thread_id)).answer or "")
+
+
+async def test_identical_tasks_get_distinct_ids_even_when_the_random_part_repeats(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draws = iter(["00000000", "00000000", "11111111"])
+    monkeypatch.setattr("engine.engine.secrets.token_hex", lambda _: next(draws))
+    first = await engine.start("search for revenue")
+    second = await engine.start("search for revenue")
+    assert (first.id, second.id) == ("00000000-search-for-revenue", "11111111-search-for-revenue")
+    await engine.wait()
+    assert [t.status for t in await engine.threads()] == ["done", "done"]
