@@ -58,7 +58,14 @@ from engine.slots import RunSlots, current_priority, urgent
 from engine.sqlite_saver import ThreadedSqliteSaver
 from engine.store import LEASE_SECONDS, Store
 from engine.tools import CATALOGUE, ToolSpec, validate_args
-from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
+from engine.views import (
+    ApprovalStatus,
+    ApprovalView,
+    HistoryEntry,
+    LedgerEntry,
+    ThreadStatus,
+    ThreadView,
+)
 
 EXPIRY_OPERATOR = "policy:expiry"
 WATCH_SECONDS = 0.25
@@ -329,12 +336,29 @@ class Engine:
         if approval.status != "pending":
             raise AlreadyDecided(_already(approval))
         args, approvers, status, wire = self._judge(approval, decision, who)
+        now, final = time.time(), status != "pending"
         won = await self._store.update_approval(
-            approval, operator=who, args=args, approvers=approvers, status=status, decision=wire
+            approval,
+            operator=who,
+            args=args,
+            approvers=approvers,
+            status=status,
+            decision=wire,
+            at=now,
         )
         if not won:
             raise AlreadyDecided(_already(await self._store.approval(approval.id)))
-        decided = await self._store.approval(approval.id)
+        decided = replace(
+            approval,
+            status=status,
+            args=args,
+            approvers=tuple(approvers),
+            received=len(approvers),
+            decision=wire,
+            decided_by=who if final else None,
+            decided_at=now if final else None,
+            version=approval.version + 1,
+        )
         kind = type(decision).__name__.lower()
         await self._publish(ApprovalDecided(decided, kind, who, final=status != "pending"))
         if status != "pending":
@@ -343,7 +367,7 @@ class Engine:
 
     def _judge(
         self, approval: ApprovalView, decision: Decision, operator: str
-    ) -> tuple[dict[str, Any], list[str], str, dict[str, Any] | None]:
+    ) -> tuple[dict[str, Any], list[str], ApprovalStatus, dict[str, Any] | None]:
         """(args, approvers, new status, wire decision if final) for a decision."""
         if isinstance(decision, Reject):
             return approval.args, list(approval.approvers), "rejected", decision.wire()
@@ -377,7 +401,7 @@ class Engine:
             }
         else:
             wire = Edit(args).wire(approval.tool)
-        status = "edited" if args != approval.original_args else "approved"
+        status: ApprovalStatus = "edited" if args != approval.original_args else "approved"
         return args, approvers, status, wire
 
     async def resume(self) -> list[str]:

@@ -341,6 +341,7 @@ class Store:
         approvers: Sequence[str],
         status: str = "pending",
         decision: dict[str, Any] | None = None,
+        at: float | None = None,
     ) -> bool:
         """Records one person's decision unless the approval changed since it was read.
 
@@ -361,7 +362,7 @@ class Store:
                         len(approvers),
                         json.dumps(decision) if decision is not None else None,
                         operator if final else None,
-                        time.time() if final else None,
+                        (at or time.time()) if final else None,
                         approval.id,
                         approval.version,
                     ),

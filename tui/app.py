@@ -1,27 +1,25 @@
 """The console: composes the screen, follows the engine's events, routes them to widgets.
 
 A router, not a home for logic: what the console knows lives in ``tui.live``, how things
-look in the widgets, decisions' dialogs in ``tui.decide``. Attributes go down (the app
+look in the widgets, decisions' dialogs in ``tui.decide``, which stories are on screen in
+``tui.stories``, how the app is built and started in ``tui.launch``. Attributes go down (the app
 sets what widgets show); messages come up only for a person's intent.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import importlib
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, Footer
 
-from engine import HitlError, Home, ThreadStatus, ThreadView
+from engine import HitlError
+from engine.errors import FourEyes
 from engine.events import Event
 from tui.commands import ActionCommands, ApprovalCommands, ThreadCommands
 from tui.decide import DecisionFlow
@@ -29,10 +27,13 @@ from tui.demo import demo_tasks
 from tui.keys import bindings
 from tui.live import STATUSES, Changes, LiveState
 from tui.screens.ask import AskScreen
+from tui.screens.audit import AuditScreen
 from tui.screens.help import HelpScreen
+from tui.screens.policy import PolicyScreen
 from tui.screens.quit import QuitScreen
 from tui.settings import ConsoleSettings
-from tui.story import item_of, items_of_history
+from tui.stories import ThreadStories
+from tui.story import expiring_notice, item_of
 from tui.widgets.approval_detail import ApprovalDetail
 from tui.widgets.approval_sidebar import ApprovalSidebar
 from tui.widgets.status_header import StatusHeader
@@ -43,9 +44,7 @@ from tui.widgets.thread_pane import ThreadPane
 
 if TYPE_CHECKING:
     from engine import Engine
-
-EngineOpener = Callable[[], AbstractAsyncContextManager["Engine"]]
-"""Opens the engine inside the app's event loop and closes it when the app ends."""
+    from tui.launch import EngineOpener, ReadHome
 
 
 class HitlApp(App[int]):
@@ -55,14 +54,22 @@ class HitlApp(App[int]):
     BINDINGS: ClassVar = bindings("app")
     COMMANDS: ClassVar = {*App.COMMANDS, ActionCommands, ApprovalCommands, ThreadCommands}
 
-    def __init__(self, open_engine: EngineOpener, settings: ConsoleSettings) -> None:
+    def __init__(
+        self,
+        open_engine: EngineOpener,
+        settings: ConsoleSettings,
+        *,
+        read_home: ReadHome | None = None,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.clock = settings.clock
         self.live = LiveState()
         self.engine: Engine | None = None
         self.decisions = DecisionFlow(self)
+        self.stories = ThreadStories(self)
         self._open_engine = open_engine
+        self._read_home = read_home
         self._engine_stack = AsyncExitStack()
         self._select_when_listed: str | None = None
 
@@ -80,9 +87,13 @@ class HitlApp(App[int]):
                 yield ThreadGrid(self.clock, size=s.grid_size, show_ids=s.show_ids, id="grid")
             with Vertical(id="approvals-column"):
                 yield ApprovalSidebar(
-                    self.clock, show_ids=s.show_ids, settle_seconds=s.settle_seconds, id="approvals"
+                    self.clock,
+                    show_ids=s.show_ids,
+                    settle_seconds=s.settle_seconds,
+                    expiry_warning_seconds=s.expiry_warning_seconds,
+                    id="approvals",
                 )
-                yield ApprovalDetail(show_ids=s.show_ids, id="detail")
+                yield ApprovalDetail(self.clock, show_ids=s.show_ids, id="detail")
         yield Footer()
 
     @property
@@ -102,6 +113,10 @@ class HitlApp(App[int]):
         return self.query_one("#grid", ThreadGrid)
 
     @property
+    def detail(self) -> ApprovalDetail:
+        return self.query_one("#detail", ApprovalDetail)
+
+    @property
     def header(self) -> StatusHeader:
         return self.query_one("#header", StatusHeader)
 
@@ -111,7 +126,7 @@ class HitlApp(App[int]):
 
     def on_mount(self) -> None:
         self.sidebar.border_title = "Pending approvals"
-        self.query_one("#detail", ApprovalDetail).border_title = "Call"
+        self.detail.border_title = "Call"
         self._title_threads()
         self.pane.border_title = "Thread"
         self.grid.border_title = "Grid"
@@ -123,15 +138,19 @@ class HitlApp(App[int]):
         await self._engine_stack.aclose()
 
     def _tick(self) -> None:
-        """Live ages: one repaint of the visible lines of each list."""
+        """Live ages and time left: one repaint of the visible lines of each list."""
         self.thread_list.refresh()
         self.sidebar.refresh()
+        self.detail.tick()
 
     # --- the engine ----------------------------------------------------------
 
     @work(exclusive=True, group="engine-events", exit_on_error=False)
     async def follow_engine(self) -> None:
-        """Opens the engine, shows what it holds, then applies its events a frame at a time."""
+        """Paints what the home holds, opens the engine, re-reads what it holds, then
+        applies its events a frame at a time."""
+        if self._read_home is not None:
+            await self._first_look(self._read_home)
         try:
             engine = await self._engine_stack.enter_async_context(self._open_engine())
         except Exception as error:
@@ -142,6 +161,7 @@ class HitlApp(App[int]):
         self.header.operator = engine.operator
         subscription = engine.subscribe()
         self._engine_stack.callback(subscription.close)
+        self.stories.load_waiting()
         await self.reload()
         self.header.state = ""
         if self.settings.resume:
@@ -155,12 +175,21 @@ class HitlApp(App[int]):
                 self.notify(_say(error), title="console", severity="error")
             await asyncio.sleep(self.settings.frame_seconds)
 
+    async def _first_look(self, read_home: ReadHome) -> None:
+        """Threads and pending approvals from the plain rows, painted while the engine
+        (and LangGraph's ~1 s import) is still on its way; the engine's reload replaces them."""
+        snapshot = await self.attempt(read_home())
+        if snapshot is not None and self.engine is None:
+            self._show_changes(self.live.load(snapshot.threads, snapshot.pending))
+            self.header.state = "opening the engine…"
+
     async def attempt(self, call: Any) -> Any:
         """Awaits an engine call; an error becomes a notification, never a crash."""
         try:
             return await call
         except Exception as error:
-            self.notify(_say(error), severity="error", timeout=10)
+            title = "four-eyes" if isinstance(error, FourEyes) else ""
+            self.notify(_say(error), title=title, severity="error", timeout=10)
             return None
 
     async def reload(self) -> None:
@@ -185,17 +214,21 @@ class HitlApp(App[int]):
         if changes.resync:
             await self.reload()
         self._show_changes(changes)
+        for approval in changes.expiring:
+            thread = self.live.threads.get(approval.thread_id)
+            notice = expiring_notice(approval, thread.title if thread else None, self.clock)
+            self.notify(notice, title="approval expiring", severity="warning", timeout=15)
 
     def _show_changes(self, changes: Changes) -> None:
         if changes.threads:
             self.thread_list.upsert(changes.threads.values())
             for row in changes.threads.values():
-                for pane in self._panes_of(row.thread.id):
+                for pane in self.stories.panes_of(row.thread.id):
                     pane.update_thread(row.thread)
             if self._select_when_listed in changes.threads:
                 self.thread_list.select(self._select_when_listed)
                 self._select_when_listed = None
-            self._fill_grid(changes.threads.keys())
+            self.stories.fill_grid(changes.threads.keys())
         if changes.approvals:
             self.sidebar.upsert(changes.approvals.values())
             decided = [a.id for a in changes.approvals.values() if a.status != "pending"]
@@ -205,7 +238,7 @@ class HitlApp(App[int]):
                 )
             self._show_detail()
         for thread_id, events in changes.stories.items():
-            panes = self._panes_of(thread_id)
+            panes = self.stories.panes_of(thread_id)
             if panes:
                 items = [i for e in events if (i := item_of(e.event, e.at, self.clock))]
                 for pane in panes:
@@ -213,92 +246,28 @@ class HitlApp(App[int]):
         self.header.counts = self.live.counts()
         self.header.pending = len(self.live.pending)
         if self.pane.thread is None:
-            self._show_something()
-
-    def _show_something(self) -> None:
-        """With nothing in the pane yet: the thread of the first approval, else the newest."""
-        first = self.sidebar.cursor_row
-        thread_id = first.thread_id if first else self.thread_list.cursor
-        if thread_id:
-            self.thread_list.select(thread_id)
-            self.show_thread(thread_id)
-
-    def _panes_of(self, thread_id: str) -> list[ThreadPane]:
-        panes = [self.pane] if self.pane.thread_id == thread_id else []
-        if self.grid_shown and (cell := self.grid.pane_for(thread_id)) is not None:
-            panes.append(cell)
-        return panes
+            self.stories.show_something()
 
     # --- what is shown ---------------------------------------------------------
-
-    def show_thread(self, thread_id: str, thread: ThreadView | None = None) -> None:
-        thread = thread or self.live.threads.get(thread_id)
-        if thread is None or self.pane.thread_id == thread_id:
-            return
-        self.pane.begin(thread)
-        self._load_story(self.pane, thread_id)
-
-    def _load_story(self, pane: ThreadPane, thread_id: str) -> None:
-        self.run_worker(
-            self._story(pane, thread_id),
-            group=f"story-{pane.id}",
-            exclusive=True,
-            exit_on_error=False,
-        )
-
-    async def _story(self, pane: ThreadPane, thread_id: str) -> None:
-        if self.engine is None:
-            return
-        entries = await self.attempt(self.engine.history(thread_id))
-        pane.load(thread_id, items_of_history(entries or [], self.clock))
 
     def _show_detail(self) -> None:
         approval = self.sidebar.cursor_row
         thread = self.live.threads.get(approval.thread_id) if approval else None
-        self.query_one("#detail", ApprovalDetail).show(approval, thread.title if thread else None)
+        self.detail.show(approval, thread.title if thread else None)
 
     def _title_threads(self) -> None:
-        threads = self.thread_list
-        title = "Threads"
-        if threads.status_filter:
-            title += f" · {threads.status_filter}"
-        if threads.text_filter:
-            title += f" · “{threads.text_filter}”"
-        if threads.status_filter or threads.text_filter:
-            title += f" ({len(threads)}/{len(self.live.threads)})"
-        threads.border_title = title
-
-    def _grid_choice(self) -> list[ThreadView]:
-        live = self.live
-        chosen = [live.threads[self.pane.thread_id]] if self.pane.thread_id in live.threads else []
-        active = sorted(
-            (t for t in live.threads.values() if t not in chosen),
-            key=lambda t: (
-                t.status not in ("running", "waiting", "unknown"),
-                -live.activity.get(t.id, 0),
-            ),
-        )
-        return [*chosen, *active][: self.settings.grid_size]
-
-    def _fill_grid(self, thread_ids: Iterable[str]) -> None:
-        """A thread that starts while the grid is shown takes a free cell."""
-        if not self.grid_shown:
-            return
-        for thread_id in thread_ids:
-            thread = self.live.threads[thread_id]
-            if thread.status == "running" and self.grid.pane_for(thread_id) is None:
-                if (cell := self.grid.free) is None:
-                    return
-                cell.begin(thread)
-                self._load_story(cell, thread_id)
+        self.thread_list.border_title = self.thread_list.title(len(self.live.threads))
 
     # --- a person's intent (messages up) ----------------------------------------
 
     def on_thread_list_thread_selected(self, message: ThreadList.ThreadSelected) -> None:
-        self.show_thread(message.thread_id)
+        self.stories.show(message.thread_id)
 
     def on_thread_list_retry_requested(self, message: ThreadList.RetryRequested) -> None:
         self.action_retry(message.thread_id)
+
+    def on_thread_list_audit_requested(self, message: ThreadList.AuditRequested) -> None:
+        self.action_show_audit(message.thread_id)
 
     def on_thread_list_filter_changed(self) -> None:
         if not self.thread_list.text_filter:
@@ -314,7 +283,7 @@ class HitlApp(App[int]):
         approval = self.sidebar.cursor_row
         if message.by_person and approval is not None:
             self.thread_list.select(approval.thread_id)
-            self.show_thread(approval.thread_id)
+            self.stories.show(approval.thread_id)
 
     def on_approval_sidebar_decision_requested(
         self, message: ApprovalSidebar.DecisionRequested
@@ -341,17 +310,7 @@ class HitlApp(App[int]):
             if task:
                 self._start_thread(task)
 
-        self.push_screen(
-            AskScreen(
-                "New thread",
-                prompt="What should the agent do?",
-                placeholder="email the Q3 report to boss@company.com",
-                submit="Start",
-                required=True,
-                id="new-thread",
-            ),
-            start,
-        )
+        self.push_screen(AskScreen.new_thread(), start)
 
     @work(group="commands", exit_on_error=False)
     async def _start_thread(self, task: str) -> None:
@@ -362,7 +321,7 @@ class HitlApp(App[int]):
         if thread is not None:
             if not self.thread_list.select(thread.id):
                 self._select_when_listed = thread.id
-            self.show_thread(thread.id, thread)
+            self.stories.show(thread.id, thread)
 
     def action_retry(self, thread_id: str | None = None) -> None:
         thread_id = thread_id or self.thread_list.cursor
@@ -370,14 +329,9 @@ class HitlApp(App[int]):
             self.run_worker(self.attempt(self.engine.retry(thread_id)), group="commands")
 
     def action_toggle_grid(self) -> None:
-        switcher = self.query_one("#center", ContentSwitcher)
-        if self.grid_shown:
-            switcher.current = "pane"
-            return
-        switcher.current = "grid"
-        for pane in self.grid.show_threads(self._grid_choice()):
-            if pane.thread_id:
-                self._load_story(pane, pane.thread_id)
+        to_grid = not self.grid_shown
+        self.query_one("#center", ContentSwitcher).current = "grid" if to_grid else "pane"
+        self.stories.toggle_grid(to_grid)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", ThreadFilter)
@@ -385,7 +339,7 @@ class HitlApp(App[int]):
         box.focus()
 
     def action_status_filter(self, status: str) -> None:
-        self.thread_list.status_filter = cast(ThreadStatus, status) if status in STATUSES else None
+        self.thread_list.status_filter = status if status in STATUSES else None
         self.thread_list.refilter()
         self._title_threads()
 
@@ -395,17 +349,34 @@ class HitlApp(App[int]):
             self.action_status_filter("")
             self.query_one("#filter", ThreadFilter).value = ""
             self.thread_list.select(thread_id)
-        self.show_thread(thread_id)
+        self.stories.show(thread_id)
 
     def action_open_approval(self, approval_id: str) -> None:
         if self.sidebar.select(approval_id):
             self.sidebar.focus()
             self._show_detail()
             if (approval := self.sidebar.cursor_row) is not None:
-                self.show_thread(approval.thread_id)
+                self.stories.show(approval.thread_id)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_show_policy(self) -> None:
+        if self.engine is None:
+            self.notify("The engine is not open yet.", severity="warning")
+            return
+        self.push_screen(PolicyScreen(self.engine.policy))
+
+    def action_show_audit(self, thread_id: str = "") -> None:
+        """The audit log of ``thread_id``, or of the whole home (``t`` switches to the
+        thread shown in the pane)."""
+        if self.engine is None:
+            self.notify("The engine is not open yet.", severity="warning")
+            return
+        thread = self.live.threads.get(thread_id or self.pane.thread_id or "")
+        selected = (thread.id, thread.title) if thread else None
+        screen = AuditScreen(self.engine, self.clock, thread=selected, whole_home=not thread_id)
+        self.push_screen(screen)
 
     async def action_quit(self) -> None:
         pending = len(self.live.pending)
@@ -425,48 +396,3 @@ def _say(error: BaseException) -> str:
     if isinstance(error, HitlError):
         return str(error)
     return f"{type(error).__name__}: {error}"
-
-
-def make_app(engine: Engine | EngineOpener, settings: ConsoleSettings | None = None) -> HitlApp:
-    """The one way to build the console: the CLI, the tests and the benchmark use it.
-
-    ``engine`` is an open engine (the app leaves closing it to its owner) or a function
-    that opens one, which the app calls in its own event loop and closes on exit.
-    """
-    if callable(engine) and not hasattr(engine, "subscribe"):
-        opener = cast(EngineOpener, engine)
-    else:
-        opened = engine
-
-        def opener() -> AbstractAsyncContextManager[Engine]:
-            return contextlib.nullcontext(cast("Engine", opened))
-
-    return HitlApp(opener, settings or ConsoleSettings())
-
-
-def engine_opener(home: Home, **options: Any) -> EngineOpener:
-    """Opens the engine without holding the first paint: LangGraph's import (~1 s) runs in
-    a thread while the console draws its frame."""
-
-    @contextlib.asynccontextmanager
-    async def open_engine() -> AsyncIterator[Engine]:
-        module = await asyncio.to_thread(importlib.import_module, "engine.engine")
-        async with module.Engine.open(home, **options) as engine:
-            yield engine
-
-    return open_engine
-
-
-def run_console(args: argparse.Namespace) -> int:
-    """``hitl console``: the console on ``args.home``, with ``args.demo`` demo tasks."""
-    options = {
-        "operator": args.operator,
-        "model": getattr(args, "model", "scripted"),
-        "base_url": getattr(args, "base_url", None),
-        "api_key": getattr(args, "api_key", None),
-        "think_seconds": getattr(args, "think", 0.0),
-    }
-    settings = ConsoleSettings(demo=getattr(args, "demo", 0) or 0)
-    app = make_app(engine_opener(Home.resolve(args.home), **options), settings)
-    result = app.run()
-    return app.return_code or (result or 0)

@@ -23,6 +23,10 @@ class Clock(Protocol):
         """``at`` as a wall-clock time, "HH:MM:SS"."""
         ...
 
+    def until(self, at: float) -> str:
+        """How long until ``at``, as :func:`span` writes it ("23h 59m"; "0s" once past)."""
+        ...
+
 
 def compact_age(seconds: float) -> str:
     seconds = max(0, int(seconds))
@@ -33,6 +37,18 @@ def compact_age(seconds: float) -> str:
     if seconds < 86_400:
         return f"{seconds // 3600}h"
     return f"{seconds // 86_400}d"
+
+
+def span(seconds: float) -> str:
+    """A duration in its two largest units: "1d 2h", "23h 59m", "4m 10s", "12s", "1h"."""
+    seconds = max(0, int(seconds))
+    units = (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1))
+    for index, (unit, size) in enumerate(units[:-1]):
+        if seconds >= size:
+            smaller, small_size = units[index + 1]
+            rest = (seconds % size) // small_size
+            return f"{seconds // size}{unit}" + (f" {rest}{smaller}" if rest else "")
+    return f"{seconds}s"
 
 
 class SystemClock:
@@ -47,15 +63,26 @@ class SystemClock:
     def time_of(self, at: float) -> str:
         return time.strftime("%H:%M:%S", time.localtime(at))
 
+    def until(self, at: float) -> str:
+        return span(at - self.now())
+
 
 class FixedClock:
     """Shows every age and time as the same text: for snapshots, where the engine's
     timestamps are real and would otherwise differ from run to run."""
 
-    def __init__(self, now: float = 0.0, *, age: str = "1m", time_of: str = "09:30:00") -> None:
+    def __init__(
+        self,
+        now: float = 0.0,
+        *,
+        age: str = "1m",
+        time_of: str = "09:30:00",
+        until: str = "23h 59m",
+    ) -> None:
         self._now = now
         self._age = age
         self._time_of = time_of
+        self._until = until
 
     def now(self) -> float:
         return self._now
@@ -65,3 +92,6 @@ class FixedClock:
 
     def time_of(self, at: float) -> str:
         return self._time_of
+
+    def until(self, at: float) -> str:
+        return self._until

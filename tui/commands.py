@@ -1,4 +1,5 @@
-"""Command palette providers, one per noun: threads, approvals, actions.
+"""Command palette providers, one per noun: threads, approvals, actions (with the policy
+and the audit log, whose keys are in the one table of keys).
 
 Hits come from the app's live state. Titles read "group: verb …"; each hit runs the same
 ``action_*`` method its key runs.
@@ -56,9 +57,13 @@ class ActionCommands(_Commands):
         for spec in KEYS:
             if spec.palette and spec.scope in ("app", "threads"):
                 yield PaletteCommand(
-                    f"action: {spec.description.lower()}",
+                    spec.title or f"action: {spec.description.lower()}",
                     f"key {display_key(spec.key)}",
-                    partial(app.run_action, spec.action),
+                    # "threads" keys live on the thread list; run them where they live.
+                    partial(
+                        (app.thread_list if spec.scope == "threads" else app).run_action,
+                        spec.action,
+                    ),
                 )
         yield PaletteCommand(
             "filter: all threads", "clear the status filter", partial(app.action_status_filter, "")
@@ -105,6 +110,11 @@ class ThreadCommands(_Commands):
                 f"thread: open {thread.title} ({thread.id})",
                 f"{thread.status} · {thread.task}",
                 partial(app.action_open_thread, thread.id),
+            )
+            yield PaletteCommand(
+                f"audit: thread {thread.title} ({thread.id})",
+                "the audit entries of this thread",
+                partial(app.action_show_audit, thread.id),
             )
             if thread.status == "failed":
                 yield PaletteCommand(

@@ -12,7 +12,7 @@ import sys
 
 def _open_console(args: argparse.Namespace) -> int:
     try:
-        from tui.app import run_console
+        from tui.launch import run_console
     except ImportError as error:
         print(f"hitl: the console could not start ({error})", file=sys.stderr)
         return 1

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
-Scope = Literal["app", "threads", "approvals", "rows", "modal"]
-"""Where a key works: app-wide, on the focused thread list or approval list, on any list."""
+Scope = Literal["app", "threads", "approvals", "rows", "audit", "modal"]
+"""Where a key works: app-wide, on the focused thread list or approval list, on any list,
+on the audit screen."""
 
 
 class KeySpec(NamedTuple):
@@ -22,12 +23,16 @@ class KeySpec(NamedTuple):
     show: bool = True
     palette: bool = True
     """Offer it in the command palette (actions that need no row under the cursor)."""
+    title: str | None = None
+    """Its title in the palette, "noun: verb"; None makes it "action: <description>"."""
 
 
 KEYS: tuple[KeySpec, ...] = (
     KeySpec("new_thread", "n", "New thread", "app"),
     KeySpec("toggle_grid", "g", "Grid", "app"),
     KeySpec("filter", "slash", "Filter", "app"),
+    KeySpec("show_policy", "p", "Policy", "app", title="policy: show"),
+    KeySpec("show_audit", "A", "Audit", "app", title="audit: whole home"),
     KeySpec("help", "question_mark", "Help", "app"),
     KeySpec("quit", "q", "Quit", "app"),
     KeySpec("approve", "a", "Approve", "approvals", palette=False),
@@ -36,7 +41,11 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("respond", "s", "Respond", "approvals", palette=False),
     KeySpec("cycle_status", "f", "Status filter", "threads"),
     KeySpec("retry", "R", "Retry failed", "threads", palette=False),
+    KeySpec("audit_thread", "u", "Audit thread", "threads", palette=False),
     KeySpec("clear_filter", "escape", "Clear filter", "threads", show=False),
+    KeySpec("refresh", "r,f5", "Refresh", "audit"),
+    KeySpec("toggle_scope", "t", "This thread / whole home", "audit"),
+    KeySpec("close", "escape", "Close", "audit"),
     KeySpec("cursor_down", "down,j", "Down", "rows", show=False, palette=False),
     KeySpec("cursor_up", "up,k", "Up", "rows", show=False, palette=False),
     KeySpec("first", "home", "First", "rows", show=False, palette=False),
@@ -53,7 +62,7 @@ EXTRA_HELP: tuple[tuple[str, str], ...] = (
 )
 
 
-def bindings(scope: Scope) -> list[Binding]:
+def bindings(scope: Scope) -> list[BindingType]:
     """The Textual bindings of one scope, for a widget's or the app's BINDINGS."""
     return [
         Binding(spec.key, spec.action, spec.description, show=spec.show)

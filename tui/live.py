@@ -15,6 +15,7 @@ from typing import NamedTuple, get_args
 from engine import ApprovalView, ThreadStatus, ThreadView
 from engine.events import (
     ApprovalDecided,
+    ApprovalExpiring,
     ApprovalRequested,
     Event,
     EventsDropped,
@@ -52,11 +53,13 @@ class Changes:
     """New or changed approvals; a decided one has its final status."""
     stories: dict[str, list[StoryEvent]] = field(default_factory=dict)
     """Per thread, the events its story pane should append, in order."""
+    expiring: list[ApprovalView] = field(default_factory=list)
+    """Approvals the policy will reject soon unless someone decides (warn a person)."""
     resync: bool = False
     """Events were lost: re-read everything from the engine."""
 
     def __bool__(self) -> bool:
-        return bool(self.threads or self.approvals or self.stories or self.resync)
+        return bool(self.threads or self.approvals or self.stories or self.expiring or self.resync)
 
 
 class LiveState:
@@ -86,6 +89,18 @@ class LiveState:
         counts: Counter[str] = Counter({status: 0 for status in STATUSES})
         counts.update(t.status for t in self.threads.values())
         return counts
+
+    def grid_choice(self, first: str | None, size: int) -> list[ThreadView]:
+        """Threads for the grid: ``first`` (the one in the pane), then the busiest."""
+        chosen = [self.threads[first]] if first in self.threads else []
+        active = sorted(
+            (t for t in self.threads.values() if t not in chosen),
+            key=lambda t: (
+                t.status not in ("running", "waiting", "unknown"),
+                -self.activity.get(t.id, 0),
+            ),
+        )
+        return [*chosen, *active][:size]
 
     def apply(self, events: Iterable[Event], now: float) -> Changes:
         changes = Changes()
@@ -118,7 +133,10 @@ class LiveState:
                     self._pending_by_thread[approval.thread_id] -= 1
                     touched.add(approval.thread_id)
                 changes.approvals[approval.id] = approval
+            elif isinstance(event, ApprovalExpiring):
+                if event.approval.id in self.pending:
+                    changes.expiring.append(event.approval)
             elif isinstance(event, MessageAdded | ToolExecuted):
-                pass  # story only
+                pass  # story only (and CallDenied, which changes no state here)
         changes.threads = {tid: self.row(tid) for tid in touched if tid in self.threads}
         return changes

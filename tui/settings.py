@@ -38,6 +38,9 @@ class ConsoleSettings:
     """After the approval under the cursor changes without the person moving it (the card
     they were on was decided and left), decision keys wait this long."""
 
+    expiry_warning_seconds: float = 600.0
+    """Within this long of the policy's automatic rejection, a card shows the time left."""
+
     grid_size: int = 6
     """Threads shown side by side in the grid view."""
 

@@ -13,10 +13,12 @@ from typing import Any, NamedTuple
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from engine import HistoryEntry
+from engine import ApprovalView, HistoryEntry
 from engine.events import (
     ApprovalDecided,
+    ApprovalExpiring,
     ApprovalRequested,
+    CallDenied,
     Event,
     MessageAdded,
     ThreadFailed,
@@ -32,6 +34,7 @@ _DECIDED = {
     "edit": "edited",
     "reject": "rejected",
     "respond": "answered",
+    "expire": "expired by policy",
 }
 
 
@@ -39,7 +42,8 @@ class StoryItem(NamedTuple):
     key: str
     """Identifies the event, so one seen both live and in the history shows once."""
     kind: str
-    """user, assistant, tool, approval, decision, status, failed: a CSS class suffix."""
+    """user, assistant, tool, approval, decision, expired, denied, status, failed: a CSS
+    class suffix."""
     body: RenderableType
 
 
@@ -64,6 +68,27 @@ def item_of(event: Event, at: float, clock: Clock) -> StoryItem | None:
             f" · needs {a.required}",
         )
         return StoryItem(key, "approval", text)
+    if isinstance(event, ApprovalDecided) and event.decision == "expire":
+        a = event.approval
+        when = clock.time_of(a.decided_at) if a.decided_at else clock.time_of(at)
+        text = Text.assemble(
+            stamp,
+            ("⏱ ", "bold"),
+            (f"{a.tool} {_DECIDED['expire']}", "bold"),
+            f" at {when}: nobody decided in time; it did not run",
+        )
+        return StoryItem(key, "expired", text)
+    if isinstance(event, ApprovalExpiring):
+        a = event.approval
+        text = Text.assemble(stamp, ("⏱ ", "bold"), (a.tool, "bold"), " expires soon")
+        if a.expires_at is not None:
+            text.append(f" (at {clock.time_of(a.expires_at)}) unless someone decides")
+        return StoryItem(key, "expiring", text)
+    if isinstance(event, CallDenied):
+        text = Text.assemble(stamp, ("⊘ denied by policy: ", "bold"), (event.tool, "bold"), " ")
+        text.append_text(reveal(json.dumps(event.args, ensure_ascii=False)))
+        text.append(f"\n   {event.reason}; it did not run", style="italic")
+        return StoryItem(key, "denied", text)
     if isinstance(event, ApprovalDecided):
         a = event.approval
         verb = _DECIDED.get(event.decision, event.decision)
@@ -122,3 +147,12 @@ def items_of_history(entries: list[HistoryEntry], clock: Clock) -> list[StoryIte
         if event is not None and (item := item_of(event, entry.at, clock)) is not None:
             items.append(StoryItem(event_key(entry.kind, entry.body), item.kind, item.body))
     return items
+
+
+def expiring_notice(approval: ApprovalView, thread_title: str | None, clock: Clock) -> str:
+    """The warning a person gets before the policy rejects an undecided call."""
+    left = clock.until(approval.expires_at) if approval.expires_at else "moments"
+    return (
+        f"{approval.tool} in “{thread_title or approval.thread_id}” is rejected in {left} "
+        "unless someone decides it."
+    )

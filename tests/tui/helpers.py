@@ -8,7 +8,8 @@ from dataclasses import replace
 
 from textual.pilot import Pilot
 
-from tui.app import HitlApp, make_app
+from tui.app import HitlApp
+from tui.launch import make_app
 from tui.settings import ConsoleSettings
 
 TEST_SETTINGS = ConsoleSettings(

@@ -377,6 +377,20 @@ async def test_palette_jumps_to_a_thread_by_name(engine: Engine) -> None:
         assert app.thread_list.cursor == search
 
 
+async def test_palette_runs_thread_list_actions(engine: Engine) -> None:
+    await _paused(engine, EMAIL)
+    app = console(engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: len(app.thread_list) == 1, "the thread")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"action: status filter")
+        await wait_until(
+            pilot, lambda: app.screen.query_one(CommandList).option_count > 0, "palette hits"
+        )
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.thread_list.status_filter is not None, "a filter")
+
+
 async def test_help_lists_every_key(engine: Engine) -> None:
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:

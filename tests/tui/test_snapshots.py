@@ -16,8 +16,9 @@ from textual.pilot import Pilot
 
 from engine import Home
 from engine.engine import Engine
-from tui.app import HitlApp, make_app
+from tui.app import HitlApp
 from tui.clock import FixedClock
+from tui.launch import make_app
 from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.edit import EditScreen
 from tui.settings import ConsoleSettings

@@ -33,6 +33,18 @@ class AskScreen(ModalScreen[str | None]):
         self.submit_label = submit
         self.required = required
 
+    @classmethod
+    def new_thread(cls) -> AskScreen:
+        """Asks for the task of a new agent thread."""
+        return cls(
+            "New thread",
+            prompt="What should the agent do?",
+            placeholder="email the Q3 report to boss@company.com",
+            submit="Start",
+            required=True,
+            id="new-thread",
+        )
+
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="ask"):
             yield Label(self.title_text, id="title")

@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from engine import ApprovalView
-from tui.widgets.approval_detail import approval_body, approval_header
+from tui.widgets.approval_detail import approval_body, approval_header, approval_risk
 
 
 class ConfirmHighRisk(ModalScreen[bool]):
@@ -44,6 +44,8 @@ class ConfirmHighRisk(ModalScreen[bool]):
             yield Label(Text("Approve a HIGH-risk call?", style="bold"), id="title")
             with VerticalScroll(id="call"):
                 yield Static(approval_header(a, self.thread_title, self.show_ids))
+                if risk := approval_risk(a):
+                    yield Static(risk, classes="risk")
                 yield Static(approval_body(a))
             yield Static(
                 f"This records approval {after} of {a.required}."

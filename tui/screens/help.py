@@ -18,6 +18,7 @@ _SCOPES = {
     "approvals": "approval list",
     "threads": "thread list",
     "rows": "any list",
+    "audit": "audit screen",
 }
 
 

@@ -1,4 +1,9 @@
-"""The full call of the approval under the sidebar's cursor: every argument, and why."""
+"""The full call of the approval under the sidebar's cursor: every argument, and why.
+
+"Why" is the policy's answer: the rule (or the tool's tier) that made the call risky,
+every rule that matched, four-eyes, who has approved so far, and the time left before
+the policy rejects it (live: the app ticks the widget each second).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from textual.widgets import Static
 
 from engine import ApprovalView
 from tui.calls import approval_preview, tier_text
+from tui.clock import Clock, SystemClock
 
 
 def approval_header(approval: ApprovalView, thread_title: str | None, show_ids: bool) -> Text:
@@ -30,9 +36,36 @@ def approval_header(approval: ApprovalView, thread_title: str | None, show_ids: 
     return text
 
 
+def approval_risk(approval: ApprovalView, clock: Clock | None = None) -> Text:
+    """Why the call waits for a person, and on what terms; with a clock, the time left."""
+
+    def line(label: str, value: str, style: str = "") -> Text:
+        return Text.assemble((f"{label}: ", "dim"), (value, style))
+
+    lines: list[Text] = []
+    if approval.reason:
+        lines.append(line("why", approval.reason))
+    if approval.rules:
+        lines.append(line("rules", ", ".join(approval.rules), "bold"))
+    if approval.distinct_operators:
+        lines.append(line("four-eyes", "each approval from a different operator", "bold"))
+    if approval.approvers:
+        lines.append(line("approved by", ", ".join(approval.approvers)))
+    if clock is not None and approval.expires_at is not None and approval.status == "pending":
+        if approval.expires_at > clock.now():
+            expiry = line("expires", f"in {clock.until(approval.expires_at)}", "bold")
+            expiry.append(f" (at {clock.time_of(approval.expires_at)}), then rejected")
+        else:
+            expiry = line("expires", "now: the policy rejects it", "bold red")
+        lines.append(expiry)
+    return Text("\n").join(lines)
+
+
 def approval_body(approval: ApprovalView) -> RenderableType:
+    """The tool's description (its risk is in :func:`approval_risk`) and the call."""
+    description = approval.description.removesuffix(f" Risk {approval.tier}: {approval.reason}.")
     return Group(
-        Text(approval.description, style="italic"),
+        Text(description, style="italic"),
         Text(""),
         approval_preview(approval),
     )
@@ -51,6 +84,7 @@ class ApprovalDetail(VerticalScroll, can_focus=False):
 
     def __init__(
         self,
+        clock: Clock | None = None,
         *,
         show_ids: bool = True,
         name: str | None = None,
@@ -58,6 +92,7 @@ class ApprovalDetail(VerticalScroll, can_focus=False):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.clock = clock or SystemClock()
         self.show_ids = show_ids
         self.thread_title: str | None = None
 
@@ -72,6 +107,11 @@ class ApprovalDetail(VerticalScroll, can_focus=False):
     def watch_approval(self) -> None:
         self._paint()
 
+    def tick(self) -> None:
+        """Repaints the time left, when there is one to show."""
+        if self.approval is not None and self.approval.expires_at is not None:
+            self._paint()
+
     def _paint(self) -> None:
         approval = self.approval
         self.set_class(approval is not None and approval.tier == "high", "-high")
@@ -79,9 +119,10 @@ class ApprovalDetail(VerticalScroll, can_focus=False):
         if approval is None:
             body: RenderableType = Text("Select an approval to see its full call.", style="dim")
         else:
-            body = Group(
-                approval_header(approval, self.thread_title, self.show_ids),
-                Text(""),
-                approval_body(approval),
-            )
+            parts: list[RenderableType] = [
+                approval_header(approval, self.thread_title, self.show_ids)
+            ]
+            if risk := approval_risk(approval, self.clock):
+                parts.append(risk)
+            body = Group(*parts, Text(""), approval_body(approval))
         self.query_one("#call", Static).update(body)

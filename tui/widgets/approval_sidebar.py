@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.message import Message
 
 from engine import ApprovalView
-from tui.clock import Clock, SystemClock
+from tui.clock import Clock, SystemClock, compact_age
 from tui.keys import bindings
 from tui.widgets.row_list import RowList, padded
 
@@ -27,6 +27,8 @@ _DONE_LABEL = {
     "rejected": "✗ rejected",
     "responded": "↩ answered",
 }
+_EXPIRED_LABEL = "⏱ expired"
+"""A rejection by the policy's clock (operator ``policy:…``), not by a person."""
 
 
 class ApprovalSidebar(RowList[ApprovalView]):
@@ -43,6 +45,7 @@ class ApprovalSidebar(RowList[ApprovalView]):
         "approval-sidebar--summary",
         "approval-sidebar--decided",
         "approval-sidebar--unknown",
+        "approval-sidebar--expiring",
     }
 
     ROW_HEIGHT = 2
@@ -71,6 +74,7 @@ class ApprovalSidebar(RowList[ApprovalView]):
         *,
         show_ids: bool = True,
         settle_seconds: float = 0.5,
+        expiry_warning_seconds: float = 600.0,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -79,6 +83,8 @@ class ApprovalSidebar(RowList[ApprovalView]):
         self.clock = clock or SystemClock()
         self.show_ids = show_ids
         self.settle_seconds = settle_seconds
+        self.expiry_warning_seconds = expiry_warning_seconds
+        """Within this long of its expiry, a card shows the time left (⏱4m)."""
         self._settled_at = 0.0
 
     @property
@@ -102,17 +108,22 @@ class ApprovalSidebar(RowList[ApprovalView]):
         tool_style = self.get_component_rich_style("approval-sidebar--tool")
         if row.status != "pending":
             decided = self.get_component_rich_style("approval-sidebar--decided")
-            label = f"{_DONE_LABEL.get(row.status, row.status)} by {row.decided_by or '?'}"
+            if (row.decided_by or "").startswith("policy:"):
+                label = _EXPIRED_LABEL
+            else:
+                label = f"{_DONE_LABEL.get(row.status, row.status)} by {row.decided_by or '?'}"
             return Text.assemble((f"{row.tool} ", tool_style), (label, decided))
         tier_style = self.get_component_rich_style(f"approval-sidebar--{row.tier}")
         marker = "?" if row.kind == "outcome_unknown" else "●"
         right = f"{row.received}/{row.required} {self.clock.age(row.created_at):>4}"
         ident = f"{row.id[:4]} " if self.show_ids else ""
-        left_width = width - len(right) - len(row.tier) - 5
+        expiring = self._expiring(row)
+        left_width = width - len(right) - len(row.tier) - len(expiring) - 5
         text = Text.assemble(
             (f"{marker} ", tier_style),
             (padded(f"{ident}{row.tool}", max(0, left_width)), tool_style),
             " ",
+            (expiring, self.get_component_rich_style("approval-sidebar--expiring")),
             (row.tier, tier_style),
             " ",
             right,
@@ -120,6 +131,13 @@ class ApprovalSidebar(RowList[ApprovalView]):
         if row.kind == "outcome_unknown":
             text.stylize(self.get_component_rich_style("approval-sidebar--unknown"))
         return text
+
+    def _expiring(self, row: ApprovalView) -> str:
+        """ "⏱4m " when the policy rejects the call soon, else nothing."""
+        if row.expires_at is None:
+            return ""
+        left = row.expires_at - self.clock.now()
+        return f"⏱{compact_age(left)} " if left <= self.expiry_warning_seconds else ""
 
     def cursor_moved(self, key: str | None, *, by_person: bool) -> None:
         if not by_person:

@@ -28,6 +28,8 @@ class StatusHeader(Widget):
     """Pending approvals."""
     state: reactive[str] = reactive("opening the home…")
     """What the connection to the engine is doing (empty when all is well)."""
+    operator: reactive[str] = reactive("")
+    """Who decides here: recorded on every decision made in this console."""
 
     def __init__(
         self,
@@ -38,7 +40,7 @@ class StatusHeader(Widget):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.operator = operator
+        self.set_reactive(StatusHeader.operator, operator)
 
     def render(self) -> Text:
         text = Text.assemble(("hitl", "bold"), " ")

@@ -69,6 +69,13 @@ class ThreadList(RowList[ThreadRow]):
             super().__init__()
             self.thread_id = thread_id
 
+    class AuditRequested(Message):
+        """The person asked for the audit entries of the thread under the cursor."""
+
+        def __init__(self, thread_id: str) -> None:
+            super().__init__()
+            self.thread_id = thread_id
+
     class FilterChanged(Message):
         """The status filter changed from a key on the list (the app updates the title)."""
 
@@ -90,6 +97,17 @@ class ThreadList(RowList[ThreadRow]):
     def set_filter(self, status: ThreadStatus | None, text: str) -> None:
         self.status_filter, self.text_filter = status, text.lower()
         self.refilter()
+
+    def title(self, total: int) -> str:
+        """The border title: the filters in force, and how many of ``total`` they show."""
+        title = "Threads"
+        if self.status_filter:
+            title += f" · {self.status_filter}"
+        if self.text_filter:
+            title += f" · “{self.text_filter}”"
+        if self.status_filter or self.text_filter:
+            title += f" ({len(self)}/{total})"
+        return title
 
     def key_of(self, row: ThreadRow) -> str:
         return row.thread.id
@@ -142,3 +160,8 @@ class ThreadList(RowList[ThreadRow]):
         row = self.cursor_row
         if row is not None:
             self.post_message(self.RetryRequested(row.thread.id))
+
+    def action_audit_thread(self) -> None:
+        row = self.cursor_row
+        if row is not None:
+            self.post_message(self.AuditRequested(row.thread.id))

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from engine import ThreadView
+from engine import ThreadView, describe_model
 from tui.calls import plain
 from tui.clock import Clock, SystemClock
 from tui.story import StoryItem
@@ -119,7 +119,7 @@ class ThreadPane(VerticalScroll):
             "  ",
             (thread.title, "bold"),
         )
-        meta = f"\n{thread.model} · started {self.clock.time_of(thread.created_at)}"
+        meta = f"\n{describe_model(thread.model)} · started {self.clock.time_of(thread.created_at)}"
         if self.show_ids:
             meta += f" · {thread.id}"
         text.append(meta, style="dim")

@@ -98,3 +98,23 @@ async def test_card_shows_tier_approvals_and_age() -> None:
         first, second = sidebar.render_line(0).text, sidebar.render_line(1).text
         assert "send_email" in first and "high" in first and "1/2" in first and "1m" in first
         assert 'to="boss@company.com"' in second
+
+
+async def test_a_card_close_to_expiry_shows_the_time_left() -> None:
+    app = Host()
+    async with app.run_test(size=(60, 10)) as pilot:
+        sidebar = app.query_one(ApprovalSidebar)
+        sidebar.upsert(
+            [
+                approval("soon", created_at=1, expires_at=240.0),  # FixedClock: now is 0
+                approval("later", created_at=2, expires_at=86_400.0),
+            ]
+        )
+        await pilot.pause()
+        assert "⏱4m medium 0/1" in sidebar.render_line(0).text
+        assert "⏱" not in sidebar.render_line(2).text
+        sidebar.upsert(
+            [approval("soon", created_at=1, status="rejected", decided_by="policy:expiry")]
+        )
+        await pilot.pause()
+        assert "⏱ expired" in sidebar.render_line(0).text

@@ -1,0 +1,109 @@
+"""Building and starting the console: the one ``make_app``, the engine opener, ``hitl console``.
+
+Kept apart from ``tui.app`` (the router) so that how the console is put together (an
+open engine or an opener, a first look through ``engine.Reader``, the CLI's flags) and
+what it does once running change independently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
+
+from engine import ApprovalView, Home, HomeNotFound, Reader, ThreadView
+from tui.app import HitlApp
+from tui.settings import ConsoleSettings
+
+if TYPE_CHECKING:
+    from engine import Engine
+
+EngineOpener = Callable[[], AbstractAsyncContextManager["Engine"]]
+"""Opens the engine inside the app's event loop and closes it when the app ends."""
+
+
+class HomeSnapshot(NamedTuple):
+    """What the home holds, read without the engine: enough for the first paint."""
+
+    threads: list[ThreadView]
+    pending: list[ApprovalView]
+
+
+ReadHome = Callable[[], Awaitable[HomeSnapshot | None]]
+"""Reads the home's plain rows (``engine.Reader``); None when there is no home yet."""
+
+
+def make_app(
+    engine: Engine | EngineOpener,
+    settings: ConsoleSettings | None = None,
+    *,
+    read_home: ReadHome | None = None,
+) -> HitlApp:
+    """The one way to build the console: the CLI, the tests and the benchmark use it.
+
+    ``engine`` is an open engine (the app leaves closing it to its owner) or a function
+    that opens one, which the app calls in its own event loop and closes on exit.
+    ``read_home`` (see :func:`home_reader`) paints what the home holds while that runs.
+    """
+    if callable(engine) and not hasattr(engine, "subscribe"):
+        opener = engine
+    else:
+        opened = engine
+
+        def opener() -> AbstractAsyncContextManager[Engine]:
+            return contextlib.nullcontext(cast("Engine", opened))
+
+    return HitlApp(opener, settings or ConsoleSettings(), read_home=read_home)
+
+
+def engine_opener(home: Home, **options: Any) -> EngineOpener:
+    """Opens the engine without holding the first paint: LangGraph's import (~1 s) runs in
+    a thread while the console draws its frame."""
+
+    @contextlib.asynccontextmanager
+    async def open_engine() -> AsyncIterator[Engine]:
+        module = await asyncio.to_thread(importlib.import_module, "engine.engine")
+        async with module.Engine.open(home, **options) as engine:
+            yield engine
+
+    return open_engine
+
+
+def home_reader(home: Home) -> ReadHome:
+    """Reads the threads and pending approvals of ``home`` from the engine's plain rows,
+    without importing LangGraph; None for a home that does not exist yet."""
+
+    async def read() -> HomeSnapshot | None:
+        try:
+            async with Reader.open(home) as reader:
+                return HomeSnapshot(await reader.threads(), await reader.pending())
+        except HomeNotFound:
+            return None
+
+    return read
+
+
+def console_app(home: Home, settings: ConsoleSettings | None = None, **options: Any) -> HitlApp:
+    """The console on ``home`` as ``hitl console`` runs it (the benchmark measures this)."""
+    return make_app(engine_opener(home, **options), settings, read_home=home_reader(home))
+
+
+def run_console(args: argparse.Namespace) -> int:
+    """``hitl console``: the console on ``args.home``, with ``args.demo`` demo tasks."""
+    options = {
+        "operator": args.operator,
+        "policy": getattr(args, "policy", None),
+        "model": getattr(args, "model", "scripted"),
+        "base_url": getattr(args, "base_url", None),
+        "api_key": getattr(args, "api_key", None),
+        "think_seconds": getattr(args, "think", 0.0),
+    }
+    home = Home.resolve(args.home, getattr(args, "database", None))
+    settings = ConsoleSettings(demo=getattr(args, "demo", 0) or 0)
+    app = console_app(home, settings, **options)
+    result = app.run()
+    return app.return_code or (result or 0)
