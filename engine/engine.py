@@ -28,7 +28,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from engine.audit import AuditEntry, AuditLog, Verification, audit_record
+from engine.audit import audit_record
 from engine.database import Statement, is_postgres, open_postgres, open_sqlite
 from engine.decisions import Decision, Edit, Reject, Respond
 from engine.errors import AlreadyDecided, FourEyes, HitlError, InvalidDecision
@@ -54,6 +54,7 @@ from engine.home import Home
 from engine.models import make_model
 from engine.policy import Policy, Verdict
 from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
+from engine.reader import Reader
 from engine.slots import RunSlots, current_priority, urgent
 from engine.sqlite_saver import ThreadedSqliteSaver
 from engine.store import LEASE_SECONDS, Store
@@ -61,8 +62,6 @@ from engine.tools import CATALOGUE, ToolSpec, validate_args
 from engine.views import (
     ApprovalStatus,
     ApprovalView,
-    HistoryEntry,
-    LedgerEntry,
     ThreadStatus,
     ThreadView,
 )
@@ -127,7 +126,7 @@ def _message_event(thread_id: str, message: BaseMessage) -> MessageAdded:
     return MessageAdded(thread_id, "user", _text(message), message_id=message.id)
 
 
-class Engine:
+class Engine(Reader):
     """The headless core. Open it with ``async with Engine.open(home) as engine``."""
 
     def __init__(
@@ -144,9 +143,8 @@ class Engine:
         self.tools = tools
         self.options = options
         self.operator = options.operator or default_operator()
+        super().__init__(store)
         self._saver = saver
-        self._store = store
-        self._audit = AuditLog(store)
         self._bus = EventBus()
         self._gate = Gate(home, store, policy, tools, self._publish)
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
@@ -259,30 +257,8 @@ class Engine:
             if event is not None:
                 self._bus.publish(event)
 
-    # --- queries -------------------------------------------------------------
-
-    async def threads(self, status: ThreadStatus | None = None) -> list[ThreadView]:
-        return await self._store.threads(status)
-
-    async def thread(self, ref: str) -> ThreadView:
-        return await self._store.thread(ref)
-
-    async def pending(self, thread: str | None = None) -> list[ApprovalView]:
-        """Every pending approval, oldest first."""
-        thread_id = (await self.thread(thread)).id if thread else None
-        return await self._store.pending(thread_id)
-
-    async def approval(self, ref: str) -> ApprovalView:
-        return await self._store.approval(ref)
-
-    async def approvals(self, thread: str) -> list[ApprovalView]:
-        return await self._store.approvals_of((await self.thread(thread)).id)
-
-    async def history(self, thread: str) -> list[HistoryEntry]:
-        return await self._store.history((await self.thread(thread)).id)
-
-    async def ledger(self) -> list[LedgerEntry]:
-        return await self._store.ledger()
+    # Queries (threads, thread, pending, approval, approvals, history, ledger, audit,
+    # verify_audit) are Reader's: an engine reads exactly as a Reader does.
 
     # --- commands ------------------------------------------------------------
 
@@ -446,23 +422,6 @@ class Engine:
         if tool not in self.tools:
             raise HitlError(f"unknown tool {tool!r} (known: {', '.join(sorted(self.tools))})")
         return self.policy.verdict(tool, validate_args(self.tools[tool], args))
-
-    async def audit(
-        self,
-        *,
-        thread: str | None = None,
-        tool: str | None = None,
-        operator: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-    ) -> list[AuditEntry]:
-        thread_id = (await self.thread(thread)).id if thread else None
-        return await self._audit.entries(
-            thread_id=thread_id, tool=tool, operator=operator, since=since, until=until
-        )
-
-    async def verify_audit(self) -> Verification:
-        return await self._audit.verify()
 
     async def _record_policy(self) -> None:
         """Audits the policy in force whenever it differs from the last one recorded."""

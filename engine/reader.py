@@ -39,8 +39,12 @@ class Reader:
         return await self._store.thread(ref)
 
     async def pending(self, thread: str | None = None) -> list[ApprovalView]:
+        """Every pending approval (of one thread, when given), oldest first."""
         thread_id = (await self._store.thread(thread)).id if thread else None
         return await self._store.pending(thread_id)
+
+    async def approval(self, ref: str) -> ApprovalView:
+        return await self._store.approval(ref)
 
     async def approvals(self, thread: str) -> list[ApprovalView]:
         return await self._store.approvals_of((await self._store.thread(thread)).id)
