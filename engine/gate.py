@@ -20,7 +20,7 @@ from langgraph.types import interrupt
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from engine.errors import InvalidArguments
-from engine.events import CallDenied, Event, ToolExecuted
+from engine.events import CallDenied, ToolExecuted
 from engine.home import Home
 from engine.policy import Policy, Verdict
 from engine.slots import waiting
@@ -111,7 +111,8 @@ class Gate:
     store: Store
     policy: Policy
     tools: Mapping[str, ToolSpec]
-    publish: Callable[[Event], Awaitable[None]]
+    publish: Callable[..., Awaitable[None]]
+    """The engine's ``_publish``: events, and ``also=`` statements in the same transaction."""
 
     async def __call__(self, task: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         call = task["call"]
@@ -188,6 +189,8 @@ class Gate:
         verdict: Verdict,
     ) -> dict[str, Any]:
         """Runs an approved call at most once, whatever crashes happen around it."""
+        if await self.store.claim_execution(thread_id, call["id"], spec.name, args):
+            return await self._run(thread_id, call, spec, original, args, recorded=True)
         prior = await self.store.execution(thread_id, call["id"])
         if prior is not None and prior.status != "started":
             return _reply(call, prior.result or "", ok=prior.status == "ok")
@@ -238,12 +241,10 @@ class Gate:
             result, ok = f"Refused: {error}", False
         except Exception as error:  # a tool's failure goes to the model, not up the graph
             result, ok = f"Error: {type(error).__name__}: {error}", False
-        if recorded:
-            await self.store.finish_execution(
-                thread_id, call["id"], "ok" if ok else "error", result
-            )
+        finish = Store.execution_finish(thread_id, call["id"], "ok" if ok else "error", result)
         await self.publish(
-            ToolExecuted(thread_id, call["id"], spec.name, args, result, ok, gated=recorded)
+            ToolExecuted(thread_id, call["id"], spec.name, args, result, ok, gated=recorded),
+            also=[finish] if recorded else [],
         )
         if args != original:
             result = f"{edit_notice(original, args)}\n\n{result}"

@@ -440,6 +440,25 @@ class Store:
         )
         return Execution(*row) if row else None
 
+    async def claim_execution(
+        self, thread_id: str, tool_call_id: str, tool: str, args: dict[str, Any]
+    ) -> bool:
+        """Records that the call is about to run, unless a record exists (true if new).
+
+        Committed before the tool runs: after a crash this row says "it may have run".
+        """
+        [claimed] = await self._write(
+            [
+                (
+                    "INSERT INTO hitl_executions (thread_id, tool_call_id, tool, args, status, "
+                    "owner, started_at) VALUES (?, ?, ?, ?, 'started', ?, ?) "
+                    "ON CONFLICT (thread_id, tool_call_id) DO NOTHING",
+                    (thread_id, tool_call_id, tool, json.dumps(args), self.origin, time.time()),
+                )
+            ]
+        )
+        return claimed == 1
+
     async def begin_execution(
         self, thread_id: str, tool_call_id: str, tool: str, args: dict[str, Any]
     ) -> None:
@@ -460,14 +479,14 @@ class Store:
     async def finish_execution(
         self, thread_id: str, tool_call_id: str, status: str, result: str
     ) -> None:
-        await self._write(
-            [
-                (
-                    "UPDATE hitl_executions SET status = ?, result = ?, finished_at = ? "
-                    "WHERE thread_id = ? AND tool_call_id = ?",
-                    (status, result, time.time(), thread_id, tool_call_id),
-                )
-            ]
+        await self._write([self.execution_finish(thread_id, tool_call_id, status, result)])
+
+    @staticmethod
+    def execution_finish(thread_id: str, tool_call_id: str, status: str, result: str) -> Statement:
+        return (
+            "UPDATE hitl_executions SET status = ?, result = ?, finished_at = ? "
+            "WHERE thread_id = ? AND tool_call_id = ?",
+            (status, result, time.time(), thread_id, tool_call_id),
         )
 
     # --- leases: one process runs a thread at a time -------------------------
