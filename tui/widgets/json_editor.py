@@ -34,14 +34,14 @@ def check(text: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | None, lis
         errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path)))
     except SchemaError:  # the tool's own schema is broken: leave the judgement to the engine
         return value, []
-    problems = []
-    for error in errors:
-        field = ".".join(str(part) for part in error.absolute_path)
-        if error.validator == "required" and isinstance(error.validator_value, list):
-            missing = [name for name in error.validator_value if name not in value]
+    problems: list[str] = []
+    for problem in errors:
+        field = ".".join(str(part) for part in problem.absolute_path)
+        if problem.validator == "required" and isinstance(problem.validator_value, list):
+            missing = [name for name in problem.validator_value if name not in value]
             problems.extend(f"{name}: required field is missing" for name in missing)
             continue
-        problems.append(f"{field or '(arguments)'}: {error.message}")
+        problems.append(f"{field or '(arguments)'}: {problem.message}")
     return (None if problems else value), problems
 
 

@@ -9,7 +9,9 @@ scrolled up.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -58,7 +60,9 @@ class ThreadPane(VerticalScroll):
     @property
     def story_text(self) -> str:
         """Everything the story shows, as plain text (for tests and for copying)."""
-        return "\n".join(plain(line.content) for line in self.query(StoryLine))
+        # Story lines hold Rich renderables (what ``plain`` takes), never bare Visuals.
+        lines = (cast("RenderableType", line.content) for line in self.query(StoryLine))
+        return "\n".join(plain(content) for content in lines)
 
     def compose(self) -> ComposeResult:
         yield Static(self._head(), id="head")
