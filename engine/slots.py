@@ -47,7 +47,9 @@ class RunSlots:
         self._order = itertools.count()
 
     async def _acquire(self, priority: int) -> None:
-        if self._free > 0 and not self._waiters:
+        """A person's decision never waits for a slot: it may overdraw the limit, and the
+        background waits until the count is back under it."""
+        if priority == DECISION or (self._free > 0 and not self._waiters):
             self._free -= 1
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -60,12 +62,12 @@ class RunSlots:
             raise
 
     def _release(self) -> None:
-        while self._waiters:
+        self._free += 1
+        while self._free > 0 and self._waiters:
             _, _, future = heapq.heappop(self._waiters)
             if not future.done():
+                self._free -= 1
                 future.set_result(None)
-                return
-        self._free += 1
 
     @contextlib.asynccontextmanager
     async def hold(self, priority: int) -> AsyncIterator[None]:
