@@ -20,7 +20,7 @@ from engine.errors import (
     UnknownThread,
 )
 from engine.home import Home
-from engine.policy import DEMO_POLICY, Policy, Tier, Verdict
+from engine.policy import Policy, Tier, Verdict
 from engine.reader import Reader
 from engine.views import (
     ApprovalView,
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from engine.engine import Engine
 
 __all__ = [
-    "DEMO_POLICY",
     "AlreadyDecided",
     "ApprovalView",
     "Approve",

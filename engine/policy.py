@@ -160,17 +160,3 @@ class Policy:
     @classmethod
     def from_mapping(cls, tiers: Mapping[str, str], default: str = "medium") -> Policy:
         return cls({name: Tier(t) for name, t in tiers.items()}, Tier(default))
-
-
-DEMO_POLICY = Policy.from_mapping(
-    {
-        "search": "low",
-        "read_file": "low",
-        "send_email": "medium",
-        "create_order": "medium",
-        "delete_file": "medium",
-        "delete_data": "high",
-        "transfer_money": "high",
-    }
-)
-"""The tiers of the demo tool catalogue, used when a home has no policy file."""
