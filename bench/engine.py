@@ -427,15 +427,13 @@ async def w_open_pending(home: str) -> dict[str, Any]:
 
 
 def _no_journal() -> None:
+    from engine.database import Write
     from engine.store import Store
 
-    async def append_journal(
-        self: Any, records: Sequence[Any], also: Sequence[Any] = ()
-    ) -> list[bool]:
-        await self._write(also)  # the state change the events report is still written
-        return [True] * len(records)
+    def journal_insert(self: Any, *args: Any, when: int | None = None) -> Write:
+        return Write("SELECT 1", (), when=when)  # the state change is still written
 
-    Store.append_journal = append_journal  # type: ignore[method-assign]
+    Store.journal_insert = journal_insert  # type: ignore[method-assign]
 
 
 def _no_leases() -> None:
@@ -511,8 +509,8 @@ HOP_PLUMBING = frozenset(
     {"run", "_all", "_one", "_write", "fetchall", "transaction", "returning", "script"}
 )
 """Frames between a caller and ``DatabaseThread.run`` that name no purpose of their own."""
-HOP_RELAYS = frozenset({"_publish", "append", "append_chained"})
-"""Callers whose own caller is named too (``store.append_journal < engine._publish <
+HOP_RELAYS = frozenset({"_publish", "append", "commit"})
+"""Callers whose own caller is named too (``store.commit < engine._publish <
 engine._set_status``)."""
 
 
@@ -939,8 +937,8 @@ def print_ablations(n: int, repeats: int) -> None:
     print(
         "\nCPU = user + system time of the process (all threads) per thread run, less "
         "sensitive than threads/s to a noisy machine; min = least of the repeats.\n"
-        "no-journal: Store.append_journal writes only the state change the events report, "
-        "no journal rows;\nno-leases: acquire/release_lease do nothing; slots=N: "
+        "no-journal: no journal rows (nor the audit entries tied to them), only the state "
+        "change the events report;\nno-leases: acquire/release_lease do nothing; slots=N: "
         "EngineOptions.run_slots=N (default 4).\n"
     )
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine.database import Chain, ChainBuilder, Statement
 from engine.store import Store
 
 GENESIS = "0" * 64
@@ -98,9 +99,49 @@ def _entry(row: Sequence[Any]) -> AuditEntry:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AuditNote:
+    """An audit entry to be written in the same transaction as the change it records:
+    a crash can leave both or neither, never the effect without its record."""
+
+    kind: str
+    body: dict[str, Any]
+    thread_id: str | None = None
+    approval_id: str | None = None
+    tool: str | None = None
+    operator: str | None = None
+
+    def link(self) -> ChainBuilder:
+        text = json.dumps(self.body, sort_keys=True, ensure_ascii=False, default=str)
+        fields = (self.kind, self.thread_id, self.approval_id, self.tool, self.operator)
+
+        def build(last: Sequence[Any] | None) -> tuple[Statement, Sequence[Any]]:
+            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+            at = time.time()
+            digest = entry_hash(seq, at, *fields, text, prev)
+            insert = f"INSERT INTO hitl_audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            return (insert, (seq, at, *fields, text, prev, digest)), (seq, digest)
+
+        return build
+
+
+def audit_chain(notes: Sequence[tuple[int | None, AuditNote]]) -> Chain | None:
+    """The chain links for ``notes``: (index of the write each depends on, or None; note)."""
+    if not notes:
+        return None
+    return Chain(
+        "hitl_audit",
+        "SELECT seq, hash FROM hitl_audit ORDER BY seq DESC LIMIT 1",
+        [(when, note.link()) for when, note in notes],
+        tuple(note.kind for _, note in notes),
+    )
+
+
 class AuditLog:
-    """Appends are serialised across processes by SQLite's write lock (BEGIN IMMEDIATE):
-    two writers can never both chain onto the same previous entry."""
+    """Appends are serialised across processes by the database's write lock (BEGIN
+    IMMEDIATE on SQLite, a table lock on PostgreSQL): two writers can never both chain
+    onto the same previous entry. Entries that record a change are written with it, by
+    the store's ``commit``; ``append`` is for entries that record nothing else."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -109,35 +150,8 @@ class AuditLog:
         async with self._store.db.lock:
             await self._store.db.script(SCHEMA)
 
-    async def append(
-        self,
-        kind: str,
-        body: dict[str, Any],
-        *,
-        thread_id: str | None = None,
-        approval_id: str | None = None,
-        tool: str | None = None,
-        operator: str | None = None,
-    ) -> AuditEntry:
-        text = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
-        made: dict[str, Any] = {}
-
-        def chain(last: Sequence[Any] | None) -> tuple[str, Sequence[Any]]:
-            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            at = time.time()
-            digest = entry_hash(seq, at, kind, thread_id, approval_id, tool, operator, text, prev)
-            made.update(seq=seq, at=at, prev=prev, digest=digest)
-            return (
-                f"INSERT INTO hitl_audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, at, kind, thread_id, approval_id, tool, operator, text, prev, digest),
-            )
-
-        async with self._store.db.lock:
-            await self._store.db.append_chained(
-                "hitl_audit", "SELECT seq, hash FROM hitl_audit ORDER BY seq DESC LIMIT 1", chain
-            )
-        seq, at, prev, digest = made["seq"], made["at"], made["prev"], made["digest"]
-        return AuditEntry(seq, at, kind, thread_id, approval_id, tool, operator, body, prev, digest)
+    async def append(self, note: AuditNote, *writes: Statement) -> None:
+        await self._store.commit(writes, [(None, note)])
 
     async def entries(
         self,
@@ -205,12 +219,13 @@ class AuditLog:
         return Verification(len(rows), True, None, None, prev)
 
 
-def audit_record(event: object) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
-    """(kind, indexed fields, body) of the audit entry an engine event makes, if any.
+def audit_note(event: object) -> AuditNote | None:
+    """The audit entry an engine event makes, if any.
 
-    Only what a reviewer needs after the fact: approvals asked for, every decision (with
-    the original and the edited arguments and the reason), every gated execution and its
-    result, denials, expiries and resolutions of outcome-unknown calls.
+    Only what a reviewer needs after the fact: approvals asked for (with the verdict and
+    the policy it came from), every decision (with the original and the edited
+    arguments and the reason), every execution and its result, low tier included,
+    denials, expiries and resolutions of outcome-unknown calls.
     """
     from engine.events import ApprovalDecided, ApprovalRequested, CallDenied, ToolExecuted
 
@@ -223,9 +238,12 @@ def audit_record(event: object) -> tuple[str, dict[str, Any], dict[str, Any]] | 
             "reason": a.reason,
             "rules": list(a.rules),
             "required": a.required,
+            "distinct_operators": a.distinct_operators,
+            "expires_at": a.expires_at,
+            "policy": a.policy_digest,
             "tool_call_id": a.tool_call_id,
         }
-        return kind, {"thread_id": a.thread_id, "approval_id": a.id, "tool": a.tool}, body
+        return AuditNote(kind, body, a.thread_id, a.id, a.tool)
     if isinstance(event, ApprovalDecided):
         a = event.approval
         if event.decision == "expire":
@@ -242,26 +260,24 @@ def audit_record(event: object) -> tuple[str, dict[str, Any], dict[str, Any]] | 
             "original_args": a.original_args,
             "args": a.args,
             "edited": a.args != a.original_args,
+            "edited_by": a.edited_by,
+            "tier": a.tier,
+            "rules": list(a.rules),
             "reason": wire.get("message"),
             "approvals": f"{a.received}/{a.required}",
             "approvers": list(a.approvers),
         }
-        fields = {
-            "thread_id": a.thread_id,
-            "approval_id": a.id,
-            "tool": a.tool,
-            "operator": event.operator,
-        }
-        return kind, fields, body
-    if isinstance(event, ToolExecuted) and event.gated:
+        return AuditNote(kind, body, a.thread_id, a.id, a.tool, event.operator)
+    if isinstance(event, ToolExecuted):
         body = {
             "args": event.args,
             "ok": event.ok,
             "result": event.result,
+            "gated": event.gated,
             "tool_call_id": event.tool_call_id,
         }
-        return "tool_executed", {"thread_id": event.thread_id, "tool": event.tool}, body
+        return AuditNote("tool_executed", body, event.thread_id, tool=event.tool)
     if isinstance(event, CallDenied):
         body = {"args": event.args, "reason": event.reason, "tool_call_id": event.tool_call_id}
-        return "call_denied", {"thread_id": event.thread_id, "tool": event.tool}, body
+        return AuditNote("call_denied", body, event.thread_id, tool=event.tool)
     return None

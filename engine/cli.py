@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None, *, console: ConsoleRunner | None = N
 async def _dispatch(args: argparse.Namespace) -> int:
     home = Home.resolve(args.home, args.database)
     if args.command == "policy":
-        return _policy(home, args)
+        return await _policy(home, args)
     if args.command in ("threads", "show", "pending", "ledger", "audit"):
         home.require()
         return await _read(home, args)
@@ -164,10 +164,12 @@ async def _dispatch(args: argparse.Namespace) -> int:
             await engine.wait(thread.id)
             return _report(await engine.thread(thread.id), await engine.pending(thread.id), args)
         decided = await engine.decide(args.approval, _decision(args), operator=args.operator)
+        said = _what_was_done(args.command, engine.operator, decided)
         if decided.status == "pending":
+            more = decided.required - decided.received
             print(
-                f"{decided.id}: approval {decided.received}/{decided.required} recorded; "
-                "one more approval is needed before it runs"
+                f"{said}; {more} more approval{'s' * (more != 1)} needed before it runs "
+                f"({decided.tier}: {decided.reason})"
             )
             return 0
         try:
@@ -176,13 +178,28 @@ async def _dispatch(args: argparse.Namespace) -> int:
         except TimeoutError:
             holder = await engine.lease_holder(decided.thread_id)
             where = f" by pid {holder[1]} on {holder[0]}" if holder else ""
-            print(
-                f"{decided.id}: {decided.status}; the thread is being run{where}, which applies it"
-            )
+            print(f"{said}; the thread is being run{where}, which applies it")
             return 0
-        print(f"{decided.id}: {decided.status}")
+        print(said)
         thread = await engine.thread(decided.thread_id)
         return _report(thread, await engine.pending(thread.id), args)
+
+
+_DONE = {
+    "approve": "approved",
+    "rerun": "approved a re-run of",
+    "reject": "rejected",
+    "edit": "edited",
+    "respond": "responded to",
+    "mark-done": "marked done",
+}
+
+
+def _what_was_done(command: str, operator: str, approval: ApprovalView) -> str:
+    """What this operator did, then the call's state: "alice approved send_email; the
+    call is edited by root, approved by alice"."""
+    did = f"{operator} {_DONE[command]} {approval.tool}"
+    return f"{approval.id}: {did}; the call is {approval.outcome}"
 
 
 def _decision(args: argparse.Namespace) -> Decision:
@@ -238,7 +255,7 @@ async def _read(home: Home, args: argparse.Namespace) -> int:
     return 0
 
 
-def _policy(home: Home, args: argparse.Namespace) -> int:
+async def _policy(home: Home, args: argparse.Namespace) -> int:
     from engine.engine import resolve_policy
     from engine.tools import CATALOGUE
 
@@ -249,6 +266,16 @@ def _policy(home: Home, args: argparse.Namespace) -> int:
             f"{policy.source}: valid: {len(policy.tiers)} tools, {len(policy.rules)} rules, "
             f"unlisted tools are {policy.default}"
         )
+        if home.exists():
+            async with Reader.open(home) as reader:
+                pending = await reader.pending()
+            other = [a for a in pending if a.policy_digest not in ("", policy.digest)]
+            if other:
+                calls = f"{len(other)} pending call{'s were' if len(other) > 1 else ' was'}"
+                print(
+                    f"note: {calls} requested under another policy; they keep the verdict "
+                    "they were given (see `hitl pending`). New calls get this one."
+                )
         return 0
     policy = resolve_policy(home, args.policy, CATALOGUE)
     if args.tool not in CATALOGUE:
@@ -393,7 +420,9 @@ def _thread_line(thread: ThreadView) -> str:
 
 def _approval_line(approval: ApprovalView) -> str:
     kind = " OUTCOME UNKNOWN" if approval.kind == "outcome_unknown" else ""
-    state = "" if approval.status == "pending" else f" [{approval.status} by {approval.decided_by}]"
+    state = "" if approval.status == "pending" else f" [{approval.outcome}]"
+    if approval.status == "pending" and approval.expires_at and approval.expires_at <= time.time():
+        state = " [expired: refused if decided; rejected when an engine next opens the home]"
     return (
         f"{approval.id}  {approval.tool:14} {approval.tier:6} "
         f"{approval.received}/{approval.required}  {approval.thread_id}{kind}{state}\n"

@@ -15,10 +15,12 @@ import re
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
 from engine.errors import HitlError
+from engine.faults import crash_point
 from engine.slots import current_priority
 
 Dialect = Literal["sqlite", "postgres"]
@@ -26,7 +28,43 @@ Dialect = Literal["sqlite", "postgres"]
 
 T = TypeVar("T")
 Statement = tuple[str, Sequence[Any]]
-ChainBuilder = Callable[[Sequence[Any] | None], Statement]
+ChainBuilder = Callable[[Sequence[Any] | None], tuple[Statement, Sequence[Any]]]
+"""Makes the next link of a hash chain from the last one (None for the first): the
+INSERT, and the row that is then the last."""
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One statement of a transaction, and how it depends on the ones before it."""
+
+    sql: str
+    params: Sequence[Any] = ()
+    when: int | None = None
+    """Run only if the write at this index (in the same transaction) changed a row."""
+    guard: bool = False
+    """Roll the whole transaction back unless this statement changes a row."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """Links appended to a hash chain inside a transaction, with no other writer of
+    ``table`` in between, in this process or any other."""
+
+    table: str
+    last: str
+    """The query for the chain's last row (what the first builder gets)."""
+    links: Sequence[tuple[int | None, ChainBuilder]]
+    """(index of a write that must have changed a row, or None; the builder)."""
+    labels: tuple[str, ...] = ()
+    """What the links record (for the test-only crash points)."""
+
+
+def _as_write(step: Statement | Write) -> Write:
+    return step if isinstance(step, Write) else Write(step[0], step[1])
+
+
+def _should_run(write: Write, counts: Sequence[int]) -> bool:
+    return write.when is None or counts[write.when] > 0
 
 
 class Database(Protocol):
@@ -38,8 +76,12 @@ class Database(Protocol):
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]: ...
 
-    async def transaction(self, statements: Sequence[Statement]) -> list[int]:
-        """Runs the statements and commits; returns each one's row count."""
+    async def transaction(
+        self, statements: Sequence[Statement | Write], chain: Chain | None = None
+    ) -> list[int] | None:
+        """Runs the statements, then appends the chain's links, and commits; returns each
+        statement's row count (0 for one skipped by ``when``), or None when a guard
+        changed no row and everything was rolled back."""
         ...
 
     async def returning(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
@@ -47,11 +89,6 @@ class Database(Protocol):
         ...
 
     async def script(self, sql: str) -> None: ...
-
-    async def append_chained(self, table: str, last: str, build: ChainBuilder) -> None:
-        """Reads ``last`` and inserts what ``build`` makes of it, with no other writer
-        of ``table`` in between, in this process or any other."""
-        ...
 
 
 class DatabaseThread:
@@ -167,14 +204,41 @@ class SqliteDatabase:
 
         return await self.thread.run(read)
 
-    async def transaction(self, statements: Sequence[Statement]) -> list[int]:
-        def write() -> list[int]:
+    async def transaction(
+        self, statements: Sequence[Statement | Write], chain: Chain | None = None
+    ) -> list[int] | None:
+        writes = [_as_write(s) for s in statements]
+
+        def write() -> list[int] | None:
+            conn = self.conn
+            if chain is not None:
+                if conn.in_transaction:
+                    conn.commit()
+                conn.execute("BEGIN IMMEDIATE")  # SQLite's write lock: one chain writer
             try:
-                counts = [self.conn.execute(sql, params).rowcount for sql, params in statements]
-                self.conn.commit()
+                counts: list[int] = []
+                for step in writes:
+                    if not _should_run(step, counts):
+                        counts.append(0)
+                        continue
+                    count = conn.execute(step.sql, step.params).rowcount
+                    counts.append(count)
+                    if step.guard and count < 1:
+                        conn.rollback()
+                        return None
+                if chain is not None:
+                    last = conn.execute(chain.last).fetchone()
+                    for when, build in chain.links:
+                        if when is None or counts[when] > 0:
+                            (sql, params), last = build(last)
+                            conn.execute(sql, params)
+                    crash_point("before", chain.labels)
+                conn.commit()
             except BaseException:
-                self.conn.rollback()
+                conn.rollback()
                 raise
+            if chain is not None:
+                crash_point("after", chain.labels)
             return counts
 
         return await self.thread.run(write)
@@ -197,21 +261,6 @@ class SqliteDatabase:
             self.conn.commit()
 
         await self.thread.run(run)
-
-    async def append_chained(self, table: str, last: str, build: ChainBuilder) -> None:
-        def write() -> None:
-            if self.conn.in_transaction:
-                self.conn.commit()
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                sql, params = build(self.conn.execute(last).fetchone())
-                self.conn.execute(sql, params)
-                self.conn.commit()
-            except BaseException:
-                self.conn.rollback()
-                raise
-
-        await self.thread.run(write)
 
 
 _PLACEHOLDER = re.compile(r"\?")
@@ -241,17 +290,37 @@ class PostgresDatabase:
         await self.conn.commit()  # end the read transaction: no snapshot held open
         return rows
 
-    async def transaction(self, statements: Sequence[Statement]) -> list[int]:
-        counts = []
+    async def transaction(
+        self, statements: Sequence[Statement | Write], chain: Chain | None = None
+    ) -> list[int] | None:
+        counts: list[int] = []
         try:
             async with self.conn.cursor() as cur:
-                for sql, params in statements:
-                    await cur.execute(to_postgres(sql), tuple(params))
+                if chain is not None:  # first, so that every chain writer locks in one order
+                    await cur.execute(f"LOCK TABLE {chain.table} IN EXCLUSIVE MODE")
+                for step in map(_as_write, statements):
+                    if not _should_run(step, counts):
+                        counts.append(0)
+                        continue
+                    await cur.execute(to_postgres(step.sql), tuple(step.params))
                     counts.append(int(cur.rowcount))
+                    if step.guard and counts[-1] < 1:
+                        await self.conn.rollback()
+                        return None
+                if chain is not None:
+                    await cur.execute(to_postgres(chain.last))
+                    last = await cur.fetchone()
+                    for when, build in chain.links:
+                        if when is None or counts[when] > 0:
+                            (sql, params), last = build(last)
+                            await cur.execute(to_postgres(sql), tuple(params))
+                    crash_point("before", chain.labels)
             await self.conn.commit()
         except BaseException:
             await self.conn.rollback()
             raise
+        if chain is not None:
+            crash_point("after", chain.labels)
         return counts
 
     async def returning(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
@@ -273,18 +342,6 @@ class PostgresDatabase:
                 if statement:
                     await cur.execute(to_postgres(statement))
         await self.conn.commit()
-
-    async def append_chained(self, table: str, last: str, build: ChainBuilder) -> None:
-        try:
-            async with self.conn.cursor() as cur:
-                await cur.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
-                await cur.execute(to_postgres(last))
-                sql, params = build(await cur.fetchone())
-                await cur.execute(to_postgres(sql), tuple(params))
-            await self.conn.commit()
-        except BaseException:
-            await self.conn.rollback()
-            raise
 
 
 def is_postgres(url: str | None) -> bool:

@@ -26,12 +26,19 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
+from langgraph.types import Command, Interrupt
 
-from engine.audit import audit_record
-from engine.database import Statement, is_postgres, open_postgres, open_sqlite
+from engine.audit import AuditNote, audit_note
+from engine.database import Statement, Write, is_postgres, open_postgres, open_sqlite
 from engine.decisions import Decision, Edit, Reject, Respond
-from engine.errors import AlreadyDecided, FourEyes, HitlError, InvalidDecision
+from engine.errors import (
+    AlreadyDecided,
+    EditDenied,
+    Expired,
+    FourEyes,
+    HitlError,
+    InvalidDecision,
+)
 from engine.events import (
     ApprovalDecided,
     ApprovalExpiring,
@@ -52,12 +59,13 @@ from engine.gate import REQUEST, Gate, call_digest
 from engine.graph import build_graph
 from engine.home import Home
 from engine.models import make_model
-from engine.policy import Policy, Verdict
+from engine.operators import operator_name, same_operator
+from engine.policy import Policy, Tier, TierSettings, Verdict
 from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
 from engine.reader import Reader
 from engine.slots import RunSlots, current_priority, urgent
 from engine.sqlite_saver import ThreadedSqliteSaver
-from engine.store import LEASE_SECONDS, Store
+from engine.store import LEASE_SECONDS, FixedVerdict, Store
 from engine.tools import CATALOGUE, ToolSpec, validate_args
 from engine.views import (
     ApprovalStatus,
@@ -79,8 +87,13 @@ class EngineOptions:
     api_key: str | None = None
     operator: str | None = None
     watch: bool = True
+    """Tail other processes' journal, and warn and expire on time while open. Nothing
+    depends on it for correctness: decisions check expiry, runners renew their leases."""
     run_slots: int = 4
     """Threads stepping at once (waits on models and tools do not count)."""
+    lease_seconds: float = LEASE_SECONDS
+    """How long a thread stays taken by a runner that stopped renewing (a dead process
+    elsewhere); runners renew every third of it."""
 
 
 def default_operator() -> str:
@@ -142,11 +155,13 @@ class Engine(Reader):
         self.policy = policy
         self.tools = tools
         self.options = options
-        self.operator = options.operator or default_operator()
+        self.operator = operator_name(options.operator or default_operator())
         super().__init__(store)
         self._saver = saver
         self._bus = EventBus()
-        self._gate = Gate(home, store, policy, tools, self._publish)
+        self._policy_digest = policy.digest
+        self._policies: dict[str, Policy] = {self._policy_digest: policy}
+        self._gate = Gate(home, store, policy, self._policy_digest, tools, self._publish)
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
         self._runners: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
@@ -184,12 +199,18 @@ class Engine(Reader):
             resolved.require()
         catalogue = tools or CATALOGUE
         in_force = resolve_policy(resolved, policy, catalogue)
+        settings = EngineOptions(**options)
+        operator_name(settings.operator or default_operator())  # refuse before any write
         async with contextlib.AsyncExitStack() as stack:
-            saver, store = await stack.enter_async_context(_storage(resolved))
-            engine = cls(resolved, saver, store, in_force, catalogue, EngineOptions(**options))
+            saver, store = await stack.enter_async_context(
+                _storage(resolved, settings.lease_seconds)
+            )
+            engine = cls(resolved, saver, store, in_force, catalogue, settings)
             await engine._audit.setup()
             await engine._record_policy()
+            await engine._expire_overdue(kick=False)  # whoever opens a home enforces expiry
             engine._journal_seq = await store.journal_head()
+            engine._background.append(asyncio.create_task(engine._keep_leases()))
             if engine.options.watch:
                 engine._background.append(asyncio.create_task(engine._watch()))
             try:
@@ -212,43 +233,65 @@ class Engine(Reader):
         """Every event from now on, from this process and (via the journal) others."""
         return self._bus.subscribe(limit)
 
-    async def _publish(self, *events: Event, also: Sequence[Statement] = ()) -> None:
-        """Journals the events (so other processes see them), then fans them out here.
+    async def _publish(
+        self,
+        *events: Event,
+        also: Sequence[Statement | Write] = (),
+        when: Sequence[int | None] = (),
+        audit: Sequence[tuple[int | None, AuditNote]] = (),
+    ) -> list[int] | None:
+        """One transaction: the state change (``also``), the events' journal rows (so
+        other processes see them) and every audit entry they make; then the events
+        are fanned out here. A crash leaves all of it or none.
 
-        ``also``: the state change the events report, written in the same transaction.
+        ``when[i]``: event i is written only if write ``when[i]`` of ``also`` changed a
+        row. ``audit``: entries of their own, each tied to a write of ``also`` or None.
+        Returns the row counts of ``also``, or None when its guard failed (then nothing
+        was written and no event is published).
         """
-        records = []
-        for event in events:
+        writes: list[Statement | Write] = list(also)
+        notes = list(audit)
+        first = len(writes)
+        for index, event in enumerate(events):
             kind, key, body = to_record(event)
-            records.append((event_thread_id(event), kind, key, body))
-        fresh = await self._store.append_journal(records, also)
-        for event, new in zip(events, fresh, strict=True):
-            if not new:
-                continue
-            if (entry := audit_record(event)) is not None:
-                kind, fields, body = entry
-                await self._audit.append(kind, body, **fields)
-            self._bus.publish(event)
+            condition = when[index] if when else None
+            writes.append(
+                self._store.journal_insert(event_thread_id(event), kind, key, body, condition)
+            )
+            if (note := audit_note(event)) is not None:
+                notes.append((first + index, note))
+        counts = await self._store.commit(writes, notes)
+        if counts is None:
+            return None
+        for index, event in enumerate(events):
+            if counts[first + index]:
+                self._bus.publish(event)
+        return counts[:first]
 
     async def _watch(self) -> None:
-        """Republishes other processes' events, applies their decisions, renews leases."""
-        last_renewal = time.monotonic()
+        """Republishes other processes' events, applies their decisions, expires on time."""
         while True:
             await asyncio.sleep(WATCH_SECONDS)
             try:
                 await self._tail_journal()
-                await self._expire()
+                await self._warn_expiring()
+                await self._expire_overdue(kick=True)
                 for thread_id in await self._store.threads_with_unapplied():
                     if thread_id not in self._runners:
                         with urgent():  # another process's decision: as urgent as ours
                             self._kick(thread_id)
-                if time.monotonic() - last_renewal > LEASE_SECONDS / 3:
-                    last_renewal = time.monotonic()
-                    await self._store.renew_leases(list(self._runners))
             except asyncio.CancelledError:
                 raise
             except Exception:  # the watcher must outlive a transient database error
                 await asyncio.sleep(1.0)
+
+    async def _keep_leases(self) -> None:
+        """Renews the lease of every thread this process runs, as long as it is open:
+        a model turn longer than the lease must not let another process take the thread."""
+        while True:
+            await asyncio.sleep(self.options.lease_seconds / 3)
+            with contextlib.suppress(Exception):  # retried at the next beat
+                await self._store.renew_leases(list(self._runners))
 
     async def _tail_journal(self) -> None:
         self._journal_seq, rows = await self._store.journal_since(self._journal_seq)
@@ -308,77 +351,151 @@ class Engine(Reader):
             return await self._decide(ref, decision, operator or self.operator)
 
     async def _decide(self, ref: str, decision: Decision, who: str) -> ApprovalView:
+        who = operator_name(who)
         approval = await self._store.approval(ref)
         if approval.status != "pending":
-            raise AlreadyDecided(_already(approval))
-        args, approvers, status, wire = self._judge(approval, decision, who)
-        now, final = time.time(), status != "pending"
-        won = await self._store.update_approval(
-            approval,
-            operator=who,
-            args=args,
-            approvers=approvers,
-            status=status,
-            decision=wire,
-            at=now,
-        )
-        if not won:
-            raise AlreadyDecided(_already(await self._store.approval(approval.id)))
-        decided = replace(
-            approval,
-            status=status,
-            args=args,
-            approvers=tuple(approvers),
-            received=len(approvers),
-            decision=wire,
-            decided_by=who if final else None,
-            decided_at=now if final else None,
-            version=approval.version + 1,
-        )
+            raise _refusal(approval)
+        now = time.time()
+        if _overdue(approval, now):
+            await self._expire(approval, now, kick=True)
+            raise Expired(_expired(approval))
+        decided = await self._judge(approval, decision, who, now)
+        final = decided.status != "pending"
         kind = type(decision).__name__.lower()
-        await self._publish(ApprovalDecided(decided, kind, who, final=status != "pending"))
-        if status != "pending":
+        written = await self._publish(
+            ApprovalDecided(decided, kind, who, final=final),
+            also=[Store.approval_decision(approval, decided, now)],
+        )
+        if written is None:  # someone was first, or time ran out meanwhile
+            current = await self._store.approval(approval.id)
+            if current.status == "pending" and _overdue(current, time.time()):
+                await self._expire(current, time.time(), kick=True)
+                raise Expired(_expired(current))
+            raise _refusal(current)
+        if final:
             self._kick(decided.thread_id)
         return decided
 
-    def _judge(
-        self, approval: ApprovalView, decision: Decision, operator: str
-    ) -> tuple[dict[str, Any], list[str], ApprovalStatus, dict[str, Any] | None]:
-        """(args, approvers, new status, wire decision if final) for a decision."""
-        if isinstance(decision, Reject):
-            return approval.args, list(approval.approvers), "rejected", decision.wire()
-        if isinstance(decision, Respond):
-            if not decision.message.strip():
+    async def _judge(
+        self, approval: ApprovalView, decision: Decision, operator: str, now: float
+    ) -> ApprovalView:
+        """The approval as it is after ``operator``'s decision (still pending while it
+        needs more approvals). Raises when the decision is not allowed; nothing written."""
+        if isinstance(decision, Reject | Respond):
+            if isinstance(decision, Respond) and not decision.message.strip():
                 raise InvalidDecision("a response needs a message: it becomes the tool's result")
-            return approval.args, list(approval.approvers), "responded", decision.wire()
+            status: ApprovalStatus = "rejected" if isinstance(decision, Reject) else "responded"
+            return _decided(approval, status, decision.wire(), operator, now)
         if isinstance(decision, Edit):
             if approval.kind != "tool_approval":
                 raise InvalidDecision(
                     f"approval {approval.id} is an outcome-unknown call: re-run it "
                     "(approve) or mark it done (respond); it cannot be edited"
                 )
-            spec = self.tools[approval.tool]
-            args = validate_args(spec, decision.args)
-            approvers = [operator]
-        else:
-            if approval.distinct_operators and operator in approval.approvers:
-                raise FourEyes(
-                    f"approval {approval.id}: {operator} already approved it; the policy "
-                    f"wants its {approval.received + 1}. approval from another operator"
+            args = validate_args(self.tools[approval.tool], decision.args)
+            verdict = await self._edit_verdict(approval, args)
+            if verdict.denied:
+                await self._audit.append(
+                    AuditNote(
+                        "edit_refused",
+                        {"args": args, "original_args": approval.args, "reason": verdict.reason},
+                        approval.thread_id,
+                        approval.id,
+                        approval.tool,
+                        operator,
+                    )
                 )
-            args = approval.args
-            approvers = [*approval.approvers, operator]
+                raise EditDenied(
+                    f"approval {approval.id}: the edited call is denied by policy "
+                    f"({verdict.reason}); nothing changed"
+                )
+            settings = verdict.settings
+            expires_at = approval.expires_at
+            if expires_at is None and settings.expires_after:
+                expires_at = now + settings.expires_after
+            approval = replace(
+                approval,
+                args=args,
+                tier=str(verdict.tier),
+                reason=verdict.reason,
+                rules=verdict.rules,
+                required=verdict.approvals_required,
+                distinct_operators=settings.distinct_operators,
+                expires_at=expires_at,
+                edited_by=operator,
+                approvers=(),
+            )
+        elif approval.distinct_operators and any(
+            same_operator(operator, earlier) for earlier in approval.approvers
+        ):
+            raise FourEyes(
+                f"approval {approval.id}: {operator} already approved it; the policy "
+                f"wants its {approval.received + 1}. approval from another operator"
+            )
+        approvers = (*approval.approvers, operator)
+        approval = replace(approval, approvers=approvers, received=len(approvers))
         if len(approvers) < approval.required:
-            return args, approvers, "pending", None
-        if args == approval.original_args:
-            wire: dict[str, Any] = {
-                "type": "approve",
-                "call_digest": call_digest(approval.tool, args),
-            }
-        else:
-            wire = Edit(args).wire(approval.tool)
-        status: ApprovalStatus = "edited" if args != approval.original_args else "approved"
-        return args, approvers, status, wire
+            return replace(approval, version=approval.version + 1)
+        if approval.args == approval.original_args:
+            wire = {"type": "approve", "call_digest": call_digest(approval.tool, approval.args)}
+            return _decided(approval, "approved", wire, operator, now)
+        return _decided(approval, "edited", Edit(approval.args).wire(approval.tool), operator, now)
+
+    async def edit_verdict(self, ref: str, args: Mapping[str, Any]) -> Verdict:
+        """What the call would need if its arguments were ``args``: the stricter of its
+        verdict and the edited arguments' (``denied``: such an edit is refused). Raises
+        InvalidArguments when ``args`` fail the tool's schema."""
+        approval = await self._store.approval(ref)
+        return await self._edit_verdict(approval, validate_args(self.tools[approval.tool], args))
+
+    async def _edit_verdict(self, approval: ApprovalView, args: dict[str, Any]) -> Verdict:
+        """An edit is a new call: judged by the policy in force and by the one the call
+        was requested under (another process's laxer policy cannot wave it through),
+        and never below what the call asked for before the edit."""
+        verdict = self.policy.verdict(approval.tool, args)
+        then = await self._policy_of(approval.policy_digest)
+        if then is not None:
+            verdict = verdict.stricter(then.verdict(approval.tool, args))
+        original = await self._store.fixed_verdict(
+            approval.thread_id,
+            approval.tool_call_id,
+            call_digest(approval.tool, approval.original_args),
+        )
+        asked = (
+            _as_verdict(original)
+            if original is not None
+            else Verdict(
+                Tier(approval.tier),
+                TierSettings(approval.required, approval.distinct_operators),
+                approval.reason,
+                approval.rules,
+            )
+        )
+        judged = verdict.stricter(asked)
+        if asked.tier.severity > verdict.tier.severity:  # say why, of the arguments shown
+            judged = replace(
+                judged,
+                reason=f"{verdict.reason}; kept at {asked.tier} as first asked ({asked.reason})",
+            )
+        return judged
+
+    async def _policy_of(self, digest: str) -> Policy | None:
+        """A policy once in force in this home, rebuilt from its record (cached)."""
+        if not digest:
+            return None
+        if digest not in self._policies:
+            found = await self._store.policy(digest)
+            if found is None:
+                return None
+            source, body = found
+            try:
+                self._policies[digest] = Policy.from_canonical(body, source)
+            except Exception as error:  # fail closed: no edit without its judge
+                raise HitlError(
+                    f"cannot rebuild the policy {digest[:12]} this call was requested under "
+                    f"({_oneline(error)}); nothing changed"
+                ) from None
+        return self._policies[digest]
 
     async def resume(self) -> list[str]:
         """Continues threads left mid-run (e.g. by a crash) and applies stranded decisions."""
@@ -424,45 +541,46 @@ class Engine(Reader):
         return self.policy.verdict(tool, validate_args(self.tools[tool], args))
 
     async def _record_policy(self) -> None:
-        """Audits the policy in force whenever it differs from the last one recorded."""
+        """Keeps the policy in force (to judge later edits of the calls it judged) and
+        audits it whenever it differs from the last one recorded."""
+        policy = self.policy
+        keep = Store.policy_insert(
+            self._policy_digest, policy.source, policy.canonical(), policy.text
+        )
         last = await self._audit.last("policy_in_force")
-        if last is None or last.body.get("digest") != self.policy.digest:
-            await self._audit.append(
-                "policy_in_force",
-                {
-                    "source": self.policy.source,
-                    "digest": self.policy.digest,
-                    "text": self.policy.text,
-                },
-                operator=self.operator,
-            )
+        if last is not None and last.body.get("digest") == self._policy_digest:
+            await self._store.commit([keep])
+            return
+        body = {"source": policy.source, "digest": self._policy_digest, "text": policy.text}
+        await self._audit.append(AuditNote("policy_in_force", body, operator=self.operator), keep)
 
-    async def _expire(self) -> None:
-        """Warns before, then rejects, approvals nobody decided in time (fail-closed)."""
-        now = time.time()
+    async def _warn_expiring(self) -> None:
+        """Warns, once per approval across processes, before it expires."""
         windows = {
             str(tier): settings.warn_before
             for tier, settings in self.policy.settings.items()
             if settings.warn_before
         }
-        for approval in await self._store.claim_warnings(now, windows):
+        for approval in await self._store.claim_warnings(time.time(), windows):
             await self._publish(ApprovalExpiring(approval))
+
+    async def _expire_overdue(self, *, kick: bool) -> None:
+        """Rejects approvals nobody decided in time (fail-closed). ``kick``: run their
+        threads now to tell the model; else whoever runs them next does."""
+        now = time.time()
         for approval in await self._store.expired(now):
-            waited = _duration(now - approval.created_at)
-            reason = f"Expired: nobody decided within {waited}; the call was not run."
-            wire = Reject(reason).wire()
-            won = await self._store.update_approval(
-                approval,
-                operator=EXPIRY_OPERATOR,
-                args=approval.args,
-                approvers=list(approval.approvers),
-                status="rejected",
-                decision=wire,
-            )
-            if won:
-                decided = await self._store.approval(approval.id)
-                await self._publish(ApprovalDecided(decided, "expire", EXPIRY_OPERATOR, True))
-                self._kick(decided.thread_id)
+            await self._expire(approval, now, kick=kick)
+
+    async def _expire(self, approval: ApprovalView, now: float, *, kick: bool) -> None:
+        waited = _duration(now - approval.created_at)
+        reason = f"Expired: nobody decided within {waited}; the call was not run."
+        expired = _decided(approval, "rejected", Reject(reason).wire(), EXPIRY_OPERATOR, now)
+        written = await self._publish(
+            ApprovalDecided(expired, "expire", EXPIRY_OPERATOR, True),
+            also=[Store.approval_expiry(approval, expired, now)],
+        )
+        if written is not None and kick:
+            self._kick(approval.thread_id)
 
     # --- running threads -----------------------------------------------------
 
@@ -574,13 +692,43 @@ class Engine(Reader):
         """Reads where the run stopped: records new approvals, sets the thread's status."""
         state = await graph.aget_state(config)
         now = time.time()
+        for attempt in range(3):
+            try:
+                await self._record_approvals(thread.id, state.interrupts, now)
+                break
+            except Exception as error:  # another process took the same short id first
+                if attempt == 2 or not _is_duplicate(error):
+                    raise
+        if state.interrupts:
+            unknown = any(_kind(i.value) == "outcome_unknown" for i in state.interrupts)
+            thread = replace(thread, pending=len(state.interrupts))
+            return await self._set_status(thread, "unknown" if unknown else "waiting")
+        if state.next:
+            return await self._set_status(thread, "running")
+        answer = ""
+        messages = state.values.get("messages", [])
+        if messages and isinstance(messages[-1], AIMessage):
+            answer = _text(messages[-1])
+        done = replace(thread, status="done", answer=answer, error=None, updated_at=now, pending=0)
+        await self._publish(ThreadFinished(done), also=[Store.thread_update(done)])
+        return done
+
+    async def _record_approvals(
+        self, thread_id: str, interrupts: Sequence[Interrupt], now: float
+    ) -> None:
+        """Records the approvals of new interrupts, each with its verdict and with the
+        audit entry that says it was requested, in one transaction."""
+        ids = await self._store.approval_ids_for([i.id for i in interrupts])
         found = []
-        for item in state.interrupts:
+        for item in interrupts:
+            if (approval_id := ids.get(item.id)) is None:
+                continue  # recorded by an earlier run
             request = REQUEST.validate_python(item.value)
+            requested_at = request.requested_at or now
             found.append(
                 ApprovalView(
-                    id=item.id[:8],
-                    thread_id=thread.id,
+                    id=approval_id,
+                    thread_id=thread_id,
                     kind=request.type,
                     tool_call_id=request.tool_call_id,
                     tool=request.name,
@@ -597,25 +745,18 @@ class Engine(Reader):
                     args_schema=request.args_schema,
                     rules=tuple(request.rules),
                     distinct_operators=request.distinct_operators,
-                    expires_at=now + request.expires_after if request.expires_after else None,
+                    expires_at=(
+                        requested_at + request.expires_after if request.expires_after else None
+                    ),
+                    policy_digest=request.policy_digest,
                 )
             )
-        new = await self._store.insert_approvals(found)
-        if new:
-            await self._publish(*(ApprovalRequested(a) for a in new))
-        if state.interrupts:
-            unknown = any(a.kind == "outcome_unknown" for a in found)
-            thread = replace(thread, pending=len(found))
-            return await self._set_status(thread, "unknown" if unknown else "waiting")
-        if state.next:
-            return await self._set_status(thread, "running")
-        answer = ""
-        messages = state.values.get("messages", [])
-        if messages and isinstance(messages[-1], AIMessage):
-            answer = _text(messages[-1])
-        done = replace(thread, status="done", answer=answer, error=None, updated_at=now, pending=0)
-        await self._publish(ThreadFinished(done), also=[Store.thread_update(done)])
-        return done
+        if found:
+            await self._publish(
+                *(ApprovalRequested(a) for a in found),
+                also=[Store.approval_insert(a) for a in found],
+                when=range(len(found)),
+            )
 
     async def _set_status(self, thread: ThreadView, status: ThreadStatus) -> ThreadView:
         """Writes the new status and its event in one transaction."""
@@ -626,20 +767,59 @@ class Engine(Reader):
         return changed
 
 
+def _refusal(approval: ApprovalView) -> AlreadyDecided:
+    if approval.decided_by == EXPIRY_OPERATOR:
+        return Expired(_expired(approval))
+    return AlreadyDecided(_already(approval))
+
+
 def _already(approval: ApprovalView) -> str:
     if approval.status == "pending":
         return (
             f"approval {approval.id} changed while you were deciding "
-            f"({approval.received}/{approval.required} approvals now); look at it again"
+            f"({approval.outcome} now); look at it again"
         )
+    if approval.decided_by == EXPIRY_OPERATOR:
+        return _expired(approval)
     when = time.strftime("%H:%M:%S", time.localtime(approval.decided_at or 0))
-    return (
-        f"approval {approval.id} was already {approval.status} by {approval.decided_by} at {when}"
+    return f"approval {approval.id} was already decided at {when}: {approval.outcome}"
+
+
+def _expired(approval: ApprovalView) -> str:
+    when = time.strftime("%H:%M:%S", time.localtime(approval.expires_at or 0))
+    return f"approval {approval.id} expired at {when}; it was rejected and the call did not run"
+
+
+def _overdue(approval: ApprovalView, now: float) -> bool:
+    return approval.expires_at is not None and now >= approval.expires_at
+
+
+def _decided(
+    approval: ApprovalView, status: ApprovalStatus, wire: dict[str, Any], who: str, now: float
+) -> ApprovalView:
+    return replace(
+        approval,
+        status=status,
+        decision=wire,
+        decided_by=who,
+        decided_at=now,
+        version=approval.version + 1,
     )
 
 
+def _as_verdict(fixed: FixedVerdict) -> Verdict:
+    settings = TierSettings(fixed.required, fixed.distinct_operators, fixed.expires_after)
+    return Verdict(Tier(fixed.tier), settings, fixed.reason, fixed.rules)
+
+
+def _kind(value: object) -> str:
+    return str(value.get("type", "")) if isinstance(value, dict) else ""
+
+
 @contextlib.asynccontextmanager
-async def _storage(home: Home) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], Store]]:
+async def _storage(
+    home: Home, lease_seconds: float
+) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], Store]]:
     """The checkpointer and the engine's store, on the home's database.
 
     SQLite: one connection per process, shared by both (one writer, one lock).
@@ -654,7 +834,7 @@ async def _storage(home: Home) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], 
             AsyncPostgresSaver.from_conn_string(home.database_url) as pg_saver,
         ):
             await pg_saver.setup()
-            store = Store(db, origin)
+            store = Store(db, origin, lease_seconds=lease_seconds)
             await store.setup()
             yield pg_saver, store
         return
@@ -663,7 +843,7 @@ async def _storage(home: Home) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], 
     async with open_sqlite(home.db) as sqlite:
         saver = ThreadedSqliteSaver(sqlite.thread)
         await saver.asetup()
-        store = Store(sqlite, origin)
+        store = Store(sqlite, origin, lease_seconds=lease_seconds)
         await store.setup()
         yield saver, store
 

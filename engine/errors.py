@@ -52,6 +52,18 @@ class FourEyes(InvalidDecision):
     """The policy wants a different operator for the next approval."""
 
 
+class InvalidOperator(HitlError):
+    """An operator name that could pass for someone else's (invisible characters)."""
+
+
+class Expired(AlreadyDecided):
+    """The approval's time ran out: it was rejected automatically, the call did not run."""
+
+
+class EditDenied(InvalidDecision):
+    """The edited call is one the policy denies; nothing changed."""
+
+
 class ThreadBusy(HitlError):
     """Another process is running this thread right now."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -19,13 +20,15 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from engine.audit import AuditNote
 from engine.errors import InvalidArguments
 from engine.events import CallDenied, ToolExecuted
 from engine.home import Home
-from engine.policy import Policy, Verdict
+from engine.policy import Policy, Tier
 from engine.slots import waiting
-from engine.store import Store
+from engine.store import FixedVerdict, Store
 from engine.tools import ToolContext, ToolRefused, ToolSpec, validate_args
+from engine.views import ApprovalView
 
 
 def call_digest(tool: str, args: Mapping[str, Any]) -> str:
@@ -52,6 +55,8 @@ class ApprovalRequest(BaseModel):
     rules: list[str] = Field(default_factory=list)
     distinct_operators: bool = False
     expires_after: float | None = None
+    requested_at: float | None = None
+    policy_digest: str = ""
 
 
 class _Approve(BaseModel):
@@ -110,9 +115,11 @@ class Gate:
     home: Home
     store: Store
     policy: Policy
+    policy_digest: str
     tools: Mapping[str, ToolSpec]
-    publish: Callable[..., Awaitable[None]]
-    """The engine's ``_publish``: events, and ``also=`` statements in the same transaction."""
+    publish: Callable[..., Awaitable[list[int] | None]]
+    """The engine's ``_publish``: events, ``also=`` writes and ``audit=`` entries, all in
+    one transaction; returns the writes' row counts."""
 
     async def __call__(self, task: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         call = task["call"]
@@ -132,15 +139,10 @@ class Gate:
             args = validate_args(spec, call.get("args") or {})
         except InvalidArguments as error:
             return _reply(call, f"Error: {error}. Fix the arguments and try again.", ok=False)
-        verdict = self.policy.verdict(name, args)
-        if verdict.denied:
-            await self.publish(CallDenied(thread_id, call["id"], name, args, verdict.reason))
-            return _reply(
-                call,
-                f"Denied by policy ({verdict.reason}). This call will not run; do not retry it.",
-                ok=False,
-            )
-        if not verdict.gated:
+        verdict = await self._verdict(thread_id, call["id"], name, args)
+        if verdict.tier == Tier.DENY:
+            return await self._deny(thread_id, call, args, verdict.reason)
+        if verdict.required < 1:
             return await self._run(thread_id, call, spec, args, args, recorded=False)
         raw = interrupt(self._request(call, spec, args, verdict))
         decision = DECISION.validate_python(raw)
@@ -152,6 +154,9 @@ class Gate:
             if decision.edited_action.name != name:
                 return _reply(call, "Error: an edit may not switch the tool; not run.", ok=False)
             to_run = validate_args(spec, decision.edited_action.args)
+            edited = self.policy.verdict(name, to_run)
+            if edited.denied:  # the deciding process judged it; this one checks again
+                return await self._deny(thread_id, call, to_run, edited.reason)
         else:
             if decision.call_digest and decision.call_digest != call_digest(name, args):
                 return _reply(
@@ -160,23 +165,65 @@ class Gate:
             to_run = args
         return await self._run_once(thread_id, call, spec, args, to_run, verdict)
 
-    def _request(
-        self, call: Mapping[str, Any], spec: ToolSpec, args: dict[str, Any], verdict: Verdict
+    async def _verdict(
+        self, thread_id: str, call_id: str, name: str, args: dict[str, Any]
+    ) -> FixedVerdict:
+        """The call's verdict as first judged. LangGraph re-runs this node from its top
+        for a sibling's decision, a resume or a crash, possibly in another process with
+        another policy: the stored verdict is read back, never judged again."""
+        fresh = self.policy.verdict(name, args)
+        mine = FixedVerdict(
+            tier=str(fresh.tier),
+            required=fresh.approvals_required,
+            distinct_operators=fresh.settings.distinct_operators,
+            expires_after=fresh.settings.expires_after,
+            reason=fresh.reason,
+            rules=fresh.rules,
+            policy_digest=self.policy_digest,
+            at=time.time(),
+        )
+        return await self.store.fix_verdict(thread_id, call_id, call_digest(name, args), name, mine)
+
+    async def _deny(
+        self, thread_id: str, call: Mapping[str, Any], args: dict[str, Any], reason: str
     ) -> dict[str, Any]:
+        await self.publish(CallDenied(thread_id, call["id"], call["name"], args, reason))
+        return _reply(
+            call, f"Denied by policy ({reason}). This call will not run; do not retry it.", ok=False
+        )
+
+    def _request(
+        self,
+        call: Mapping[str, Any],
+        spec: ToolSpec,
+        args: dict[str, Any],
+        verdict: FixedVerdict,
+        kind: str = "tool_approval",
+    ) -> dict[str, Any]:
+        description = (
+            OUTCOME_UNKNOWN
+            if kind == "outcome_unknown"
+            else f"{spec.description} Risk {verdict.tier}: {verdict.reason}."
+        )
         return {
-            "type": "tool_approval",
+            "type": kind,
             "tool_call_id": call["id"],
             "name": spec.name,
             "args": args,
-            "description": f"{spec.description} Risk {verdict.tier}: {verdict.reason}.",
-            "tier": str(verdict.tier),
-            "reason": verdict.reason,
-            "approvals_required": verdict.approvals_required,
+            "description": description,
+            "tier": verdict.tier,
+            "reason": verdict.reason
+            if kind == "tool_approval"
+            else f"outcome unknown after a crash; re-running asks what the call asked: "
+            f"{verdict.reason}",
+            "approvals_required": verdict.required,
             "approvals_received": 0,
             "args_schema": spec.args_schema,
             "rules": list(verdict.rules),
-            "distinct_operators": verdict.settings.distinct_operators,
-            "expires_after": verdict.settings.expires_after,
+            "distinct_operators": verdict.distinct_operators,
+            "expires_after": verdict.expires_after,
+            "requested_at": verdict.at,
+            "policy_digest": verdict.policy_digest,
         }
 
     async def _run_once(
@@ -186,41 +233,50 @@ class Gate:
         spec: ToolSpec,
         original: dict[str, Any],
         args: dict[str, Any],
-        verdict: Verdict,
+        verdict: FixedVerdict,
     ) -> dict[str, Any]:
         """Runs an approved call at most once, whatever crashes happen around it."""
-        if await self.store.claim_execution(thread_id, call["id"], spec.name, args):
+        started = self._started(thread_id, call, spec, args)
+        claim = self.store.execution_claim(thread_id, call["id"], spec.name, args)
+        counts = await self.publish(also=[claim], audit=[(0, started)])
+        if counts and counts[0]:
             return await self._run(thread_id, call, spec, original, args, recorded=True)
         prior = await self.store.execution(thread_id, call["id"])
         if prior is not None and prior.status != "started":
             return _reply(call, prior.result or "", ok=prior.status == "ok")
         if prior is not None:
-            raw = interrupt(
-                {
-                    "type": "outcome_unknown",
-                    "tool_call_id": call["id"],
-                    "name": spec.name,
-                    "args": args,
-                    "description": OUTCOME_UNKNOWN,
-                    "tier": str(verdict.tier),
-                    "reason": "outcome unknown after a crash",
-                    "approvals_required": 1,
-                    "approvals_received": 0,
-                    "args_schema": spec.args_schema,
-                }
-            )
+            # The re-run asks for what the call asked, as decided (an edit may have raised it).
+            decided = await self.store.call_approval(thread_id, call["id"])
+            asked = _asked(decided) if decided is not None else verdict
+            raw = interrupt(self._request(call, spec, args, asked, "outcome_unknown"))
             decision = DECISION.validate_python(raw)
-            if isinstance(decision, _Respond):
-                await self.store.finish_execution(thread_id, call["id"], "ok", decision.message)
-                return _reply(call, decision.message, ok=True)
-            if isinstance(decision, _Reject):
-                text = "Not run: a person marked this call as not having taken effect."
-                if decision.message:
-                    text += f" Reason: {decision.message}"
-                await self.store.finish_execution(thread_id, call["id"], "error", text)
-                return _reply(call, text, ok=False)
-        await self.store.begin_execution(thread_id, call["id"], spec.name, args)
+            if isinstance(decision, _Respond | _Reject):
+                if isinstance(decision, _Respond):
+                    status, text, ok = "ok", decision.message, True
+                else:
+                    status, ok = "error", False
+                    text = "Not run: a person marked this call as not having taken effect."
+                    if decision.message:
+                        text += f" Reason: {decision.message}"
+                finish = Store.execution_finish(thread_id, call["id"], status, text)
+                note = AuditNote(
+                    "outcome_settled",
+                    {"status": status, "result": text, "tool_call_id": call["id"]},
+                    thread_id,
+                    tool=spec.name,
+                )
+                await self.publish(also=[finish], audit=[(0, note)])
+                return _reply(call, text, ok=ok)
+        restart = self.store.execution_restart(thread_id, call["id"], spec.name, args)
+        await self.publish(also=[restart], audit=[(None, started)])
         return await self._run(thread_id, call, spec, original, args, recorded=True)
+
+    @staticmethod
+    def _started(
+        thread_id: str, call: Mapping[str, Any], spec: ToolSpec, args: dict[str, Any]
+    ) -> AuditNote:
+        body = {"args": args, "tool_call_id": call["id"]}
+        return AuditNote("tool_started", body, thread_id, tool=spec.name)
 
     async def _run(
         self,
@@ -249,6 +305,20 @@ class Gate:
         if args != original:
             result = f"{edit_notice(original, args)}\n\n{result}"
         return _reply(call, result, ok=ok)
+
+
+def _asked(approval: ApprovalView) -> FixedVerdict:
+    """What an approval asked for, as decided."""
+    return FixedVerdict(
+        tier=approval.tier,
+        required=approval.required,
+        distinct_operators=approval.distinct_operators,
+        expires_after=(approval.expires_at - approval.created_at if approval.expires_at else None),
+        reason=approval.reason,
+        rules=approval.rules,
+        policy_digest=approval.policy_digest,
+        at=time.time(),
+    )
 
 
 def _rejection(tool: str, reason: str | None) -> str:

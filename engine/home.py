@@ -50,10 +50,12 @@ class Home:
         for folder in (self.path, self.outbox, self.sandbox):
             folder.mkdir(parents=True, exist_ok=True)
 
+    def exists(self) -> bool:
+        return (self.policy_file.parent if self.database_url else self.db).exists()
+
     def require(self) -> None:
         """Refuse a home that was never created: a typo must not start a new, empty one."""
-        marker = self.policy_file.parent if self.database_url else self.db
-        if not marker.exists():
+        if not self.exists():
             raise HomeNotFound(
                 f"no hitl home at {self.path} (no {DB_NAME} there); "
                 "start one with `hitl run TASK`, or point --home / $HITL_HOME at an existing one"

@@ -113,6 +113,22 @@ class Verdict:
     def denied(self) -> bool:
         return self.tier is Tier.DENY
 
+    def stricter(self, other: Verdict) -> Verdict:
+        """Whichever asks more, field by field: the higher tier (and its reason), more
+        approvals, four-eyes if either wants it, the sooner expiry, every rule matched."""
+        lead = other if other.tier.severity > self.tier.severity else self
+        a, b = self.settings, other.settings
+        expiries = [x for x in (a.expires_after, b.expires_after) if x]
+        warnings = [x for x in (a.warn_before, b.warn_before) if x]
+        settings = TierSettings(
+            approvals=max(a.approvals, b.approvals),
+            distinct_operators=a.distinct_operators or b.distinct_operators,
+            expires_after=min(expiries) if expiries else None,
+            warn_before=max(warnings) if warnings else None,
+        )
+        rules = tuple(dict.fromkeys((*self.rules, *other.rules)))
+        return Verdict(lead.tier, settings, lead.reason, rules)
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -149,13 +165,46 @@ class Policy:
             reason += " (" + "; ".join(notes) + ")"
         return Verdict(tier, self.settings[tier], reason, tuple(matched))
 
+    def canonical(self) -> str:
+        """What the policy says, as canonical JSON: its digest is taken of this, and a
+        policy once in force can be rebuilt from it (to judge an edit of a call that was
+        requested under it). Comments and layout of the file do not count."""
+        return json.dumps(
+            {
+                "default": self.default.value,
+                "tiers": {name: tier.value for name, tier in self.tiers.items()},
+                "rules": [
+                    {"name": r.name, "when": r.when, "tier": r.tier.value, "tool": r.tool}
+                    for r in self.rules
+                ],
+                "settings": {
+                    tier.value: {
+                        "approvals": t.approvals,
+                        "distinct_operators": t.distinct_operators,
+                        "expires_after": t.expires_after,
+                        "warn_before": t.warn_before,
+                    }
+                    for tier, t in self.settings.items()
+                },
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
     @property
     def digest(self) -> str:
-        """Identifies the policy in force, for the audit log."""
-        basis = self.text or json.dumps(
-            {"tiers": dict(self.tiers), "default": self.default}, sort_keys=True
+        """Identifies what the policy says: recorded with every call it judged."""
+        return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+    @classmethod
+    def from_canonical(cls, body: str, source: str) -> Policy:
+        data = json.loads(body)
+        rules = tuple(
+            compile_rule(r["name"], r["when"], Tier(r["tier"]), r["tool"]) for r in data["rules"]
         )
-        return hashlib.sha256(basis.encode()).hexdigest()
+        settings = {Tier(t): TierSettings(**v) for t, v in data["settings"].items()}
+        tiers = {name: Tier(t) for name, t in data["tiers"].items()}
+        return cls(tiers, Tier(data["default"]), rules, settings, source)
 
     @classmethod
     def from_mapping(cls, tiers: Mapping[str, str], default: str = "medium") -> Policy:

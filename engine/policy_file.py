@@ -50,6 +50,12 @@ when = "!args.to.endsWith('@company.com')"
 tier = "high"
 
 [[rules]]
+name = "cc outside company.com"
+tool = "send_email"
+when = "has(args.cc) && args.cc.exists(a, !a.endsWith('@company.com'))"
+tier = "high"
+
+[[rules]]
 name = "path escapes the sandbox"
 tool = "delete_file"
 when = "args.path.startsWith('/') || args.path.contains('..')"

@@ -7,20 +7,26 @@ gated tools at-most-once (an execution row is committed before the tool runs).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.database import Database, Statement
+from engine.database import Database, Statement, Write
 from engine.errors import UnknownApproval, UnknownThread
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadView
 
+if TYPE_CHECKING:
+    from engine.audit import AuditNote
+
 LEASE_SECONDS = 15.0
 """A lease not renewed for this long is free, even when its owner's host is elsewhere."""
+SHORT_ID_LENGTHS = (8, 12, 16)
+"""An approval's id is the shortest of these prefixes of its interrupt id that is free."""
 
 
 SCHEMA = """
@@ -61,7 +67,9 @@ CREATE TABLE IF NOT EXISTS hitl_approvals (
     rules TEXT NOT NULL DEFAULT '[]',
     distinct_operators INTEGER NOT NULL DEFAULT 0,
     expires_at REAL,
-    warned_at REAL
+    warned_at REAL,
+    policy_digest TEXT NOT NULL DEFAULT '',
+    edited_by TEXT
 );
 CREATE INDEX IF NOT EXISTS hitl_approvals_open ON hitl_approvals (status, created_at);
 CREATE INDEX IF NOT EXISTS hitl_approvals_thread ON hitl_approvals (thread_id);
@@ -95,6 +103,28 @@ CREATE TABLE IF NOT EXISTS hitl_leases (
     pid INTEGER NOT NULL,
     expires_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS hitl_verdicts (
+    thread_id TEXT NOT NULL,
+    tool_call_id TEXT NOT NULL,
+    call_digest TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    required INTEGER NOT NULL,
+    distinct_operators INTEGER NOT NULL,
+    expires_after REAL,
+    reason TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    policy_digest TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (thread_id, tool_call_id, call_digest)
+);
+CREATE TABLE IF NOT EXISTS hitl_policies (
+    digest TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    body TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS hitl_ledger (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     thread_id TEXT NOT NULL,
@@ -114,7 +144,8 @@ _PENDING_COUNT = (
 _APPROVAL_COLUMNS = (
     "id, thread_id, kind, tool_call_id, tool, args, original_args, description, tier, reason, "
     "required, received, status, created_at, interrupt_id, args_schema, approvers, decision, "
-    "decided_by, decided_at, version, rules, distinct_operators, expires_at"
+    "decided_by, decided_at, version, rules, distinct_operators, expires_at, policy_digest, "
+    "edited_by"
 )
 
 
@@ -138,6 +169,7 @@ def _approval(row: Sequence[Any]) -> ApprovalView:
     (id_, thread_id, kind, call_id, tool, args, original, description, tier, reason) = row[:10]
     (required, received, status, created_at, interrupt_id, schema, approvers) = row[10:17]
     decision, decided_by, decided_at, version, rules, distinct, expires_at = row[17:24]
+    policy_digest, edited_by = row[24:26]
     return ApprovalView(
         id=id_,
         thread_id=thread_id,
@@ -163,7 +195,16 @@ def _approval(row: Sequence[Any]) -> ApprovalView:
         rules=tuple(json.loads(rules)),
         distinct_operators=bool(distinct),
         expires_at=expires_at,
+        policy_digest=policy_digest,
+        edited_by=edited_by,
     )
+
+
+_MIGRATIONS: Sequence[tuple[str, str, str]] = (
+    ("hitl_approvals", "policy_digest", "TEXT NOT NULL DEFAULT ''"),
+    ("hitl_approvals", "edited_by", "TEXT"),
+)
+"""Columns added since the first release: (table, column, type), added to older homes."""
 
 
 def _pid_alive(pid: int) -> bool:
@@ -185,6 +226,21 @@ class Execution:
     owner: str
 
 
+@dataclass(frozen=True, slots=True)
+class FixedVerdict:
+    """A call's verdict as it was when its approval was first requested; whoever runs
+    the call later (a resume, a sibling's decision, a crash) reads this back."""
+
+    tier: str
+    required: int
+    distinct_operators: bool
+    expires_after: float | None
+    reason: str
+    rules: tuple[str, ...]
+    policy_digest: str
+    at: float
+
+
 class Store:
     """The engine's own tables, on the connection it shares with the checkpointer.
 
@@ -192,15 +248,44 @@ class Store:
     LangGraph's never interleave inside one transaction.
     """
 
-    def __init__(self, db: Database, origin: str) -> None:
+    def __init__(self, db: Database, origin: str, *, lease_seconds: float = LEASE_SECONDS) -> None:
         self.db = db
         self.origin = origin
         self.host = socket.gethostname()
         self.pid = os.getpid()
+        self.lease_seconds = lease_seconds
 
     async def setup(self) -> None:
         async with self.db.lock:
             await self.db.script(SCHEMA)
+        for table, column, kind in _MIGRATIONS:
+            if column not in await self._columns(table):
+                with contextlib.suppress(Exception):  # another process added it first
+                    await self._write([(f"ALTER TABLE {table} ADD COLUMN {column} {kind}", ())])
+
+    async def _columns(self, table: str) -> set[str]:
+        if self.db.dialect == "sqlite":
+            rows = await self._all("SELECT name FROM pragma_table_info(?)", (table,))
+        else:
+            rows = await self._all(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = ? AND table_schema = current_schema()",
+                (table,),
+            )
+        return {r[0] for r in rows}
+
+    async def commit(
+        self,
+        writes: Sequence[Statement | Write],
+        audit: Sequence[tuple[int | None, AuditNote]] = (),
+    ) -> list[int] | None:
+        """One transaction: the writes, then the audit entries that record them (each
+        only if the write it names changed a row). None when a guard failed: then
+        nothing was written."""
+        from engine.audit import audit_chain
+
+        async with self.db.lock:
+            return await self.db.transaction(writes, audit_chain(audit))
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         async with self.db.lock:
@@ -215,7 +300,9 @@ class Store:
         if not statements:
             return []
         async with self.db.lock:
-            return await self.db.transaction(statements)
+            counts = await self.db.transaction(statements)
+        assert counts is not None  # no guards here
+        return counts
 
     # --- threads -------------------------------------------------------------
 
@@ -269,39 +356,60 @@ class Store:
 
     # --- approvals -----------------------------------------------------------
 
-    async def insert_approvals(self, approvals: Sequence[ApprovalView]) -> list[ApprovalView]:
-        """Records new pending approvals; returns those that were not known already."""
-        statements = [
+    async def approval_ids_for(self, interrupt_ids: Sequence[str]) -> dict[str, str | None]:
+        """For each interrupt, the shortest free prefix of its id (8, 12, 16 hex digits
+        or all of it) to show as its approval's id; None where the interrupt already has
+        its approval. Short ids are what people type; a clash must never lose one."""
+        if not interrupt_ids:
+            return {}
+        candidates = {i: [i[:n] for n in SHORT_ID_LENGTHS] + [i] for i in interrupt_ids}
+        every = [c for options in candidates.values() for c in options]
+        rows = await self._all(
+            f"SELECT id, interrupt_id FROM hitl_approvals WHERE id IN ({_marks(every)}) "
+            f"OR interrupt_id IN ({_marks(interrupt_ids)})",
+            (*every, *interrupt_ids),
+        )
+        known = {r[1] for r in rows}
+        taken = {r[0] for r in rows}
+        chosen: dict[str, str | None] = {}
+        for interrupt_id, options in candidates.items():
+            if interrupt_id in known:
+                chosen[interrupt_id] = None
+                continue
+            chosen[interrupt_id] = pick = next(c for c in options if c not in taken)
+            taken.add(pick)
+        return chosen
+
+    @staticmethod
+    def approval_insert(a: ApprovalView) -> Statement:
+        """A new pending approval; changes no row when its interrupt already has one."""
+        return (
+            "INSERT INTO hitl_approvals (id, interrupt_id, thread_id, kind, tool_call_id, "
+            "tool, args, original_args, description, tier, reason, required, args_schema, "
+            "created_at, rules, distinct_operators, expires_at, policy_digest) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (interrupt_id) DO NOTHING",
             (
-                "INSERT INTO hitl_approvals (id, interrupt_id, thread_id, kind, tool_call_id, "
-                "tool, args, original_args, description, tier, reason, required, args_schema, "
-                "created_at, rules, distinct_operators, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (interrupt_id) DO NOTHING",
-                (
-                    a.id,
-                    a.interrupt_id,
-                    a.thread_id,
-                    a.kind,
-                    a.tool_call_id,
-                    a.tool,
-                    json.dumps(a.args),
-                    json.dumps(a.original_args),
-                    a.description,
-                    a.tier,
-                    a.reason,
-                    a.required,
-                    json.dumps(a.args_schema),
-                    a.created_at,
-                    json.dumps(list(a.rules)),
-                    int(a.distinct_operators),
-                    a.expires_at,
-                ),
-            )
-            for a in approvals
-        ]
-        counts = await self._write(statements)
-        return [a for a, n in zip(approvals, counts, strict=True) if n]
+                a.id,
+                a.interrupt_id,
+                a.thread_id,
+                a.kind,
+                a.tool_call_id,
+                a.tool,
+                json.dumps(a.args),
+                json.dumps(a.original_args),
+                a.description,
+                a.tier,
+                a.reason,
+                a.required,
+                json.dumps(a.args_schema),
+                a.created_at,
+                json.dumps(list(a.rules)),
+                int(a.distinct_operators),
+                a.expires_at,
+                a.policy_digest,
+            ),
+        )
 
     async def pending(self, thread_id: str | None = None) -> list[ApprovalView]:
         where = "status = 'pending'" + (" AND thread_id = ?" if thread_id else "")
@@ -332,44 +440,71 @@ class Store:
             raise UnknownApproval(f"approval {ref!r} is ambiguous ({ids}, ...); give more of it")
         return _approval(rows[0])
 
-    async def update_approval(
-        self,
-        approval: ApprovalView,
-        *,
-        operator: str,
-        args: dict[str, Any],
-        approvers: Sequence[str],
-        status: str = "pending",
-        decision: dict[str, Any] | None = None,
-        at: float | None = None,
-    ) -> bool:
-        """Records one person's decision unless the approval changed since it was read.
+    @staticmethod
+    def approval_decision(before: ApprovalView, after: ApprovalView, at: float) -> Write:
+        """Records one person's decision (``after``) unless the approval changed since it
+        was read (``before``) or has expired: a guard, so the transaction it is in
+        writes nothing else either.
 
         The version check makes racing decisions safe across processes: exactly one of
-        two updates of the same version wins; the other gets false.
+        two updates of the same version wins.
         """
-        final = status != "pending"
-        counts = await self._write(
-            [
-                (
-                    "UPDATE hitl_approvals SET status = ?, args = ?, approvers = ?, received = ?, "
-                    "decision = ?, decided_by = ?, decided_at = ?, version = version + 1 "
-                    "WHERE id = ? AND status = 'pending' AND version = ?",
-                    (
-                        status,
-                        json.dumps(args),
-                        json.dumps(list(approvers)),
-                        len(approvers),
-                        json.dumps(decision) if decision is not None else None,
-                        operator if final else None,
-                        (at or time.time()) if final else None,
-                        approval.id,
-                        approval.version,
-                    ),
-                )
-            ]
+        return Write(
+            "UPDATE hitl_approvals SET status = ?, args = ?, approvers = ?, received = ?, "
+            "decision = ?, decided_by = ?, decided_at = ?, tier = ?, reason = ?, "
+            "required = ?, rules = ?, distinct_operators = ?, expires_at = ?, edited_by = ?, "
+            "version = version + 1 "
+            "WHERE id = ? AND status = 'pending' AND version = ? "
+            "AND (expires_at IS NULL OR expires_at > ?)",
+            (
+                after.status,
+                json.dumps(after.args),
+                json.dumps(list(after.approvers)),
+                len(after.approvers),
+                json.dumps(after.decision) if after.decision is not None else None,
+                after.decided_by,
+                after.decided_at,
+                after.tier,
+                after.reason,
+                after.required,
+                json.dumps(list(after.rules)),
+                int(after.distinct_operators),
+                after.expires_at,
+                after.edited_by,
+                before.id,
+                before.version,
+                at,
+            ),
+            guard=True,
         )
-        return counts[0] == 1
+
+    @staticmethod
+    def approval_expiry(before: ApprovalView, after: ApprovalView, at: float) -> Write:
+        """Rejects an overdue approval, unless someone decided it meanwhile."""
+        return Write(
+            "UPDATE hitl_approvals SET status = ?, decision = ?, decided_by = ?, "
+            "decided_at = ?, version = version + 1 "
+            "WHERE id = ? AND status = 'pending' AND version = ? AND expires_at <= ?",
+            (
+                after.status,
+                json.dumps(after.decision),
+                after.decided_by,
+                after.decided_at,
+                before.id,
+                before.version,
+                at,
+            ),
+            guard=True,
+        )
+
+    async def call_approval(self, thread_id: str, tool_call_id: str) -> ApprovalView | None:
+        """The tool-approval of a call: its verdict as decided (edits raise it)."""
+        row = await self._one(
+            f"SELECT {_APPROVAL_COLUMNS} FROM hitl_approvals WHERE thread_id = ? "
+            "AND tool_call_id = ? AND kind = 'tool_approval' ORDER BY created_at DESC LIMIT 1",
+            (thread_id, tool_call_id),
+        )
+        return _approval(row) if row else None
 
     async def expired(self, now: float) -> list[ApprovalView]:
         rows = await self._all(
@@ -440,54 +575,111 @@ class Store:
         )
         return Execution(*row) if row else None
 
-    async def claim_execution(
+    def execution_claim(
         self, thread_id: str, tool_call_id: str, tool: str, args: dict[str, Any]
-    ) -> bool:
-        """Records that the call is about to run, unless a record exists (true if new).
-
-        Committed before the tool runs: after a crash this row says "it may have run".
-        """
-        [claimed] = await self._write(
-            [
-                (
-                    "INSERT INTO hitl_executions (thread_id, tool_call_id, tool, args, status, "
-                    "owner, started_at) VALUES (?, ?, ?, ?, 'started', ?, ?) "
-                    "ON CONFLICT (thread_id, tool_call_id) DO NOTHING",
-                    (thread_id, tool_call_id, tool, json.dumps(args), self.origin, time.time()),
-                )
-            ]
-        )
-        return claimed == 1
-
-    async def begin_execution(
-        self, thread_id: str, tool_call_id: str, tool: str, args: dict[str, Any]
-    ) -> None:
-        """Committed before the tool runs: after a crash this row says "it may have run"."""
-        await self._write(
-            [
-                (
-                    "INSERT INTO hitl_executions (thread_id, tool_call_id, tool, args, status, "
-                    "owner, started_at) VALUES (?, ?, ?, ?, 'started', ?, ?) "
-                    "ON CONFLICT (thread_id, tool_call_id) DO UPDATE SET status = 'started', "
-                    "args = excluded.args, owner = excluded.owner, "
-                    "started_at = excluded.started_at",
-                    (thread_id, tool_call_id, tool, json.dumps(args), self.origin, time.time()),
-                )
-            ]
+    ) -> Statement:
+        """Records that the call is about to run, unless a record exists (a row changed
+        if new). Committed before the tool runs: after a crash it says "it may have run"."""
+        return (
+            "INSERT INTO hitl_executions (thread_id, tool_call_id, tool, args, status, "
+            "owner, started_at) VALUES (?, ?, ?, ?, 'started', ?, ?) "
+            "ON CONFLICT (thread_id, tool_call_id) DO NOTHING",
+            (thread_id, tool_call_id, tool, json.dumps(args), self.origin, time.time()),
         )
 
-    async def finish_execution(
-        self, thread_id: str, tool_call_id: str, status: str, result: str
-    ) -> None:
-        await self._write([self.execution_finish(thread_id, tool_call_id, status, result)])
+    def execution_restart(
+        self, thread_id: str, tool_call_id: str, tool: str, args: dict[str, Any]
+    ) -> Statement:
+        """A person chose to run an outcome-unknown call again: it is "started" anew."""
+        return (
+            "UPDATE hitl_executions SET status = 'started', tool = ?, args = ?, owner = ?, "
+            "started_at = ?, finished_at = NULL, result = NULL "
+            "WHERE thread_id = ? AND tool_call_id = ?",
+            (tool, json.dumps(args), self.origin, time.time(), thread_id, tool_call_id),
+        )
 
     @staticmethod
     def execution_finish(thread_id: str, tool_call_id: str, status: str, result: str) -> Statement:
+        """Closes a started execution (only a started one: a replay changes nothing)."""
         return (
             "UPDATE hitl_executions SET status = ?, result = ?, finished_at = ? "
-            "WHERE thread_id = ? AND tool_call_id = ?",
+            "WHERE thread_id = ? AND tool_call_id = ? AND status = 'started'",
             (status, result, time.time(), thread_id, tool_call_id),
         )
+
+    # --- verdicts: fixed when a call is first judged ---------------------------
+
+    async def fix_verdict(
+        self, thread_id: str, tool_call_id: str, digest: str, tool: str, verdict: FixedVerdict
+    ) -> FixedVerdict:
+        """Stores ``verdict`` for this call unless it has one; returns the one stored."""
+        [new] = await self._write(
+            [
+                (
+                    "INSERT INTO hitl_verdicts (thread_id, tool_call_id, call_digest, tool, "
+                    "tier, required, distinct_operators, expires_after, reason, rules, "
+                    "policy_digest, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (thread_id, tool_call_id, call_digest) DO NOTHING",
+                    (
+                        thread_id,
+                        tool_call_id,
+                        digest,
+                        tool,
+                        verdict.tier,
+                        verdict.required,
+                        int(verdict.distinct_operators),
+                        verdict.expires_after,
+                        verdict.reason,
+                        json.dumps(list(verdict.rules)),
+                        verdict.policy_digest,
+                        verdict.at,
+                    ),
+                )
+            ]
+        )
+        if new:
+            return verdict
+        stored = await self.fixed_verdict(thread_id, tool_call_id, digest)
+        assert stored is not None  # rows of this table are never deleted
+        return stored
+
+    async def fixed_verdict(
+        self, thread_id: str, tool_call_id: str, digest: str
+    ) -> FixedVerdict | None:
+        row = await self._one(
+            "SELECT tier, required, distinct_operators, expires_after, reason, rules, "
+            "policy_digest, at FROM hitl_verdicts "
+            "WHERE thread_id = ? AND tool_call_id = ? AND call_digest = ?",
+            (thread_id, tool_call_id, digest),
+        )
+        if row is None:
+            return None
+        tier, required, distinct, expires_after, reason, rules, policy_digest, at = row
+        return FixedVerdict(
+            tier,
+            required,
+            bool(distinct),
+            expires_after,
+            reason,
+            tuple(json.loads(rules)),
+            policy_digest,
+            at,
+        )
+
+    # --- policies: every one that was ever in force, by digest ----------------
+
+    @staticmethod
+    def policy_insert(digest: str, source: str, body: str, text: str) -> Statement:
+        return (
+            "INSERT INTO hitl_policies (digest, source, body, text, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (digest) DO NOTHING",
+            (digest, source, body, text, time.time()),
+        )
+
+    async def policy(self, digest: str) -> tuple[str, str] | None:
+        """(source, canonical body) of a policy once in force here."""
+        row = await self._one("SELECT source, body FROM hitl_policies WHERE digest = ?", (digest,))
+        return (row[0], row[1]) if row else None
 
     # --- leases: one process runs a thread at a time -------------------------
 
@@ -502,7 +694,7 @@ class Store:
                     "owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
                     "expires_at = excluded.expires_at "
                     "WHERE hitl_leases.owner = excluded.owner OR hitl_leases.expires_at < ?",
-                    (thread_id, self.origin, self.host, self.pid, now + LEASE_SECONDS, now),
+                    (thread_id, self.origin, self.host, self.pid, now + self.lease_seconds, now),
                 )
             ]
         )
@@ -518,7 +710,7 @@ class Store:
                 (
                     "UPDATE hitl_leases SET owner = ?, host = ?, pid = ?, expires_at = ? "
                     "WHERE thread_id = ? AND owner = ?",
-                    (self.origin, self.host, self.pid, now + LEASE_SECONDS, thread_id, row[0]),
+                    (self.origin, self.host, self.pid, now + self.lease_seconds, thread_id, row[0]),
                 )
             ]
         )
@@ -529,7 +721,7 @@ class Store:
         return ("DELETE FROM hitl_leases WHERE thread_id = ? AND owner = ?", (thread_id, origin))
 
     async def renew_leases(self, thread_ids: Sequence[str]) -> None:
-        expires = time.time() + LEASE_SECONDS
+        expires = time.time() + self.lease_seconds
         await self._write(
             [
                 (
@@ -552,30 +744,22 @@ class Store:
 
     # --- journal -------------------------------------------------------------
 
-    async def append_journal(
+    def journal_insert(
         self,
-        records: Sequence[tuple[str | None, str, str | None, dict[str, Any]]],
-        also: Sequence[Statement] = (),
-    ) -> list[bool]:
-        """Appends (thread_id, kind, key, body) rows, in one transaction with ``also``
-        (the change the rows report). A row whose key the thread already has is skipped
-        (LangGraph replays a step's finished writes when it resumes). Returns, per
-        record, whether it was new."""
-        now = time.time()
-        counts = await self._write(
-            [
-                *also,
-                *(
-                    (
-                        "INSERT INTO hitl_journal (origin, thread_id, kind, key, body, at) "
-                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        (self.origin, thread_id, kind, key, json.dumps(body), now),
-                    )
-                    for thread_id, kind, key, body in records
-                ),
-            ]
+        thread_id: str | None,
+        kind: str,
+        key: str | None,
+        body: dict[str, Any],
+        when: int | None = None,
+    ) -> Write:
+        """A journal row; skipped (no row changed) when the thread already has ``key``,
+        as LangGraph replays a step's finished writes when it resumes."""
+        return Write(
+            "INSERT INTO hitl_journal (origin, thread_id, kind, key, body, at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (self.origin, thread_id, kind, key, json.dumps(body), time.time()),
+            when=when,
         )
-        return [n == 1 for n in counts[len(also) :]]
 
     async def journal_since(self, seq: int) -> tuple[int, list[tuple[int, str, dict[str, Any]]]]:
         """(newest seq, [(seq, kind, body)] of rows other processes wrote after ``seq``).
@@ -620,6 +804,10 @@ class Store:
             "SELECT id, thread_id, tool_call_id, kind, body, at FROM hitl_ledger ORDER BY id"
         )
         return [LedgerEntry(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" for _ in values)
 
 
 def _like_prefix(ref: str) -> str:

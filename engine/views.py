@@ -77,10 +77,33 @@ class ApprovalView:
     """Four-eyes: each approval must come from a different operator."""
     expires_at: float | None = None
     """When the approval is rejected automatically if nobody decides it."""
+    policy_digest: str = ""
+    """The policy in force when the call was first judged; its verdict stays fixed."""
+    edited_by: str | None = None
+    """Who changed the arguments (the edit counts as that operator's approval)."""
 
     @property
     def summary(self) -> str:
         return one_line(self.args)
+
+    @property
+    def outcome(self) -> str:
+        """Who did what, in words: "edited by root, approved by alice"."""
+        if self.status == "pending":
+            done = f"{self.received}/{self.required} approvals"
+            return f"pending ({done}; edited by {self.edited_by})" if self.edited_by else done
+        if self.decided_by == "policy:expiry":
+            return "expired (rejected by policy:expiry)"
+        if self.kind == "outcome_unknown":
+            words = {"approved": "re-run", "responded": "marked done", "rejected": "marked not run"}
+            return f"{words.get(self.status, self.status)} by {self.decided_by}"
+        if self.status == "edited" or (self.status == "approved" and self.edited_by):
+            others = [a for a in self.approvers if a != self.edited_by]
+            approved = f", approved by {', '.join(others)}" if others else ""
+            return f"edited by {self.edited_by}{approved}"
+        if self.status == "approved":
+            return f"approved by {', '.join(self.approvers) or self.decided_by}"
+        return f"{self.status} by {self.decided_by}"
 
     @property
     def edited(self) -> bool:

@@ -75,8 +75,14 @@ class DecisionFlow:
                     severity="warning",
                 )
                 return
+            engine = app.engine
             app.push_screen(
-                EditScreen(approval, cursor_blink=app.settings.cursor_blink),
+                EditScreen(
+                    approval,
+                    judge=(lambda args: engine.edit_verdict(approval.id, args)) if engine else None,
+                    debounce_seconds=app.settings.verdict_debounce_seconds,
+                    cursor_blink=app.settings.cursor_blink,
+                ),
                 lambda args: self._send(approval, Edit(args)) if args is not None else None,
             )
         else:
@@ -91,9 +97,20 @@ class DecisionFlow:
             app.notify("The engine is not open yet.", severity="error")
             return
         decided: Any = await app.attempt(app.engine.decide(approval.id, decision))
-        if decided is not None and decided.status == "pending":
+        if decided is None or decided.status != "pending":
+            return
+        more = decided.required - decided.received
+        needed = "one more is needed" if more == 1 else f"{more} more are needed"
+        if isinstance(decision, Edit):
+            app.notify(
+                f"{decided.tool}: the edited call is {decided.tier} ({decided.reason}); your "
+                f"edit counts as approval {decided.received}/{decided.required}, and "
+                f"{needed} before it runs.",
+                title="edit recorded",
+            )
+        else:
             app.notify(
                 f"{decided.tool}: approval {decided.received}/{decided.required} recorded; "
-                "one more is needed before it runs.",
+                f"{needed} before it runs.",
                 title="high risk",
             )

@@ -57,7 +57,7 @@ KEYS: tuple[KeySpec, ...] = (
 EXTRA_HELP: tuple[tuple[str, str], ...] = (
     ("tab / shift+tab", "Move between the thread list, the thread pane and the approvals"),
     ("ctrl+p", "Command palette: every action, and jump to a thread or approval by name"),
-    ("ctrl+s", "In the editor: submit the edited arguments (only when they are valid)"),
+    ("ctrl+s", "In the editor: submit the edit (when valid, and the policy allows it)"),
     ("escape", "Close a dialog without doing anything"),
 )
 

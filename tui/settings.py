@@ -41,6 +41,10 @@ class ConsoleSettings:
     expiry_warning_seconds: float = 600.0
     """Within this long of the policy's automatic rejection, a card shows the time left."""
 
+    verdict_debounce_seconds: float = 0.15
+    """The editor asks the engine what the edited call would need once typing pauses
+    this long."""
+
     grid_size: int = 6
     """Threads shown side by side in the grid view."""
 

@@ -26,8 +26,10 @@ from engine.events import (
     ThreadStatusChanged,
     from_record,
 )
-from tui.calls import reveal, tier_text
+from tui.calls import decided_glyph, reveal, tier_text, who_did_what
 from tui.clock import Clock
+
+_GLYPH = {"approve": "✓", "edit": "✎", "reject": "✗", "respond": "↩"}
 
 _DECIDED = {
     "approve": "approved",
@@ -91,15 +93,23 @@ def item_of(event: Event, at: float, clock: Clock) -> StoryItem | None:
         return StoryItem(key, "denied", text)
     if isinstance(event, ApprovalDecided):
         a = event.approval
-        verb = _DECIDED.get(event.decision, event.decision)
-        progress = "" if event.final else f" ({a.received}/{a.required}, one more needed)"
         when = clock.time_of(a.decided_at) if a.decided_at else clock.time_of(at)
-        text = Text.assemble(
-            stamp,
-            ("✓ " if event.decision == "approve" else "✎ ", "bold"),
-            (f"{a.tool} {verb}", "bold"),
-            f" by {event.operator} at {when}{progress}",
-        )
+        if event.final:  # every person's part: "edited by root · approved by alice"
+            glyph = decided_glyph(a)
+            text = Text.assemble(
+                stamp, (f"{glyph} {a.tool} ", "bold"), (who_did_what(a), "bold"), f" at {when}"
+            )
+        else:
+            glyph = _GLYPH.get(event.decision, "·")
+            verb = _DECIDED.get(event.decision, event.decision)
+            text = Text.assemble(
+                stamp,
+                (f"{glyph} {a.tool} {verb}", "bold"),
+                f" by {event.operator} at {when} ({a.received}/{a.required}, {_more(a)})",
+            )
+            if event.decision == "edit":  # the edited call is judged again
+                text.append(" · now ")
+                text.append_text(tier_text(a.tier))
         if event.decision == "edit":
             text.append("\n   " + json.dumps(a.args, ensure_ascii=False), style="yellow")
         if event.decision in ("reject", "respond") and a.decision:
@@ -119,6 +129,11 @@ def item_of(event: Event, at: float, clock: Clock) -> StoryItem | None:
             key, "failed", Text.assemble(stamp, ("? outcome unknown: a person must say", "bold"))
         )
     return None
+
+
+def _more(approval: ApprovalView) -> str:
+    left = approval.required - approval.received
+    return "one more needed" if left == 1 else f"{left} more needed"
 
 
 def _message(key: str, event: MessageAdded, stamp: Text) -> StoryItem:

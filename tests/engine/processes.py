@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Child:
-    def __init__(self, home: Home, *args: str) -> None:
-        env = {**os.environ}
+    def __init__(self, home: Home, *args: str, env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, **(env or {})}
         env.pop("HITL_DATABASE_URL", None)
         if home.database_url:
             env["HITL_DATABASE_URL"] = home.database_url
@@ -65,3 +65,21 @@ class Child:
         if self.proc.stdin:
             self.proc.stdin.close()
         return self.proc.wait(timeout=60)
+
+
+def paused_in_child(home: Home, task: str) -> str:
+    """Runs ``task`` in a child engine until it pauses on one approval; its id."""
+    child = Child(home, "start", task)
+    [approval_id] = child.expect(lambda line: line.get("milestone") == "settled")["pending"]
+    child.finish()
+    return str(approval_id)
+
+
+def killed_mid_call(home: Home, approval_id: str, tool: str) -> None:
+    """A child approves ``approval_id`` and is SIGKILLed while ``tool`` (made slow) runs:
+    nobody knows whether the call took effect."""
+    approver = Child(home, "--slow", f"{tool}=60", "decide", approval_id, "approve")
+    approver.expect(lambda line: line.get("milestone") == "ready")
+    approver.send("go")
+    approver.expect(lambda line: line.get("milestone") == "tool-started")
+    approver.kill()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 from engine import Approve, Edit, Home, Reject
 from engine.engine import Engine
 from tests.cli.test_cli import hitl
-from tests.engine.conftest import run_sql
+from tests.conftest import run_sql
 
 
 async def _busy_day(engine: Engine) -> None:
@@ -57,7 +58,7 @@ async def test_every_decision_and_gated_execution_is_audited(engine: Engine) -> 
 
 
 def audit_cli(home: Home, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    return hitl(home.path, "audit", *args, ok=ok, database=home.database_url)
+    return hitl(home, "audit", *args, ok=ok)
 
 
 def _tamper(home: Home, sql: str) -> None:
@@ -98,9 +99,16 @@ async def test_verify_names_reordered_entries(engine: Engine, home: Home) -> Non
 async def test_the_cli_verifies_lists_and_exports(engine: Engine, home: Home) -> None:
     await _busy_day(engine)
     ok = audit_cli(home, "verify")
-    assert ok.stdout.startswith("audit log intact: 11 entries")
+    assert ok.stdout.startswith("audit log intact: 13 entries")
     jsonl = audit_cli(home, "--tool", "transfer_money", "--jsonl").stdout.splitlines()
-    assert len(jsonl) == 4  # requested, two approvals, executed
+    kinds = [json.loads(line)["kind"] for line in jsonl]
+    assert kinds == [
+        "approval_requested",
+        "decision",
+        "decision",
+        "tool_started",
+        "tool_executed",
+    ]
     listing = audit_cli(home, "--by", "bob").stdout
     assert "transfer_money" in listing and "by bob" in listing
     _tamper(home, "UPDATE hitl_audit SET operator = 'mallory' WHERE seq = 9")

@@ -134,7 +134,9 @@ async def test_edit_of_a_high_tier_call_needs_another_approval(engine: Engine) -
 async def test_a_decided_approval_cannot_be_decided_again(engine: Engine) -> None:
     _thread_id, [approval] = await _paused(engine, "email the Q3 report to boss@company.com")
     await engine.decide(approval.id, Approve())
-    with pytest.raises(AlreadyDecided, match=r"already approved by alice at \d\d:\d\d"):
+    with pytest.raises(
+        AlreadyDecided, match=r"already decided at \d\d:\d\d:\d\d: approved by alice"
+    ):
         await engine.decide(approval.id, Reject("too late"))
     with pytest.raises(UnknownApproval, match="no approval 'nope'"):
         await engine.decide("nope", Approve())

@@ -7,7 +7,7 @@ import asyncio
 from engine import Approve, Home, Respond
 from engine.engine import Engine
 from engine.events import ApprovalDecided
-from tests.engine.processes import Child
+from tests.engine.processes import Child, killed_mid_call
 
 EMAIL_TASK = "email the Q3 report to boss@company.com"
 
@@ -64,11 +64,7 @@ async def test_a_thread_killed_mid_run_continues_from_its_last_step(home: Home) 
 
 async def test_a_tool_killed_mid_call_is_not_run_again_on_its_own(home: Home) -> None:
     approval_id = _paused_in_child(home)
-    approver = Child(home, "--slow", "send_email=60", "decide", approval_id, "approve")
-    approver.expect(lambda line: line.get("milestone") == "ready")
-    approver.send("go")
-    approver.expect(lambda line: line.get("milestone") == "tool-started")
-    approver.kill()
+    killed_mid_call(home, approval_id, "send_email")
     attempts = home.path / "attempts.log"
     assert len(attempts.read_text().splitlines()) == 1
 
@@ -92,7 +88,7 @@ async def test_a_tool_killed_mid_call_is_not_run_again_on_its_own(home: Home) ->
         assert thread.status == "done"
         assert "I checked: it was sent." in (thread.answer or "")
         kinds = [e.kind for e in await engine.audit(thread=unknown.thread_id)]
-        assert kinds[-2:] == ["outcome_unknown", "outcome_resolved"]
+        assert kinds[-3:] == ["outcome_unknown", "outcome_resolved", "outcome_settled"]
         assert (await engine.verify_audit()).ok
     assert len(attempts.read_text().splitlines()) == 1
     assert not list(home.outbox.glob("*.eml"))
@@ -100,11 +96,7 @@ async def test_a_tool_killed_mid_call_is_not_run_again_on_its_own(home: Home) ->
 
 async def test_an_outcome_unknown_call_can_be_run_again_on_purpose(home: Home) -> None:
     approval_id = _paused_in_child(home)
-    approver = Child(home, "--slow", "send_email=60", "decide", approval_id, "approve")
-    approver.expect(lambda line: line.get("milestone") == "ready")
-    approver.send("go")
-    approver.expect(lambda line: line.get("milestone") == "tool-started")
-    approver.kill()
+    killed_mid_call(home, approval_id, "send_email")
 
     async with Engine.open(home, operator="alice") as engine:
         await engine.resume()
@@ -131,7 +123,8 @@ async def test_two_processes_racing_on_one_approval_one_wins(home: Home) -> None
         racer.finish()
     assert sorted(o["milestone"] for o in outcomes) == ["decided", "refused"]
     [refused] = [o for o in outcomes if o["milestone"] == "refused"]
-    assert f"approval {approval_id} was already approved by child-decide" in refused["error"]
+    assert f"approval {approval_id} was already decided at" in refused["error"]
+    assert refused["error"].endswith("approved by child-decide")
     assert len(list(home.outbox.glob("*.eml"))) == 1
 
 

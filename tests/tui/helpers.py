@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from textual.pilot import Pilot
 
+from engine.engine import Engine
 from tui.app import HitlApp
 from tui.launch import make_app
 from tui.settings import ConsoleSettings
@@ -21,6 +22,16 @@ TEST_SETTINGS = ConsoleSettings(
     resume=False,
 )
 """Decided cards stay put (so a test can see them), events apply at once."""
+
+EMAIL = "email the Q3 report to boss@company.com"
+TRANSFER = "transfer $5000 to acct-991"
+
+
+async def paused(engine: Engine, task: str) -> str:
+    """Starts ``task`` and returns its thread id once it has paused (or ended)."""
+    thread = await engine.start(task)
+    await engine.wait(thread.id)
+    return thread.id
 
 
 async def wait_until(

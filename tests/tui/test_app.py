@@ -5,27 +5,21 @@ from __future__ import annotations
 import json
 
 from textual.command import CommandList
-from textual.widgets import Button, Input
+from textual.widgets import Button, Input, Static
 
 from engine import Approve, Home
 from engine.engine import Engine
+from tests.engine.chat_server import ChatServer, PlannedCall
 from tui.calls import plain
+from tui.keys import KEYS, display_key
 from tui.screens.ask import AskScreen
 from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.edit import EditScreen
+from tui.screens.help import HelpScreen
 from tui.screens.quit import QuitScreen
 from tui.widgets.json_editor import JsonEditor
 
-from .helpers import console, wait_until
-
-EMAIL = "email the Q3 report to boss@company.com"
-TRANSFER = "transfer $5000 to acct-991"
-
-
-async def _paused(engine: Engine, task: str) -> str:
-    thread = await engine.start(task)
-    await engine.wait(thread.id)
-    return thread.id
+from .helpers import EMAIL, TRANSFER, console, paused, wait_until
 
 
 def _status(app: object, thread_id: str) -> str:
@@ -34,7 +28,7 @@ def _status(app: object, thread_id: str) -> str:
 
 
 async def test_approve_sends_the_email(engine: Engine, home: Home) -> None:
-    thread_id = await _paused(engine, EMAIL)
+    thread_id = await paused(engine, EMAIL)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -49,7 +43,7 @@ async def test_approve_sends_the_email(engine: Engine, home: Home) -> None:
 
 
 async def test_decision_keys_are_inert_outside_the_approval_list(engine: Engine) -> None:
-    await _paused(engine, EMAIL)
+    await paused(engine, EMAIL)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -61,7 +55,7 @@ async def test_decision_keys_are_inert_outside_the_approval_list(engine: Engine)
 
 
 async def test_reject_with_a_reason(engine: Engine, home: Home) -> None:
-    thread_id = await _paused(engine, EMAIL)
+    thread_id = await paused(engine, EMAIL)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -79,7 +73,7 @@ async def test_reject_with_a_reason(engine: Engine, home: Home) -> None:
 
 
 async def test_edit_with_valid_json_sends_the_edited_call(engine: Engine, home: Home) -> None:
-    thread_id = await _paused(engine, EMAIL)
+    thread_id = await paused(engine, EMAIL)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -99,7 +93,7 @@ async def test_edit_with_valid_json_sends_the_edited_call(engine: Engine, home: 
 
 
 async def test_invalid_json_cannot_be_submitted(engine: Engine, home: Home) -> None:
-    await _paused(engine, EMAIL)
+    await paused(engine, EMAIL)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -124,7 +118,7 @@ async def test_invalid_json_cannot_be_submitted(engine: Engine, home: Home) -> N
 
 
 async def test_schema_errors_name_the_field(engine: Engine) -> None:
-    await _paused(engine, EMAIL)
+    await paused(engine, EMAIL)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -141,7 +135,7 @@ async def test_schema_errors_name_the_field(engine: Engine) -> None:
 
 
 async def test_stray_keys_never_approve_a_high_risk_call(engine: Engine) -> None:
-    await _paused(engine, TRANSFER)
+    await paused(engine, TRANSFER)
     app = console(engine, confirm_arm_seconds=600)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -162,7 +156,7 @@ async def test_stray_keys_never_approve_a_high_risk_call(engine: Engine) -> None
 
 
 async def test_high_risk_takes_two_confirmed_approvals(engine: Engine) -> None:
-    thread_id = await _paused(engine, TRANSFER)
+    thread_id = await paused(engine, TRANSFER)
     app = console(engine, confirm_arm_seconds=0.05)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -202,8 +196,8 @@ async def test_new_thread_from_a_typed_task(engine: Engine) -> None:
 
 
 async def test_filter_by_text_and_by_status(engine: Engine) -> None:
-    email = await _paused(engine, EMAIL)
-    search = await _paused(engine, "search for invoices")
+    email = await paused(engine, EMAIL)
+    search = await paused(engine, "search for invoices")
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.thread_list) == 2, "both threads")
@@ -227,8 +221,8 @@ async def test_filter_by_text_and_by_status(engine: Engine) -> None:
 
 
 async def test_grid_shows_threads_side_by_side_live(engine: Engine) -> None:
-    email = await _paused(engine, EMAIL)
-    search = await _paused(engine, "search for invoices")
+    email = await paused(engine, EMAIL)
+    search = await paused(engine, "search for invoices")
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.thread_list) == 2, "both threads")
@@ -261,7 +255,7 @@ async def test_tab_moves_between_regions(engine: Engine) -> None:
 
 
 async def test_quit_asks_first_while_approvals_wait(engine: Engine) -> None:
-    await _paused(engine, EMAIL)
+    await paused(engine, EMAIL)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -286,8 +280,8 @@ async def test_quit_at_once_when_nothing_waits(engine: Engine) -> None:
 
 async def test_restart_shows_approvals_already_in_the_home(home: Home) -> None:
     async with Engine.open(home, operator="alice") as first:
-        email = await _paused(first, EMAIL)
-        await _paused(first, TRANSFER)
+        email = await paused(first, EMAIL)
+        await paused(first, TRANSFER)
     async with Engine.open(home, operator="alice") as engine:
         app = console(engine)
         async with app.run_test(size=(160, 45)) as pilot:
@@ -299,20 +293,20 @@ async def test_restart_shows_approvals_already_in_the_home(home: Home) -> None:
 
 
 async def test_a_new_approval_never_moves_the_cursor(engine: Engine) -> None:
-    await _paused(engine, EMAIL)
+    await paused(engine, EMAIL)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the first card")
         app.sidebar.focus()
         first = app.sidebar.cursor
-        await _paused(engine, TRANSFER)
+        await paused(engine, TRANSFER)
         await wait_until(pilot, lambda: len(app.sidebar) == 2, "the second card")
         assert app.sidebar.cursor == first
         assert app.focused is app.sidebar
 
 
 async def test_engine_errors_become_notifications(engine: Engine) -> None:
-    await _paused(engine, EMAIL)
+    await paused(engine, EMAIL)
     app = console(engine)
     async with app.run_test(size=(160, 45), notifications=True) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -321,32 +315,58 @@ async def test_engine_errors_become_notifications(engine: Engine) -> None:
         app.decisions.begin("approve", approval.id)  # raced: bob was first
         await wait_until(
             pilot,
-            lambda: any("already approved by bob" in n.message for n in app._notifications),
+            lambda: any(
+                "already decided" in n.message and "approved by bob" in n.message
+                for n in app._notifications
+            ),
             "the error notification",
         )
         assert app.is_running
 
 
-async def test_failed_threads_show_their_error(engine: Engine) -> None:
-    app = console(engine)
-    async with app.run_test(size=(160, 45), notifications=True) as pilot:
-        app._start_thread("search for invoices")
-        await wait_until(pilot, lambda: len(app.thread_list) == 1, "the thread")
-        [row] = app.thread_list.rows
-        await engine.wait(row.thread.id)
-        from dataclasses import replace
+async def test_a_failing_model_endpoint_fails_the_thread_and_retry_continues_it(
+    home: Home,
+) -> None:
+    email = {"to": "boss@company.com", "subject": "Q3", "body": "Attached.", "cc": []}
+    with ChatServer([PlannedCall("send_email", email, id="call_email")]) as server:
+        server.fail_with = 500
+        async with Engine.open(
+            home,
+            model="openai:test-model",
+            base_url=server.base_url,
+            api_key="test",
+            operator="alice",
+        ) as engine:
+            app = console(engine)
+            async with app.run_test(size=(160, 45)) as pilot:
+                await pilot.press("n")
+                await wait_until(pilot, lambda: isinstance(app.screen, AskScreen), "the dialog")
+                await pilot.press(*EMAIL, "enter")
+                await wait_until(pilot, lambda: len(app.thread_list) == 1, "the thread")
+                [row] = app.thread_list.rows
+                thread_id = row.thread.id
+                await wait_until(pilot, lambda: _status(app, thread_id) == "failed", "failure")
+                assert app.pane.thread_id == thread_id
+                head = plain(app.pane.query_one("#head").content)
+                assert "failed" in head.splitlines()[0]
+                [error_line] = [line for line in head.splitlines() if line.startswith("error:")]
+                assert "500" in error_line
+                assert "scripted failure: Internal Server Error" in error_line
+                await wait_until(pilot, lambda: "✗ failed:" in app.pane.story_text, "the story")
+                assert "scripted failure: Internal Server Error" in app.pane.story_text
+                assert server.requests, "the model endpoint was really asked"
 
-        failed = replace(row.thread, status="failed", error="ModelUnavailable: no route")
-        from engine.events import ThreadFailed
-
-        await app.apply([ThreadFailed(failed)])
-        await pilot.pause()
-        assert "error: ModelUnavailable: no route" in str(app.pane.query_one("#head").content)
-        assert "failed: ModelUnavailable" in app.pane.story_text
+                server.fail_with = None  # the endpoint recovers; R retries the thread
+                app.thread_list.focus()
+                await pilot.press("R")
+                await wait_until(pilot, lambda: _status(app, thread_id) == "waiting", "the retry")
+                assert "error:" not in plain(app.pane.query_one("#head").content)
+                await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
+                assert app.sidebar.rows[0].tool_call_id == "call_email"
 
 
 async def test_respond_answers_in_place_of_the_tool(engine: Engine, home: Home) -> None:
-    thread_id = await _paused(engine, EMAIL)
+    thread_id = await paused(engine, EMAIL)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -361,8 +381,8 @@ async def test_respond_answers_in_place_of_the_tool(engine: Engine, home: Home) 
 
 
 async def test_palette_jumps_to_a_thread_by_name(engine: Engine) -> None:
-    email = await _paused(engine, EMAIL)
-    search = await _paused(engine, "search for invoices")
+    email = await paused(engine, EMAIL)
+    search = await paused(engine, "search for invoices")
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.thread_list) == 2, "both threads")
@@ -378,7 +398,7 @@ async def test_palette_jumps_to_a_thread_by_name(engine: Engine) -> None:
 
 
 async def test_palette_runs_thread_list_actions(engine: Engine) -> None:
-    await _paused(engine, EMAIL)
+    await paused(engine, EMAIL)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.thread_list) == 1, "the thread")
@@ -395,10 +415,36 @@ async def test_help_lists_every_key(engine: Engine) -> None:
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("question_mark")
-        await pilot.pause()
-        from tui.screens.help import HelpScreen
-
-        assert isinstance(app.screen, HelpScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        lines = [
+            " ".join(line.split())
+            for static in app.screen.query(Static)
+            for line in plain(static.content).splitlines()
+        ]
+        for key, action in (("a", "Approve"), ("r", "Reject"), ("e", "Edit"), ("s", "Respond")):
+            assert f"{key} {action} approval list" in lines
+        for spec in KEYS:
+            row = f"{display_key(spec.key)} {spec.description}"
+            assert any(line.startswith(row) for line in lines), f"{row!r} is not listed"
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.screen_stack) == 1
+
+
+async def test_a_decided_card_leaves_the_sidebar_after_a_moment(engine: Engine) -> None:
+    await paused(engine, EMAIL)
+    await paused(engine, TRANSFER)
+    app = console(engine, decided_linger_seconds=1.0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: len(app.sidebar) == 2, "both cards")
+        email = next(a for a in app.sidebar.rows if a.tool == "send_email")
+        await engine.decide(email.id, Approve(), operator="bob")  # from elsewhere
+        await wait_until(
+            pilot,
+            lambda: (card := app.sidebar.get(email.id)) is not None and card.status == "approved",
+            "the card marked approved",
+        )
+        assert len(app.sidebar) == 2  # it stays a moment, so the person sees what happened
+        await wait_until(pilot, lambda: email.id not in app.sidebar, "the card to leave")
+        assert [a.tool for a in app.sidebar.rows] == ["transfer_money"]
+        assert app.sidebar.pending_count == 1

@@ -4,7 +4,6 @@ denied calls, four-eyes and expiry. A real engine on a temporary home, driven by
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator
 
 from textual.command import CommandList
@@ -13,23 +12,16 @@ from textual.widgets import DataTable, Static
 from engine import Home
 from engine.engine import Engine
 from engine.policy_file import DEFAULT_POLICY_TOML
+from tests.conftest import run_sql
 from tui.app import HitlApp
 from tui.calls import plain
 from tui.screens.audit import AuditScreen
 from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.policy import PolicyScreen
 
-from .helpers import console, wait_until
+from .helpers import EMAIL, TRANSFER, console, paused, wait_until
 
 RIVAL = "email the deck to x@rival.com"
-EMAIL = "email the Q3 report to boss@company.com"
-TRANSFER = "transfer $5000 to acct-991"
-
-
-async def _paused(engine: Engine, task: str) -> str:
-    thread = await engine.start(task)
-    await engine.wait(thread.id)
-    return thread.id
 
 
 def _detail_text(app: HitlApp) -> str:
@@ -50,7 +42,7 @@ async def _engine_with_policy(home: Home, policy: str) -> AsyncIterator[Engine]:
 
 
 async def test_the_detail_shows_the_rule_that_made_a_call_risky(engine: Engine) -> None:
-    await _paused(engine, RIVAL)
+    await paused(engine, RIVAL)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
@@ -101,8 +93,8 @@ async def test_the_policy_screen_lists_tools_rules_and_tiers(engine: Engine) -> 
 async def test_the_audit_screen_shows_the_decision_and_a_broken_chain(
     engine: Engine, home: Home
 ) -> None:
-    email = await _paused(engine, EMAIL)
-    await _paused(engine, TRANSFER)
+    email = await paused(engine, EMAIL)
+    await paused(engine, TRANSFER)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.sidebar) == 2, "the approval cards")
@@ -128,8 +120,7 @@ async def test_the_audit_screen_shows_the_decision_and_a_broken_chain(
             pilot, lambda: {r[3] for r in _table_rows(screen)} == {"send_email"}, "only its rows"
         )
 
-        with sqlite3.connect(home.db) as db:
-            db.execute("UPDATE hitl_audit SET operator = 'mallory' WHERE kind = 'decision'")
+        run_sql(home, "UPDATE hitl_audit SET operator = 'mallory' WHERE kind = 'decision'")
         await pilot.press("r")
         await wait_until(pilot, lambda: "broken" in screen.verify_line, "the broken chain")
         assert "was changed after it was written" in screen.verify_line
@@ -137,8 +128,8 @@ async def test_the_audit_screen_shows_the_decision_and_a_broken_chain(
 
 
 async def test_the_thread_list_opens_the_audit_of_its_thread(engine: Engine) -> None:
-    email = await _paused(engine, EMAIL)
-    await _paused(engine, TRANSFER)
+    email = await paused(engine, EMAIL)
+    await paused(engine, TRANSFER)
     app = console(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: len(app.thread_list) == 2, "both threads")
@@ -171,7 +162,7 @@ async def test_a_denied_call_shows_in_the_thread_pane(engine: Engine) -> None:
 async def test_four_eyes_refuses_the_same_operator_twice(home: Home) -> None:
     policy = DEFAULT_POLICY_TOML.replace("distinct_operators = false", "distinct_operators = true")
     async with _engine_with_policy(home, policy) as engine:
-        await _paused(engine, TRANSFER)
+        await paused(engine, TRANSFER)
         app = console(engine, confirm_arm_seconds=0.05)
         async with app.run_test(size=(160, 45), notifications=True) as pilot:
             await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")

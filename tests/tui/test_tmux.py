@@ -1,7 +1,11 @@
-"""The real console in a real terminal: tmux runs ``hitl console``; we type and read the screen."""
+"""The real console in a real terminal: tmux runs ``hitl console``; we type and read the screen.
+
+On each database a home can live in (the ``home`` fixture), as a person would run it.
+"""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -11,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from engine import Home
 
 pytestmark = pytest.mark.tmux
 
@@ -57,16 +63,18 @@ def keys(session: str, *typed: str) -> None:
     subprocess.run(["tmux", "send-keys", "-t", session, *typed], check=True)
 
 
-def test_approve_in_the_real_console(tmux_session: str, tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def test_approve_in_the_real_console(tmux_session: str, home: Home) -> None:
+    where = ["--home", str(home.path)]
+    if home.database_url:
+        where += ["--database", home.database_url]
     subprocess.run(
-        [str(HITL), "--home", str(home), "run", "email the Q3 report to boss@company.com"],
+        [str(HITL), *where, "run", "email the Q3 report to boss@company.com"],
         check=True,
         capture_output=True,
     )
     # COLUMNS/LINES from the test runner's environment would override the terminal's size.
     command = (
-        f"env -u COLUMNS -u LINES {HITL} --home {home} --operator carol console;"
+        f"env -u COLUMNS -u LINES {HITL} {shlex.join(where)} --operator carol console;"
         " echo CONSOLE-EXIT-$?; sleep 30"
     )
     subprocess.run(
@@ -90,7 +98,7 @@ def test_approve_in_the_real_console(tmux_session: str, tmp_path: Path) -> None:
             break
     wait_for_screen(tmux_session, "approved by carol")
     wait_for_screen(tmux_session, "✓ 1 done")
-    assert list((home / "outbox").glob("*.eml"))
+    assert list(home.outbox.glob("*.eml"))
 
     keys(tmux_session, "q")
     wait_for_screen(tmux_session, "CONSOLE-EXIT-0")

@@ -7,6 +7,8 @@ the policy rejects it (live: the app ticks the widget each second).
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
@@ -49,8 +51,13 @@ def approval_risk(approval: ApprovalView, clock: Clock | None = None) -> Text:
         lines.append(line("rules", ", ".join(approval.rules), "bold"))
     if approval.distinct_operators:
         lines.append(line("four-eyes", "each approval from a different operator", "bold"))
-    if approval.approvers:
-        lines.append(line("approved by", ", ".join(approval.approvers)))
+    approvers = list(approval.approvers)
+    if approval.edited_by:
+        lines.append(line("edited by", approval.edited_by, "bold yellow"))
+        if approval.edited_by in approvers:  # the edit counts as its editor's approval
+            approvers.remove(approval.edited_by)
+    if approvers:
+        lines.append(line("approved by", ", ".join(approvers)))
     if clock is not None and approval.expires_at is not None and approval.status == "pending":
         if approval.expires_at > clock.now():
             expiry = line("expires", f"in {clock.until(approval.expires_at)}", "bold")
@@ -61,9 +68,14 @@ def approval_risk(approval: ApprovalView, clock: Clock | None = None) -> Text:
     return Text("\n").join(lines)
 
 
+_RISK_SUFFIX = re.compile(r" Risk (?:low|medium|high|deny): .*\.\Z", re.DOTALL)
+"""The risk the gate wrote into the description when the call was first asked for: stale
+once the arguments are edited, so it is cut, and :func:`approval_risk` says why instead."""
+
+
 def approval_body(approval: ApprovalView) -> RenderableType:
     """The tool's description (its risk is in :func:`approval_risk`) and the call."""
-    description = approval.description.removesuffix(f" Risk {approval.tier}: {approval.reason}.")
+    description = _RISK_SUFFIX.sub("", approval.description)
     return Group(
         Text(description, style="italic"),
         Text(""),

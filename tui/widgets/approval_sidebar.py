@@ -2,7 +2,9 @@
 
 A new approval is added where its age puts it (at the bottom: oldest first), so it never
 moves the cursor or takes focus. A card turns decided only when the engine says so
-(:meth:`ApprovalSidebar.upsert` with a decided approval), then leaves after a moment.
+(:meth:`ApprovalSidebar.upsert` with a decided approval): its glyph (✓ ✎ ✗ ↩ ⏱) takes the
+place of the tier marker, and who did what the place of the arguments; the app removes it
+after a moment.
 """
 
 from __future__ import annotations
@@ -15,20 +17,12 @@ from rich.text import Text
 from textual.message import Message
 
 from engine import ApprovalView
+from tui.calls import decided_glyph, who_did_what
 from tui.clock import Clock, SystemClock, compact_age
 from tui.keys import bindings
 from tui.widgets.row_list import RowList, padded
 
 DecisionKind = Literal["approve", "reject", "edit", "respond"]
-
-_DONE_LABEL = {
-    "approved": "✓ approved",
-    "edited": "✎ edited",
-    "rejected": "✗ rejected",
-    "responded": "↩ answered",
-}
-_EXPIRED_LABEL = "⏱ expired"
-"""A rejection by the policy's clock (operator ``policy:…``), not by a person."""
 
 
 class ApprovalSidebar(RowList[ApprovalView]):
@@ -102,17 +96,15 @@ class ApprovalSidebar(RowList[ApprovalView]):
         return (row.created_at, row.thread_id, row.tool_call_id)
 
     def row_text(self, row: ApprovalView, line: int, width: int) -> Text:
+        decided = self.get_component_rich_style("approval-sidebar--decided")
         if line == 1:
+            if row.status != "pending":  # who did what, where a pending card shows the call
+                return Text("  " + padded(who_did_what(row), max(0, width - 2)), style=decided)
             style = self.get_component_rich_style("approval-sidebar--summary")
             return Text("  " + padded(row.summary, max(0, width - 2)), style=style)
         tool_style = self.get_component_rich_style("approval-sidebar--tool")
         if row.status != "pending":
-            decided = self.get_component_rich_style("approval-sidebar--decided")
-            if (row.decided_by or "").startswith("policy:"):
-                label = _EXPIRED_LABEL
-            else:
-                label = f"{_DONE_LABEL.get(row.status, row.status)} by {row.decided_by or '?'}"
-            return Text.assemble((f"{row.tool} ", tool_style), (label, decided))
+            return Text.assemble((f"{decided_glyph(row)} ", decided), (row.tool, tool_style))
         tier_style = self.get_component_rich_style(f"approval-sidebar--{row.tier}")
         marker = "?" if row.kind == "outcome_unknown" else "●"
         right = f"{row.received}/{row.required} {self.clock.age(row.created_at):>4}"
@@ -156,7 +148,7 @@ class ApprovalSidebar(RowList[ApprovalView]):
             )
             return
         if row.status != "pending":
-            self.notify(f"{row.tool} was already {row.status} by {row.decided_by}.")
+            self.notify(f"{row.tool} was already decided: {who_did_what(row)}.")
             return
         self.post_message(self.DecisionRequested(row.id, kind))
 

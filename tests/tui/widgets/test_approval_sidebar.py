@@ -55,8 +55,8 @@ async def test_a_card_turns_decided_only_when_told_and_cannot_be_decided_again()
         sidebar.focus()
         sidebar.upsert([replace(card, status="approved", decided_by="bob")])
         await pilot.pause()
-        line = sidebar.render_line(0).text
-        assert "approved by bob" in line
+        assert sidebar.render_line(0).text.startswith("✓ send_email")
+        assert sidebar.render_line(1).text.startswith("  approved by bob")
         await pilot.press("a")
         await pilot.pause()
     assert not [m for m in seen if isinstance(m, ApprovalSidebar.DecisionRequested)]
@@ -117,4 +117,44 @@ async def test_a_card_close_to_expiry_shows_the_time_left() -> None:
             [approval("soon", created_at=1, status="rejected", decided_by="policy:expiry")]
         )
         await pilot.pause()
-        assert "⏱ expired" in sidebar.render_line(0).text
+        assert sidebar.render_line(0).text.startswith("⏱ send_email")
+        assert "expired: rejected by policy:expiry" in sidebar.render_line(1).text
+
+
+async def test_a_decided_card_says_what_each_person_did() -> None:
+    app = Host()
+    async with app.run_test(size=(60, 12)) as pilot:
+        sidebar = app.query_one(ApprovalSidebar)
+        edited = {"to": "cfo@company.com", "subject": "Q3"}
+        cards = [
+            approval("a", created_at=1, tier="high"),
+            approval("b", created_at=2, tier="high"),
+            approval("c", created_at=3),
+        ]
+        sidebar.upsert(cards)
+        sidebar.upsert(
+            [
+                replace(  # root edited (his approval), alice gave the second one
+                    cards[0],
+                    args=edited,
+                    status="edited",
+                    edited_by="root",
+                    approvers=("root", "alice"),
+                    decided_by="alice",
+                ),
+                replace(cards[1], status="approved", approvers=("alice", "bob"), decided_by="bob"),
+                replace(  # bob rejected what root had edited
+                    cards[2], args=edited, status="rejected", edited_by="root", decided_by="bob"
+                ),
+            ]
+        )
+        await pilot.pause()
+        lines = [sidebar.render_line(y).text.rstrip() for y in range(6)]
+    assert lines == [
+        "✎ send_email",
+        "  edited by root · approved by alice",
+        "✓ send_email",
+        "  approved by alice, bob",
+        "✗ send_email",
+        "  edited by root · rejected by bob",
+    ]
