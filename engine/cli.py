@@ -61,23 +61,23 @@ def _parser() -> argparse.ArgumentParser:
     p = command("pending", "list pending approvals, oldest first", json_flag=True)
     p.add_argument("--thread", help="only this thread's")
     p = command("ledger", "list what the money and data tools did", json_flag=True)
-    for name, help_text in (
-        ("approve", "approve a call (a high-risk call needs two approvals)"),
-        ("rerun", "run an outcome-unknown call again"),
-    ):
+
+    def decision(name: str, help_text: str) -> argparse.ArgumentParser:
+        """A decision resumes its thread here: the thread's model may need its endpoint."""
         p = command(name, help_text, json_flag=True)
         p.add_argument("approval")
-    p = command("reject", "reject a call; the model is told why", json_flag=True)
-    p.add_argument("approval")
+        model_flags(p)
+        return p
+
+    decision("approve", "approve a call (a high-risk call needs two approvals)")
+    decision("rerun", "run an outcome-unknown call again")
+    p = decision("reject", "reject a call; the model is told why")
     p.add_argument("--reason", help="told to the model")
-    p = command("edit", "run a call with edited arguments", json_flag=True)
-    p.add_argument("approval")
+    p = decision("edit", "run a call with edited arguments")
     p.add_argument("--args", required=True, help="the new arguments, a JSON object")
-    p = command("respond", "answer in place of the tool; the call does not run", json_flag=True)
-    p.add_argument("approval")
+    p = decision("respond", "answer in place of the tool; the call does not run")
     p.add_argument("--message", required=True)
-    p = command("mark-done", "say an outcome-unknown call did take effect", json_flag=True)
-    p.add_argument("approval")
+    p = decision("mark-done", "say an outcome-unknown call did take effect")
     p.add_argument("--note", default="A person confirmed this call took effect.")
     p = command("resume", "continue threads left mid-run and apply stranded decisions")
     model_flags(p)
@@ -163,6 +163,14 @@ async def _dispatch(args: argparse.Namespace) -> int:
             thread = await engine.retry(args.thread)
             await engine.wait(thread.id)
             return _report(await engine.thread(thread.id), await engine.pending(thread.id), args)
+        if args.command in ("rerun", "mark-done"):
+            approval = await engine.approval(args.approval)
+            if approval.kind != "outcome_unknown":
+                instead = "approve" if args.command == "rerun" else "respond"
+                raise InvalidDecision(
+                    f"approval {approval.id} is not an outcome-unknown call; "
+                    f"`hitl {args.command}` settles only those (use `hitl {instead}`)"
+                )
         decided = await engine.decide(args.approval, _decision(args), operator=args.operator)
         said = _what_was_done(args.command, engine.operator, decided)
         if decided.status == "pending":

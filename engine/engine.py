@@ -429,8 +429,8 @@ class Engine(Reader):
             same_operator(operator, earlier) for earlier in approval.approvers
         ):
             raise FourEyes(
-                f"approval {approval.id}: {operator} already approved it; the policy "
-                f"wants its {approval.received + 1}. approval from another operator"
+                f"approval {approval.id}: {operator} already approved it; the policy wants "
+                f"approval {approval.received + 1} of {approval.required} from another operator"
             )
         approvers = (*approval.approvers, operator)
         approval = replace(approval, approvers=approvers, received=len(approvers))
@@ -719,42 +719,65 @@ class Engine(Reader):
         """Records the approvals of new interrupts, each with its verdict and with the
         audit entry that says it was requested, in one transaction."""
         ids = await self._store.approval_ids_for([i.id for i in interrupts])
-        found = []
+        found: list[tuple[ApprovalView, float]] = []
         for item in interrupts:
             if (approval_id := ids.get(item.id)) is None:
                 continue  # recorded by an earlier run
             request = REQUEST.validate_python(item.value)
             requested_at = request.requested_at or now
             found.append(
-                ApprovalView(
-                    id=approval_id,
-                    thread_id=thread_id,
-                    kind=request.type,
-                    tool_call_id=request.tool_call_id,
-                    tool=request.name,
-                    args=request.args,
-                    original_args=request.args,
-                    description=request.description,
-                    tier=request.tier,
-                    reason=request.reason,
-                    required=request.approvals_required,
-                    received=0,
-                    status="pending",
-                    created_at=now,
-                    interrupt_id=item.id,
-                    args_schema=request.args_schema,
-                    rules=tuple(request.rules),
-                    distinct_operators=request.distinct_operators,
-                    expires_at=(
-                        requested_at + request.expires_after if request.expires_after else None
+                (
+                    ApprovalView(
+                        id=approval_id,
+                        thread_id=thread_id,
+                        kind=request.type,
+                        tool_call_id=request.tool_call_id,
+                        tool=request.name,
+                        args=request.args,
+                        original_args=request.args,
+                        description=request.description,
+                        tier=request.tier,
+                        reason=request.reason,
+                        required=request.approvals_required,
+                        received=0,
+                        status="pending",
+                        created_at=now,
+                        interrupt_id=item.id,
+                        args_schema=request.args_schema,
+                        rules=tuple(request.rules),
+                        distinct_operators=request.distinct_operators,
+                        expires_at=(
+                            requested_at + request.expires_after if request.expires_after else None
+                        ),
+                        policy_digest=request.policy_digest,
                     ),
-                    policy_digest=request.policy_digest,
+                    requested_at,
                 )
             )
         if found:
+            verdicts = [
+                Store.verdict_insert(
+                    a.thread_id,
+                    a.tool_call_id,
+                    call_digest(a.tool, a.args),
+                    a.tool,
+                    FixedVerdict(
+                        a.tier,
+                        a.required,
+                        a.distinct_operators,
+                        a.expires_at - requested if a.expires_at else None,
+                        a.reason,
+                        a.rules,
+                        a.policy_digest,
+                        requested,
+                    ),
+                )
+                for a, requested in found
+                if a.kind == "tool_approval"
+            ]
             await self._publish(
-                *(ApprovalRequested(a) for a in found),
-                also=[Store.approval_insert(a) for a in found],
+                *(ApprovalRequested(a) for a, _ in found),
+                also=[*(Store.approval_insert(a) for a, _ in found), *verdicts],
                 when=range(len(found)),
             )
 

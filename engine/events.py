@@ -146,12 +146,15 @@ def event_thread_id(event: Event) -> str | None:
 
 
 def to_record(event: Event) -> tuple[str, str | None, dict[str, Any]]:
-    """(kind, dedup key, JSON-able body) for the journal."""
+    """(kind, dedup key, JSON-able body) for the journal.
+
+    Every ToolExecuted is kept, even for a call that ran before: a low-tier call re-run
+    after a crash, or an outcome-unknown call re-run on purpose, did run again."""
     key = None
     if isinstance(event, MessageAdded) and event.message_id:
         key = f"message:{event.message_id}"
-    elif isinstance(event, ToolExecuted):
-        key = f"executed:{event.tool_call_id}"
+    elif isinstance(event, CallDenied):  # a re-run of the node denies it again: once
+        key = f"denied:{event.tool_call_id}"
     return type(event).__name__, key, _plain(event)
 
 

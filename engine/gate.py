@@ -8,6 +8,7 @@ committed to the store; if the node is ever re-entered with that intent unfinish
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -139,7 +140,12 @@ class Gate:
             args = validate_args(spec, call.get("args") or {})
         except InvalidArguments as error:
             return _reply(call, f"Error: {error}. Fix the arguments and try again.", ok=False)
-        verdict = await self._verdict(thread_id, call["id"], name, args)
+        fixed = task.get("verdict")
+        verdict = (
+            FixedVerdict(**{**fixed, "rules": tuple(fixed["rules"])})
+            if fixed
+            else await self._verdict(thread_id, call["id"], name, args)  # checkpoints of old
+        )
         if verdict.tier == Tier.DENY:
             return await self._deny(thread_id, call, args, verdict.reason)
         if verdict.required < 1:
@@ -165,23 +171,42 @@ class Gate:
             to_run = args
         return await self._run_once(thread_id, call, spec, args, to_run, verdict)
 
-    async def _verdict(
-        self, thread_id: str, call_id: str, name: str, args: dict[str, Any]
-    ) -> FixedVerdict:
-        """The call's verdict as first judged. LangGraph re-runs this node from its top
-        for a sibling's decision, a resume or a crash, possibly in another process with
-        another policy: the stored verdict is read back, never judged again."""
-        fresh = self.policy.verdict(name, args)
-        mine = FixedVerdict(
-            tier=str(fresh.tier),
-            required=fresh.approvals_required,
-            distinct_operators=fresh.settings.distinct_operators,
-            expires_after=fresh.settings.expires_after,
-            reason=fresh.reason,
-            rules=fresh.rules,
+    def judge(self, call: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The verdict of a call as the model asked for it (None for a call the gate
+        refuses anyway: unknown tool, bad arguments).
+
+        Judged once, where the turn's tasks are made: the verdict travels in the task,
+        which is checkpointed, so LangGraph's re-runs of the call's node (for a sibling's
+        decision, a resume, a crash), possibly in another process with another policy,
+        read it back and never judge it again."""
+        spec = self.tools.get(call.get("name") or "")
+        if spec is None or "unparsed" in call:
+            return None
+        try:
+            args = validate_args(spec, call.get("args") or {})
+        except InvalidArguments:
+            return None
+        return dataclasses.asdict(self._fixed(spec.name, args))
+
+    def _fixed(self, name: str, args: dict[str, Any]) -> FixedVerdict:
+        verdict = self.policy.verdict(name, args)
+        return FixedVerdict(
+            tier=str(verdict.tier),
+            required=verdict.approvals_required,
+            distinct_operators=verdict.settings.distinct_operators,
+            expires_after=verdict.settings.expires_after,
+            reason=verdict.reason,
+            rules=verdict.rules,
             policy_digest=self.policy_digest,
             at=time.time(),
         )
+
+    async def _verdict(
+        self, thread_id: str, call_id: str, name: str, args: dict[str, Any]
+    ) -> FixedVerdict:
+        """For a task made before verdicts travelled with it: stored the first time it
+        is judged here, and read back after that."""
+        mine = self._fixed(name, args)
         return await self.store.fix_verdict(thread_id, call_id, call_digest(name, args), name, mine)
 
     async def _deny(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage
@@ -30,6 +30,9 @@ class AgentState(TypedDict):
 
 class CallTask(TypedDict):
     call: dict[str, Any]
+    verdict: NotRequired[dict[str, Any]]
+    """The call's verdict, judged as the model asked for it. The task (with it) is part
+    of the checkpoint, so every re-run of the call's node reads the same verdict back."""
 
 
 def tool_schemas(tools: Mapping[str, ToolSpec]) -> list[dict[str, Any]]:
@@ -57,6 +60,8 @@ def build_graph(
             reply = await bound.ainvoke(state["messages"], config)
         if not reply.id:  # the journal de-duplicates replayed messages by id
             reply.id = f"ai-{uuid.uuid4().hex}"
+        if isinstance(reply, AIMessage):
+            unique_call_ids(reply, state["messages"])
         return {"messages": [reply]}
 
     def route(state: AgentState) -> Sequence[Send] | str:
@@ -75,7 +80,13 @@ def build_graph(
             for c in last.invalid_tool_calls
             if c.get("id")
         ]
-        return [Send("tool", CallTask(call=c)) for c in calls] or END
+        sends = []
+        for call in calls:
+            task = CallTask(call=call)
+            if (verdict := gate.judge(call)) is not None:
+                task["verdict"] = verdict
+            sends.append(Send("tool", task))
+        return sends or END
 
     async def tool(task: CallTask, config: RunnableConfig) -> dict[str, Any]:
         return await gate(dict(task), config)
@@ -87,3 +98,23 @@ def build_graph(
     builder.add_conditional_edges("agent", route, ["tool", END])
     builder.add_edge("tool", "agent")
     return builder.compile(checkpointer=checkpointer)
+
+
+def unique_call_ids(reply: AIMessage, history: Sequence[AnyMessage]) -> None:
+    """Gives every tool call of ``reply`` an id no other call of the thread has.
+
+    Approvals, verdicts and the at-most-once record are keyed by the call's id; a model
+    (a buggy or hostile endpoint, or one that numbers calls from 0 each turn) that
+    repeats an id must not make one call's record stand for another's."""
+    seen = {
+        call["id"]
+        for message in history
+        if isinstance(message, AIMessage)
+        for call in [*message.tool_calls, *message.invalid_tool_calls]
+        if call.get("id")
+    }
+    for call in [*reply.tool_calls, *reply.invalid_tool_calls]:
+        original = call.get("id") or "call"
+        if original in seen:
+            call["id"] = f"{original}-{uuid.uuid4().hex[:8]}"
+        seen.add(str(call["id"]))

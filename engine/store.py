@@ -342,6 +342,8 @@ class Store:
 
     async def thread(self, ref: str) -> ThreadView:
         """The thread whose id is ``ref`` or starts with it (unique prefix)."""
+        if not ref.strip():
+            raise UnknownThread("a thread id is needed; `hitl threads` lists them")
         rows = await self._all(
             f"SELECT {_THREAD_COLUMNS}, {_PENDING_COUNT} FROM hitl_threads t "
             "WHERE t.id = ? OR t.id LIKE ? ESCAPE '\\' ORDER BY t.id = ? DESC LIMIT 3",
@@ -428,6 +430,8 @@ class Store:
         return [_approval(r) for r in rows]
 
     async def approval(self, ref: str) -> ApprovalView:
+        if not ref.strip():
+            raise UnknownApproval("an approval id is needed; `hitl pending` lists the open ones")
         rows = await self._all(
             f"SELECT {_APPROVAL_COLUMNS} FROM hitl_approvals WHERE id = ? OR id LIKE ? "
             "ESCAPE '\\' ORDER BY id = ? DESC LIMIT 3",
@@ -609,33 +613,38 @@ class Store:
 
     # --- verdicts: fixed when a call is first judged ---------------------------
 
+    @staticmethod
+    def verdict_insert(
+        thread_id: str, tool_call_id: str, digest: str, tool: str, verdict: FixedVerdict
+    ) -> Statement:
+        """Keeps a call's verdict (unless it has one): what an edit is compared with."""
+        return (
+            "INSERT INTO hitl_verdicts (thread_id, tool_call_id, call_digest, tool, "
+            "tier, required, distinct_operators, expires_after, reason, rules, "
+            "policy_digest, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (thread_id, tool_call_id, call_digest) DO NOTHING",
+            (
+                thread_id,
+                tool_call_id,
+                digest,
+                tool,
+                verdict.tier,
+                verdict.required,
+                int(verdict.distinct_operators),
+                verdict.expires_after,
+                verdict.reason,
+                json.dumps(list(verdict.rules)),
+                verdict.policy_digest,
+                verdict.at,
+            ),
+        )
+
     async def fix_verdict(
         self, thread_id: str, tool_call_id: str, digest: str, tool: str, verdict: FixedVerdict
     ) -> FixedVerdict:
         """Stores ``verdict`` for this call unless it has one; returns the one stored."""
         [new] = await self._write(
-            [
-                (
-                    "INSERT INTO hitl_verdicts (thread_id, tool_call_id, call_digest, tool, "
-                    "tier, required, distinct_operators, expires_after, reason, rules, "
-                    "policy_digest, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (thread_id, tool_call_id, call_digest) DO NOTHING",
-                    (
-                        thread_id,
-                        tool_call_id,
-                        digest,
-                        tool,
-                        verdict.tier,
-                        verdict.required,
-                        int(verdict.distinct_operators),
-                        verdict.expires_after,
-                        verdict.reason,
-                        json.dumps(list(verdict.rules)),
-                        verdict.policy_digest,
-                        verdict.at,
-                    ),
-                )
-            ]
+            [self.verdict_insert(thread_id, tool_call_id, digest, tool, verdict)]
         )
         if new:
             return verdict

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -35,14 +35,19 @@ class ToolContext:
 
 
 class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+ADDRESS = r"^[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"']+$"
+"""One address, nothing a mail header would read as a second one (a comma, a quote)."""
+Address = Annotated[str, Field(pattern=ADDRESS, description="email address")]
 
 
 class SendEmailArgs(_Args):
-    to: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Recipient address")
+    to: Address = Field(description="recipient address")
     subject: str = Field(min_length=1, max_length=200)
     body: str
-    cc: list[str] = Field(default_factory=list)
+    cc: list[Address] = Field(default_factory=list)
 
 
 class PathArgs(_Args):

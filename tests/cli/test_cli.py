@@ -139,6 +139,21 @@ def test_bad_input_prints_one_line_and_changes_nothing(
     )
     one_error_line(hitl(home, "show", "nope", ok=False), "no thread 'nope'")
     one_error_line(hitl(home, "respond", approval["id"], "--message", " ", ok=False), "message")
+    one_error_line(hitl(home, "mark-done", "", ok=False), "an approval id is needed")
+    one_error_line(
+        hitl(home, "mark-done", approval["id"], ok=False),
+        "is not an outcome-unknown call",
+        "use `hitl respond`",
+    )
+    one_error_line(
+        hitl(home, "rerun", approval["id"], ok=False),
+        "is not an outcome-unknown call",
+        "use `hitl approve`",
+    )
+    one_error_line(
+        hitl(home, "--operator", "carol\u200b", "approve", approval["id"], ok=False),
+        "invisible or control character (U+200B",
+    )
     assert hitl(home, "pending", "--json").stdout == before
     assert not list(home.outbox.glob("*.eml"))
 

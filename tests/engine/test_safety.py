@@ -16,16 +16,19 @@ from engine import (
     Expired,
     FourEyes,
     Home,
+    InvalidArguments,
     InvalidOperator,
     Policy,
     Respond,
     Tier,
+    UnknownApproval,
 )
 from engine.engine import Engine
 from engine.events import ApprovalDecided, MessageAdded, ToolExecuted
 from engine.policy_file import DEFAULT_POLICY_TOML
 from tests.conftest import run_sql
-from tests.engine.processes import killed_mid_call, paused_in_child
+from tests.engine.chat_server import ChatServer, PlannedCall
+from tests.engine.processes import Child, killed_mid_call, paused_in_child
 
 EMAIL = "email the Q3 report to boss@company.com"
 TWO_CALLS = "email the Q3 report to boss@company.com and transfer $5000 to acct-991"
@@ -445,3 +448,108 @@ async def test_the_default_policy_raises_email_with_an_outside_cc(engine: Engine
     assert inside.tier is Tier.MEDIUM
     outside = engine.explain("send_email", {**call, "cc": ["cfo@company.com", "x@rival.example"]})
     assert (outside.tier, outside.rules) == (Tier.HIGH, ("cc outside company.com",))
+
+
+# --- found by attacking the above ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["alice\ufe0f", "alice\u034f", "\u3164alice", "alice\u2800"])
+async def test_names_padded_with_fillers_or_selectors_are_refused(home: Home, name: str) -> None:
+    _with_policy(home, FOUR_EYES)
+    async with Engine.open(home, operator="alice") as engine:
+        _, calls = await _paused(engine, "transfer $5000 to acct-991")
+        transfer = calls["transfer_money"]
+        await engine.decide(transfer.id, Approve())
+        with pytest.raises(InvalidOperator):
+            await engine.decide(transfer.id, Approve(), operator=name)
+        assert not await engine.ledger()
+
+
+async def test_a_cc_entry_holding_two_addresses_is_refused(engine: Engine, home: Home) -> None:
+    thread_id, calls = await _paused(engine, EMAIL)
+    email = calls["send_email"]
+    with pytest.raises(InvalidArguments, match=r"cc\.0: String should match pattern"):
+        await engine.decide(email.id, Edit(dict(email.args, cc=["spy@evil.com, boss@company.com"])))
+    assert await engine.pending(thread_id) == [email]
+
+
+async def test_an_infinite_amount_is_refused(engine: Engine) -> None:
+    _, calls = await _paused(engine, "transfer $500 to acct-991")
+    transfer = calls["transfer_money"]
+    with pytest.raises(InvalidArguments, match=r"amount: Input should be a finite number"):
+        await engine.decide(transfer.id, Edit(dict(transfer.args, amount=float("inf"))))
+
+
+async def test_an_empty_approval_id_matches_nothing(engine: Engine) -> None:
+    _, calls = await _paused(engine, EMAIL)
+    with pytest.raises(UnknownApproval, match="an approval id is needed"):
+        await engine.decide(" ", Approve())
+    assert (await engine.approval(calls["send_email"].id)).status == "pending"
+
+
+async def test_a_model_that_repeats_a_call_id_cannot_make_one_call_stand_for_another(
+    home: Home,
+) -> None:
+    email = {"to": "boss@company.com", "subject": "Q3", "body": "attached"}
+    transfer = {"amount": 5000, "to_account": "acct-991"}
+    planned = [
+        PlannedCall("send_email", email, id="x"),
+        PlannedCall("transfer_money", transfer, id="x"),
+    ]
+    with ChatServer(planned) as server:
+        async with Engine.open(
+            home, model="openai:test-model", base_url=server.base_url, api_key="t", operator="alice"
+        ) as engine:
+            thread_id, calls = await _paused(engine, "go")
+            assert calls["send_email"].tool_call_id != calls["transfer_money"].tool_call_id
+            await engine.decide(calls["send_email"].id, Approve())
+            await engine.wait(thread_id)
+            assert len(list(home.outbox.glob("*.eml"))) == 1
+            assert (await engine.approval(calls["transfer_money"].id)).status == "pending"
+            await engine.decide(calls["transfer_money"].id, Approve())
+            await engine.decide(calls["transfer_money"].id, Approve(), operator="bob")
+            await engine.wait(thread_id)
+            [paid] = await engine.ledger()
+            assert paid.body["amount"] == 5000
+
+
+def test_call_ids_a_thread_has_seen_are_replaced() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from engine.graph import unique_call_ids
+
+    earlier = AIMessage("", tool_calls=[{"id": "call_0", "name": "search", "args": {}}])
+    reply = AIMessage(
+        "",
+        tool_calls=[
+            {"id": "call_0", "name": "search", "args": {"query": "a"}},
+            {"id": "call_1", "name": "search", "args": {"query": "b"}},
+            {"id": "call_1", "name": "search", "args": {"query": "c"}},
+        ],
+    )
+    unique_call_ids(reply, [HumanMessage("hi"), earlier])
+    ids = [c["id"] for c in reply.tool_calls]
+    assert ids[1] == "call_1"
+    assert ids[0].startswith("call_0-") and ids[2].startswith("call_1-")
+    assert len(set(ids) | {"call_0"}) == 4
+
+
+LOW_ORDERS = DEFAULT_POLICY_TOML.replace('create_order = "medium"', 'create_order = "low"')
+
+
+async def test_a_low_tier_call_run_again_after_a_crash_is_audited_again(home: Home) -> None:
+    _with_policy(home, LOW_ORDERS)
+    crashing = Child(
+        home, "start", "order 5 laptops at $900", env={"HITL_CRASH_AT": "after:tool_executed"}
+    )
+    if crashing.proc.stdin:
+        crashing.proc.stdin.close()
+    assert crashing.proc.wait(timeout=60) == -9
+    async with Engine.open(home, operator="alice") as engine:
+        await engine.resume()
+        await engine.wait()
+        orders = await engine.ledger()
+        ran = [e for e in await engine.audit() if e.kind == "tool_executed"]
+        assert len(orders) == 2  # low tier: re-run on resume, as documented
+        assert [e.tool for e in ran] == ["create_order", "create_order"]
+        assert (await engine.verify_audit()).ok

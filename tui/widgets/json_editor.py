@@ -41,6 +41,11 @@ def check(text: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | None, lis
             missing = [name for name in problem.validator_value if name not in value]
             problems.extend(f"{name}: required field is missing" for name in missing)
             continue
+        if problem.validator == "pattern":  # a regular expression tells a person little
+            what = str(problem.schema.get("description") or "value").lower()
+            shown = json.dumps(problem.instance, ensure_ascii=False)
+            problems.append(f"{field or '(arguments)'}: {shown} is not a valid {what}")
+            continue
         problems.append(f"{field or '(arguments)'}: {problem.message}")
     return (None if problems else value), problems
 
