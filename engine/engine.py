@@ -227,6 +227,12 @@ class Engine(Reader):
             with contextlib.suppress(Exception):
                 await self._store.release_lease(thread_id)
 
+    @property
+    def policy_digest(self) -> str:
+        """Identifies the policy in force here; each approval records the one it was
+        requested under (``ApprovalView.policy_digest``)."""
+        return self._policy_digest
+
     # --- events --------------------------------------------------------------
 
     def subscribe(self, limit: int = 10_000) -> Subscription:

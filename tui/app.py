@@ -164,6 +164,7 @@ class HitlApp(App[int]):
         self.stories.load_waiting()
         await self.reload()
         self.header.state = ""
+        self._say_policy_drift(engine)
         if self.settings.resume:
             await self.attempt(engine.resume())
         for task in demo_tasks(self.settings.demo, self.settings.demo_tasks):
@@ -174,6 +175,24 @@ class HitlApp(App[int]):
             except Exception as error:  # a bad event must not end the console
                 self.notify(_say(error), title="console", severity="error")
             await asyncio.sleep(self.settings.frame_seconds)
+
+    def _say_policy_drift(self, engine: Engine) -> None:
+        """Pending calls keep the verdict of the policy they were asked under; say so
+        when that is not the policy this console runs with."""
+        other = [
+            a
+            for a in self.live.pending.values()
+            if a.policy_digest not in ("", engine.policy_digest)
+        ]
+        if other:
+            calls = f"{len(other)} pending call{'s were' if len(other) > 1 else ' was'}"
+            self.notify(
+                f"{calls} requested under another policy than the one in force here; they "
+                "keep the verdict they were given. New calls get this one (p shows it).",
+                title="policy changed",
+                severity="warning",
+                timeout=20,
+            )
 
     async def _first_look(self, read_home: ReadHome) -> None:
         """Threads and pending approvals from the plain rows, painted while the engine

@@ -218,3 +218,30 @@ async def test_an_expiring_approval_warns_then_shows_expired(home: Home) -> None
             assert "nobody decided in time; it did not run" in app.pane.story_text
             assert app.sidebar.rows[0].decided_by == "policy:expiry"
         assert not list(home.outbox.glob("*.eml"))
+
+
+async def test_the_console_says_when_pending_calls_were_asked_under_another_policy(
+    home: Home,
+) -> None:
+    async with Engine.open(home, operator="alice") as first:
+        await paused(first, EMAIL)
+    home.policy_file.write_text(DEFAULT_POLICY_TOML.replace('search = "low"', 'search = "medium"'))
+    async with Engine.open(home, operator="alice") as engine:
+        app = console(engine)
+        async with app.run_test(size=(160, 45), notifications=True) as pilot:
+            await wait_until(
+                pilot,
+                lambda: any(n.title == "policy changed" for n in app._notifications),
+                "the warning",
+            )
+            [warning] = [n for n in app._notifications if n.title == "policy changed"]
+            assert warning.message.startswith("1 pending call was requested under another")
+
+
+async def test_the_console_says_nothing_when_the_policy_is_the_same(engine: Engine) -> None:
+    await paused(engine, EMAIL)
+    app = console(engine)
+    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+        await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
+        await pilot.pause()
+        assert not [n for n in app._notifications if n.title == "policy changed"]
