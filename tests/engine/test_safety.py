@@ -287,6 +287,25 @@ async def test_a_decision_after_the_deadline_is_refused_without_a_watcher(home: 
         assert "expired" in [e.kind for e in await engine.audit(thread=thread_id)]
 
 
+async def test_a_deadline_passing_during_a_decision_still_refuses_it(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _with_policy(home, SHORT_EXPIRY)
+    async with Engine.open(home, operator="alice", watch=False) as engine:
+        thread_id, calls = await _paused(engine, EMAIL)
+        email = calls["send_email"]
+        await asyncio.sleep(max(0.0, (email.expires_at or 0) - time.time()) + 0.05)
+        checks = iter([False])  # the check before the write saw the deadline ahead
+        monkeypatch.setattr(
+            "engine.engine._overdue", lambda a, now: next(checks, a.expires_at <= now)
+        )
+        with pytest.raises(Expired):
+            await engine.decide(email.id, Approve())
+        await engine.wait(thread_id)
+        assert not list(home.outbox.glob("*.eml"))
+        assert (await engine.approval(email.id)).decided_by == "policy:expiry"
+
+
 async def test_opening_a_home_expires_overdue_approvals(home: Home) -> None:
     _with_policy(home, SHORT_EXPIRY)
     async with Engine.open(home, operator="alice", watch=False) as engine:
