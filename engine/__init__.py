@@ -11,6 +11,11 @@ from typing import TYPE_CHECKING, Any
 from engine.decisions import Approve, Decision, Edit, Reject, Respond
 from engine.errors import (
     AlreadyDecided,
+    DatabaseBusy,
+    DatabaseDamaged,
+    DatabaseReadOnly,
+    DatabaseUnavailable,
+    DiskFull,
     EditDenied,
     Expired,
     FourEyes,
@@ -22,6 +27,7 @@ from engine.errors import (
     ThreadBusy,
     UnknownApproval,
     UnknownThread,
+    UnsupportedDatabase,
 )
 from engine.home import Home
 from engine.policy import Policy, Tier, Verdict
@@ -43,7 +49,12 @@ __all__ = [
     "AlreadyDecided",
     "ApprovalView",
     "Approve",
+    "DatabaseBusy",
+    "DatabaseDamaged",
+    "DatabaseReadOnly",
+    "DatabaseUnavailable",
     "Decision",
+    "DiskFull",
     "Edit",
     "EditDenied",
     "Engine",
@@ -67,6 +78,7 @@ __all__ = [
     "Tier",
     "UnknownApproval",
     "UnknownThread",
+    "UnsupportedDatabase",
     "Verdict",
     "describe_model",
     "events",

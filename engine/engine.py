@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import gc
 import getpass
+import json
 import os
 import re
 import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from engine.errors import (
     Expired,
     FourEyes,
     HitlError,
+    InvalidArguments,
     InvalidDecision,
 )
 from engine.events import (
@@ -58,6 +60,7 @@ from engine.events import (
 from engine.gate import REQUEST, Gate, call_digest
 from engine.graph import build_graph
 from engine.home import Home
+from engine.limits import MAX_JSON_DEPTH, nested_deeper
 from engine.models import make_model
 from engine.operators import operator_name, same_operator
 from engine.policy import Policy, Tier, TierSettings, Verdict
@@ -92,6 +95,10 @@ class EngineOptions:
     run_slots: int = 4
     """Threads stepping at once (waits on models and tools do not count)."""
     lease_seconds: float = LEASE_SECONDS
+    max_edit_bytes: int = field(default_factory=lambda: _max_edit_bytes())
+    """The largest edited arguments a person may send, as JSON (``$HITL_MAX_EDIT_KB``,
+    default 256 KB): a 10 MB edit would cost seconds, memory and database space for
+    every copy the checkpoints and the journal keep of it."""
     """How long a thread stays taken by a runner that stopped renewing (a dead process
     elsewhere); runners renew every third of it."""
 
@@ -191,16 +198,23 @@ class Engine(Reader):
         """
         _freeze_import_garbage()
         resolved = home if isinstance(home, Home) else Home.resolve(home)
+        if not create:
+            resolved.require()
+        catalogue = tools or CATALOGUE
+        # Everything that can be refused is refused before anything is written.
+        if create and policy is None and not resolved.policy_file.exists():
+            in_force = parse_policy(DEFAULT_POLICY_TOML, str(resolved.policy_file), catalogue)
+        else:
+            in_force = resolve_policy(resolved, policy, catalogue)
+        settings = EngineOptions(**options)
+        operator_name(settings.operator or default_operator())
+        from engine.database import check_home_database
+
+        check_home_database(resolved)  # a damaged or foreign database: refuse, write nothing
         if create:
             resolved.create()
             if not resolved.policy_file.exists():
                 resolved.policy_file.write_text(DEFAULT_POLICY_TOML)
-        else:
-            resolved.require()
-        catalogue = tools or CATALOGUE
-        in_force = resolve_policy(resolved, policy, catalogue)
-        settings = EngineOptions(**options)
-        operator_name(settings.operator or default_operator())  # refuse before any write
         async with contextlib.AsyncExitStack() as stack:
             saver, store = await stack.enter_async_context(
                 _storage(resolved, settings.lease_seconds)
@@ -398,7 +412,7 @@ class Engine(Reader):
                     f"approval {approval.id} is an outcome-unknown call: re-run it "
                     "(approve) or mark it done (respond); it cannot be edited"
                 )
-            args = validate_args(self.tools[approval.tool], decision.args)
+            args = self._edited_args(approval, decision.args)
             verdict = await self._edit_verdict(approval, args)
             if verdict.denied:
                 await self._audit.append(
@@ -452,7 +466,26 @@ class Engine(Reader):
         verdict and the edited arguments' (``denied``: such an edit is refused). Raises
         InvalidArguments when ``args`` fail the tool's schema."""
         approval = await self._store.approval(ref)
-        return await self._edit_verdict(approval, validate_args(self.tools[approval.tool], args))
+        return await self._edit_verdict(approval, self._edited_args(approval, args))
+
+    def _edited_args(self, approval: ApprovalView, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The edited arguments as the tool will get them, or InvalidArguments: too big,
+        nested too deeply, or failing the tool's schema."""
+        limit = self.options.max_edit_bytes
+        if nested_deeper(args):
+            raise InvalidArguments(
+                f"the edited arguments are nested too deeply (limit {MAX_JSON_DEPTH} levels)"
+            )
+        try:
+            size = len(json.dumps(args, ensure_ascii=False).encode())
+        except (TypeError, ValueError) as error:
+            raise InvalidArguments(f"the edited arguments are not JSON ({error})") from None
+        if size > limit:
+            raise InvalidArguments(
+                f"the edited arguments are {_kb(size)}; the limit is {_kb(limit)} "
+                "($HITL_MAX_EDIT_KB); nothing changed"
+            )
+        return validate_args(self.tools[approval.tool], args)
 
     async def _edit_verdict(self, approval: ApprovalView, args: dict[str, Any]) -> Verdict:
         """An edit is a new call: judged by the policy in force and by the one the call
@@ -854,6 +887,9 @@ async def _storage(
     SQLite: one connection per process, shared by both (one writer, one lock).
     PostgreSQL: the saver and the store each have a connection; the server serialises.
     """
+    from engine.database import dialect_of
+
+    dialect_of(home.database_url)  # a URL of another kind is refused, naming what works
     origin = uuid.uuid4().hex
     if home.database_url and is_postgres(home.database_url):
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -867,8 +903,6 @@ async def _storage(
             await store.setup()
             yield pg_saver, store
         return
-    if home.database_url:
-        raise HitlError(f"unsupported database URL {home.database_url!r}: use postgresql://…")
     async with open_sqlite(home.db) as sqlite:
         saver = ThreadedSqliteSaver(sqlite.thread)
         await saver.asetup()
@@ -903,6 +937,18 @@ def resolve_policy(
     if home.policy_file.exists():
         return load_policy(home.policy_file, tools)
     return parse_policy(DEFAULT_POLICY_TOML, "built-in default policy", tools)
+
+
+def _max_edit_bytes() -> int:
+    raw = os.environ.get("HITL_MAX_EDIT_KB", "256")
+    try:
+        return max(1, int(float(raw) * 1024))
+    except ValueError:
+        raise HitlError(f"$HITL_MAX_EDIT_KB={raw!r} is not a number of kilobytes") from None
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1024:,.0f} KB" if size >= 10 * 1024 else f"{size / 1024:.1f} KB"
 
 
 def _duration(seconds: float) -> str:

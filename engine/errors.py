@@ -74,3 +74,38 @@ class ModelUnavailable(HitlError):
 
 class SyncCallInLoop(HitlError):
     """A blocking call was made from the event loop's thread."""
+
+
+class DatabaseUnavailable(HitlError):
+    """The home's database cannot be used as it is; nothing was changed.
+
+    ``database`` names the file or (redacted) URL, ``problem`` says what the database
+    itself reported, so a diagnosis (``engine.doctor``) can word its own advice.
+    """
+
+    def __init__(self, message: str, *, database: str = "", problem: str = "") -> None:
+        super().__init__(message)
+        self.database = database
+        self.problem = problem
+
+
+class UnsupportedDatabase(DatabaseUnavailable):
+    """A database URL of a kind a home cannot live in (only SQLite and PostgreSQL)."""
+
+
+class DatabaseDamaged(DatabaseUnavailable):
+    """The database file is not a (whole) hitl database: empty, not SQLite, corrupt.
+    It is refused, never started over."""
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """Another process held the database's write lock for longer than the busy timeout."""
+
+
+class DiskFull(DatabaseUnavailable):
+    """The disk (or the PostgreSQL server's) ran out of space; the change was rolled back."""
+
+
+class DatabaseReadOnly(DatabaseUnavailable):
+    """The home cannot be written (a read-only mount or directory): listings still work,
+    runs and decisions are refused."""

@@ -47,8 +47,13 @@ class Home:
         return self.path / "policy.toml"
 
     def create(self) -> None:
+        """Makes the home, readable by its owner only (0700): the database, the outbox
+        and the policy hold what agents send and what people decided."""
+        fresh = not self.path.exists()
         for folder in (self.path, self.outbox, self.sandbox):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if fresh:
+            self.path.chmod(0o700)
 
     def exists(self) -> bool:
         return (self.policy_file.parent if self.database_url else self.db).exists()

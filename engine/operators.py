@@ -13,42 +13,12 @@ from __future__ import annotations
 import unicodedata
 
 from engine.errors import InvalidOperator
+from engine.hidden import is_hidden
 
 RESERVED_PREFIX = "policy:"
 """Decisions the engine makes itself (``policy:expiry``); no person may take the name."""
 
 MAX_LENGTH = 100
-
-_INVISIBLE_RANGES = (
-    (0x00AD, 0x00AD),
-    (0x034F, 0x034F),
-    (0x061C, 0x061C),
-    (0x115F, 0x1160),
-    (0x17B4, 0x17B5),
-    (0x180B, 0x180F),
-    (0x200B, 0x200F),
-    (0x202A, 0x202E),
-    (0x2060, 0x206F),
-    (0x2800, 0x2800),  # braille blank: not default-ignorable, but shows nothing
-    (0x3164, 0x3164),
-    (0xFE00, 0xFE0F),
-    (0xFEFF, 0xFEFF),
-    (0xFFA0, 0xFFA0),
-    (0xFFF0, 0xFFF8),
-    (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A),
-    (0xE0000, 0xE0FFF),
-)
-"""Unicode's Default_Ignorable_Code_Point set (fillers, joiners, variation selectors,
-bidi controls), which the categories below do not all cover: each makes a name that
-looks like another person's."""
-
-
-def _invisible(char: str) -> bool:
-    code = ord(char)
-    if any(low <= code <= high for low, high in _INVISIBLE_RANGES):
-        return True
-    return unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp")
 
 
 def operator_name(raw: str) -> str:
@@ -59,7 +29,7 @@ def operator_name(raw: str) -> str:
     if unicodedata.category(name[0]) in ("Mn", "Me"):
         raise InvalidOperator(f"operator name {name!r} starts with a combining mark")
     for char in name:
-        if _invisible(char):
+        if is_hidden(char):
             code = f"U+{ord(char):04X}"
             what = unicodedata.name(char, "a control character").lower()
             raise InvalidOperator(

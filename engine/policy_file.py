@@ -208,10 +208,20 @@ def parse_policy(text: str, source: str, known_tools: Collection[str]) -> Policy
 
     settings = dict(DEFAULT_SETTINGS)
     tiers_table = data.get("tiers", {})
-    for tier_name, raw in tiers_table.items() if isinstance(tiers_table, Mapping) else ():
+    if not isinstance(tiers_table, Mapping):
+        problem(at.key(None, "tiers"), "tiers", "must be a table of [tiers.NAME] sections")
+        tiers_table = {}
+    for tier_name, raw in tiers_table.items():
         section = f"[tiers.{tier_name}]"
         tier = tier_of(tier_name, at.header(section), f"tiers.{tier_name}")
-        if tier is None or not isinstance(raw, Mapping):
+        if tier is None:
+            continue
+        if not isinstance(raw, Mapping):
+            problem(
+                at.header(section) or at.key("[tiers]", tier_name),
+                f"tiers.{tier_name}",
+                "must be a table (approvals, distinct_operators, expires_after, warn_before)",
+            )
             continue
         values: dict[str, Any] = {
             "approvals": settings[tier].approvals,
@@ -258,9 +268,17 @@ def parse_policy(text: str, source: str, known_tools: Collection[str]) -> Policy
 
 def load_policy(path: Path, known_tools: Collection[str]) -> Policy:
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as error:
         raise PolicyError(
             str(path), [PolicyProblem(str(path), 0, "file", error.strerror or str(error))]
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise PolicyError(
+            str(path),
+            [PolicyProblem(str(path), line, "file", f"not UTF-8 text (byte {error.start})")],
         ) from None
     return parse_policy(text, str(path), known_tools)

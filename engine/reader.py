@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from engine.audit import AuditEntry, AuditLog, Verification
-from engine.database import Database, is_postgres, open_postgres, open_sqlite
+from engine.database import Database, dialect_of, open_postgres, open_sqlite
 from engine.home import Home
 from engine.store import Store
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
@@ -27,7 +27,10 @@ class Reader:
     @classmethod
     @contextlib.asynccontextmanager
     async def open(cls, home: Home) -> AsyncIterator[Reader]:
-        """Raises HomeNotFound for a home that was never created."""
+        """Raises HomeNotFound for a home that was never created, and a
+        ``DatabaseUnavailable`` for a database it cannot read (another kind of URL, a
+        damaged file). It never writes, and so works on a read-only home too."""
+        dialect_of(home.database_url)  # a bad URL is named before a missing home
         home.require()
         async with _database(home) as db:
             yield cls(Store(db, origin="reader"))
@@ -74,6 +77,6 @@ class Reader:
 
 
 def _database(home: Home) -> contextlib.AbstractAsyncContextManager[Database]:
-    if home.database_url and is_postgres(home.database_url):
+    if home.database_url and dialect_of(home.database_url) == "postgres":
         return open_postgres(home.database_url)
     return open_sqlite(home.db, readonly=True)

@@ -18,9 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 from engine import ApprovalView
+from engine.hidden import is_hidden, marker
 
-_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
-_INVISIBLE = {chr(c) for c in (*range(0x200B, 0x200E), 0x2060, 0xFEFF, 0x00AD)}
+_SHOWN = "\n\t"
+"""Control characters a preview lays out rather than flags."""
 
 TIER_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
 
@@ -30,11 +31,7 @@ def hidden_characters(value: Any) -> list[str]:
     found: dict[str, None] = {}
     for text in _strings(value):
         for char in text:
-            if (
-                char in _BIDI
-                or char in _INVISIBLE
-                or (unicodedata.category(char) in ("Cc", "Cf") and char not in "\n\t")
-            ):
+            if is_hidden(char) and char not in _SHOWN:
                 found[f"U+{ord(char):04X} {unicodedata.name(char, 'control character')}"] = None
     return list(found)
 
@@ -43,12 +40,8 @@ def reveal(text: str) -> Text:
     """``text`` with every hidden character replaced by a visible, highlighted marker."""
     out = Text()
     for char in text:
-        if (
-            char in _BIDI
-            or char in _INVISIBLE
-            or (unicodedata.category(char) in ("Cc", "Cf") and char not in "\n\t")
-        ):
-            out.append(f"⟨U+{ord(char):04X}⟩", style="reverse red")
+        if is_hidden(char) and char not in _SHOWN:
+            out.append(marker(char), style="reverse red")
         else:
             out.append(char)
     return out

@@ -20,6 +20,9 @@ def _open_console(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
+    import os
+
+    os.umask(0o077)  # what hitl writes (database, outbox, exports) is its owner's alone
     from engine.cli import main as cli_main
 
     return cli_main(console=_open_console)

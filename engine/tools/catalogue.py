@@ -7,6 +7,7 @@ test (or a doubtful person) can check exactly what ran.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -124,7 +125,8 @@ async def send_email(ctx: ToolContext, args: SendEmailArgs) -> str:
     message.set_content(args.body)
     ctx.home.outbox.mkdir(parents=True, exist_ok=True)
     path = ctx.home.outbox / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
-    path.write_bytes(bytes(message))
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        out.write(bytes(message))
     return f"Email sent to {args.to} (saved as outbox/{path.name})"
 
 
@@ -143,14 +145,24 @@ async def read_file(ctx: ToolContext, args: PathArgs) -> str:
     return target.read_text(errors="replace")[:4000]
 
 
+def _sandbox_files(root: Path) -> list[Path]:
+    """Every regular file under ``root``, never through a symlink: a link in the
+    sandbox to a file or folder outside it must not let a tool read what it points at."""
+    found: list[Path] = []
+    for folder, _, names in os.walk(root, followlinks=False):
+        for name in names:
+            path = Path(folder) / name
+            if not path.is_symlink() and path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
 async def search(ctx: ToolContext, args: SearchArgs) -> str:
     root = ctx.home.sandbox
     needle = args.query.lower()
     hits = []
-    for path in sorted(root.rglob("*")) if root.exists() else []:
-        if path.is_file() and (
-            needle in path.name.lower() or needle in path.read_text(errors="replace").lower()
-        ):
+    for path in _sandbox_files(root) if root.exists() else []:
+        if needle in path.name.lower() or needle in path.read_text(errors="replace").lower():
             hits.append(str(path.relative_to(root)))
     if not hits:
         return f"No documents match {args.query!r}."

@@ -25,20 +25,33 @@ EMAIL_TASK = "email the Q3 report to boss@company.com"
 
 
 def hitl(
-    home: Home, *args: str, ok: bool = True, via: Literal["flag", "env"] = "flag"
+    home: Home,
+    *args: str,
+    ok: bool = True,
+    via: Literal["flag", "env", "flag after"] = "flag",
+    stdin: str | int = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Runs ``hitl --home HOME [--database URL] ARGS``; ``via="env"`` names the database
-    in ``$HITL_DATABASE_URL`` instead of the flag."""
-    env = {**os.environ, "HITL_OPERATOR": "carol"}
+    in ``$HITL_DATABASE_URL`` instead of the flag, ``via="flag after"`` puts the flags
+    after ARGS. ``stdin``: text to feed it, or a file descriptor (a terminal); by
+    default nothing, never the terminal pytest was started from."""
+    environment = {**os.environ, "HITL_OPERATOR": "carol"}
     for inherited in ("HITL_HOME", "HITL_DATABASE_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
-        env.pop(inherited, None)
+        environment.pop(inherited, None)
     where = ["--home", str(home.path)]
-    if home.database_url and via == "flag":
+    if home.database_url and via != "env":
         where += ["--database", home.database_url]
     elif home.database_url:
-        env["HITL_DATABASE_URL"] = home.database_url
+        environment["HITL_DATABASE_URL"] = home.database_url
+    command = [str(HITL), *args, *where] if via == "flag after" else [str(HITL), *where, *args]
     result = subprocess.run(
-        [str(HITL), *where, *args], capture_output=True, text=True, env=env, timeout=120
+        command,
+        capture_output=True,
+        text=True,
+        env={**environment, **(env or {})},
+        timeout=120,
+        **({"input": stdin} if isinstance(stdin, str) else {"stdin": stdin}),
     )
     if ok:
         assert result.returncode == 0, result.stderr
