@@ -16,19 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.audit import SCHEMA as AUDIT_SCHEMA
-from engine.database import (
-    Database,
-    can_write,
-    dialect_of,
-    lock_holder,
-    open_postgres,
-    open_sqlite,
-    redact_url,
-    sqlite_file_problem,
-)
+from engine.database import Database, dialect_of, open_postgres, open_sqlite, redact_url
 from engine.errors import DatabaseDamaged, DatabaseUnavailable, HitlError, PolicyError
 from engine.home import Home
 from engine.reader import Reader
+from engine.sqlite_file import can_write, lock_holder, sqlite_file_problem
 from engine.store import SCHEMA as STORE_SCHEMA
 from engine.store import Store
 

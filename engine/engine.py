@@ -14,6 +14,7 @@ import contextlib
 import gc
 import getpass
 import json
+import math
 import os
 import re
 import secrets
@@ -202,7 +203,12 @@ class Engine(Reader):
             resolved.require()
         catalogue = tools or CATALOGUE
         # Everything that can be refused is refused before anything is written.
-        if create and policy is None and not resolved.policy_file.exists():
+        if (
+            create
+            and policy is None
+            and not resolved.policy_file.is_symlink()
+            and not (resolved.policy_file.exists())
+        ):
             in_force = parse_policy(DEFAULT_POLICY_TOML, str(resolved.policy_file), catalogue)
         else:
             in_force = resolve_policy(resolved, policy, catalogue)
@@ -934,7 +940,7 @@ def resolve_policy(
         return policy
     if policy is not None:
         return load_policy(Path(policy), tools)
-    if home.policy_file.exists():
+    if home.policy_file.exists() or home.policy_file.is_symlink():  # a dangling link too
         return load_policy(home.policy_file, tools)
     return parse_policy(DEFAULT_POLICY_TOML, "built-in default policy", tools)
 
@@ -942,9 +948,12 @@ def resolve_policy(
 def _max_edit_bytes() -> int:
     raw = os.environ.get("HITL_MAX_EDIT_KB", "256")
     try:
-        return max(1, int(float(raw) * 1024))
+        kilobytes = float(raw)
     except ValueError:
-        raise HitlError(f"$HITL_MAX_EDIT_KB={raw!r} is not a number of kilobytes") from None
+        kilobytes = math.nan
+    if not 0 < kilobytes < 1024 * 1024:
+        raise HitlError(f"$HITL_MAX_EDIT_KB={raw!r} is not a number of kilobytes from 1 to 1048576")
+    return max(1, int(kilobytes * 1024))
 
 
 def _kb(size: int) -> str:

@@ -185,7 +185,7 @@ def parse_policy(text: str, source: str, known_tools: Collection[str]) -> Policy
             if key not in ("name", "tool", "when", "tier"):
                 problem(at.key("[[rules]]", key, index), f"{where}.{key}", "unknown key")
         tool = raw.get("tool")
-        if tool is not None and tool not in known_tools:
+        if tool is not None and (not isinstance(tool, str) or tool not in known_tools):
             problem(at.key("[[rules]]", "tool", index), f"{where}.tool", f"unknown tool {tool!r}")
         tier = None
         if "tier" in raw:
@@ -267,6 +267,8 @@ def parse_policy(text: str, source: str, known_tools: Collection[str]) -> Policy
 
 
 def load_policy(path: Path, known_tools: Collection[str]) -> Policy:
+    if path.exists() and not path.is_file():  # a FIFO would block the read forever
+        raise PolicyError(str(path), [PolicyProblem(str(path), 0, "file", "not a regular file")])
     try:
         raw = path.read_bytes()
     except OSError as error:

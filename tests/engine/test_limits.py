@@ -145,3 +145,56 @@ def test_policy_errors_name_every_problem(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as raised:
         load_policy(bad, CATALOGUE)
     assert len(raised.value.problems) == 2
+
+
+def test_another_programs_sqlite_file_is_never_taken_over(tmp_path: Path) -> None:
+    import hashlib
+    import sqlite3
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with sqlite3.connect(home / "hitl.sqlite") as foreign:
+        foreign.execute("CREATE TABLE invoices (id INTEGER)")
+    before = hashlib.sha256((home / "hitl.sqlite").read_bytes()).hexdigest()
+    for command in (["approve", "abc"], ["resume"], ["run", EMAIL]):
+        _one_line(_hitl("--home", str(home), *command), "another program's database: its tables")
+    assert hashlib.sha256((home / "hitl.sqlite").read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in home.iterdir()) == ["hitl.sqlite"]
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        b'default_tier = 5\n[tools]\nsearch = ["low"]\n[[rules]]\nname = 3\ntool = {a=1}\n'
+        b'when = 7\ntier = "ultra"\n',
+        "fifo",
+        "dangling",
+    ],
+    ids=["wrong-types", "fifo", "dangling-link"],
+)
+def test_a_policy_file_that_cannot_be_read_stops_every_command(
+    tmp_path: Path, policy: bytes | str
+) -> None:
+    home = tmp_path / "home"
+    assert _hitl("--home", str(home), "run", EMAIL).returncode == 0
+    pending = _hitl("--home", str(home), "pending", "--json").stdout
+    approval_id = pending.split('"id": "')[1].split('"')[0]
+    home.joinpath("policy.toml").unlink()
+    if policy == "fifo":
+        os.mkfifo(home / "policy.toml")
+    elif policy == "dangling":
+        (home / "policy.toml").symlink_to(tmp_path / "gone.toml")
+    else:
+        assert isinstance(policy, bytes)
+        (home / "policy.toml").write_bytes(policy)
+    for command in (["policy", "check"], ["approve", approval_id], ["run", EMAIL]):
+        refused = _hitl("--home", str(home), *command)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert "policy" in refused.stderr
+    assert not list(home.glob("outbox/*.eml"))
+
+
+@pytest.mark.parametrize("limit", ["inf", "1e400", "-5", "0", "lots"])
+def test_a_bad_edit_limit_is_one_line(tmp_path: Path, limit: str) -> None:
+    ran = _hitl("--home", str(tmp_path / "h"), "run", EMAIL, env={"HITL_MAX_EDIT_KB": limit})
+    _one_line(ran, "HITL_MAX_EDIT_KB")
