@@ -31,7 +31,15 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, Interrupt
 
 from engine.audit import AuditNote, audit_note
-from engine.database import Statement, Write, is_postgres, open_postgres, open_sqlite
+from engine.database import (
+    Statement,
+    Write,
+    check_home_database,
+    dialect_of,
+    is_postgres,
+    open_postgres,
+    open_sqlite,
+)
 from engine.decisions import Decision, Edit, Reject, Respond
 from engine.errors import (
     AlreadyDecided,
@@ -214,8 +222,6 @@ class Engine(Reader):
             in_force = resolve_policy(resolved, policy, catalogue)
         settings = EngineOptions(**options)
         operator_name(settings.operator or default_operator())
-        from engine.database import check_home_database
-
         check_home_database(resolved)  # a damaged or foreign database: refuse, write nothing
         if create:
             resolved.create()
@@ -893,7 +899,6 @@ async def _storage(
     SQLite: one connection per process, shared by both (one writer, one lock).
     PostgreSQL: the saver and the store each have a connection; the server serialises.
     """
-    from engine.database import dialect_of
 
     dialect_of(home.database_url)  # a URL of another kind is refused, naming what works
     origin = uuid.uuid4().hex

@@ -19,6 +19,9 @@ ApprovalStatus = Literal["pending", "approved", "edited", "rejected", "responded
 
 DEMO_LABEL = "scripted (demo model)"
 
+_UNKNOWN_WORDS = {"approved": "re-run", "responded": "marked done", "rejected": "marked not run"}
+"""What each decision means for a call whose outcome is unknown after a crash."""
+
 
 def describe_model(spec: str) -> str:
     """How a model spec is shown to a person; the demo model always says it is one."""
@@ -92,18 +95,33 @@ class ApprovalView:
         if self.status == "pending":
             done = f"{self.received}/{self.required} approvals"
             return f"pending ({done}; edited by {self.edited_by})" if self.edited_by else done
-        if self.decided_by == "policy:expiry":
-            return "expired (rejected by policy:expiry)"
-        if self.kind == "outcome_unknown":
-            words = {"approved": "re-run", "responded": "marked done", "rejected": "marked not run"}
-            return f"{words.get(self.status, self.status)} by {self.decided_by}"
-        if self.status == "edited" or (self.status == "approved" and self.edited_by):
-            others = [a for a in self.approvers if a != self.edited_by]
-            approved = f", approved by {', '.join(others)}" if others else ""
-            return f"edited by {self.edited_by}{approved}"
-        if self.status == "approved":
-            return f"approved by {', '.join(self.approvers) or self.decided_by}"
-        return f"{self.status} by {self.decided_by}"
+        return ", ".join(self.deeds())
+
+    def deeds(self) -> list[str]:
+        """What each person did to the decided call, in order: ["edited by root",
+        "approved by alice"]. The engine counts an edit as its editor's approval, so the
+        editor is named once, as the editor: a call one person changed and another let
+        run never reads as if one person did both."""
+        if (self.decided_by or "").startswith("policy:"):
+            return [f"expired: rejected by {self.decided_by}"]
+        if self.kind == "outcome_unknown" and self.status in _UNKNOWN_WORDS:
+            return [f"{_UNKNOWN_WORDS[self.status]} by {self.decided_by or '?'}"]
+        approvers = list(dict.fromkeys(self.approvers))
+        editor = self.edited_by or (self.decided_by if self.status == "edited" else None)
+        deeds: list[str] = []
+        if editor:
+            deeds.append(f"edited by {editor}")
+            if editor in approvers:
+                approvers.remove(editor)
+        if self.status == "rejected":
+            deeds.append(f"rejected by {self.decided_by or '?'}")
+        elif self.status == "responded":
+            deeds.append(f"answered by {self.decided_by or '?'}")
+        elif approvers:
+            deeds.append(f"approved by {', '.join(approvers)}")
+        elif self.status == "approved":
+            deeds.append(f"approved by {self.decided_by or '?'}")
+        return deeds
 
     @property
     def edited(self) -> bool:

@@ -126,38 +126,11 @@ def approval_preview(approval: ApprovalView) -> RenderableType:
 
 DECIDED_GLYPH = {"approved": "✓", "edited": "✎", "rejected": "✗", "responded": "↩"}
 
-_UNKNOWN_WORDS = {"approved": "re-run", "responded": "marked done", "rejected": "marked not run"}
-"""What each decision means for a call whose outcome is unknown after a crash."""
-
 
 def who_did_what(approval: ApprovalView) -> str:
-    """What each person did to the call, in order: "edited by root · approved by alice".
-
-    The engine counts an edit as its editor's approval, so the editor is named once, as
-    the editor, and everyone else who approved as an approver: a call one person changed
-    and another let run never reads as if one person did both.
-    """
-    a = approval
-    if (a.decided_by or "").startswith("policy:"):
-        return f"expired: rejected by {a.decided_by}"
-    if a.kind == "outcome_unknown" and a.status in _UNKNOWN_WORDS:
-        return f"{_UNKNOWN_WORDS[a.status]} by {a.decided_by or '?'}"
-    approvers = list(a.approvers)
-    editor = a.edited_by or (a.decided_by if a.status == "edited" else None)
-    parts: list[str] = []
-    if editor:
-        parts.append(f"edited by {editor}")
-        if editor in approvers:
-            approvers.remove(editor)
-    if a.status == "rejected":
-        parts.append(f"rejected by {a.decided_by or '?'}")
-    elif a.status == "responded":
-        parts.append(f"answered by {a.decided_by or '?'}")
-    elif approvers:
-        parts.append(f"approved by {', '.join(dict.fromkeys(approvers))}")
-    elif a.status == "approved":
-        parts.append(f"approved by {a.decided_by or '?'}")
-    return " · ".join(parts)
+    """What each person did to the call, in order: "edited by root · approved by alice"
+    (the engine's words, ``ApprovalView.deeds``, which the CLI joins with commas)."""
+    return " · ".join(approval.deeds())
 
 
 def decided_glyph(approval: ApprovalView) -> str:
