@@ -16,18 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from engine.durations import age
 from engine.hidden import has_hidden, is_hidden, marker
 from engine.views import ApprovalView, ThreadView
-
-
-def _age(at: float) -> str:
-    seconds = max(0, int(time.time() - at))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"
-
 
 # --- listing lines -----------------------------------------------------------------
 #
@@ -227,7 +218,8 @@ def thread_line(thread: ThreadView) -> str:
 
 def _thread_head(thread: ThreadView, id_width: int) -> str:
     extra = f"  {thread.pending} pending" if thread.pending else ""
-    return f"{thread.status:8} {thread.id:{id_width}}  {_age(thread.created_at):>4}{extra}"
+    since = age(time.time() - thread.created_at)
+    return f"{thread.status:8} {thread.id:{id_width}}  {since:>4}{extra}"
 
 
 def _thread_error(thread: ThreadView) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+from engine.durations import age, span
+
 
 class Clock(Protocol):
     def now(self) -> float:
@@ -24,31 +26,9 @@ class Clock(Protocol):
         ...
 
     def until(self, at: float) -> str:
-        """How long until ``at``, as :func:`span` writes it ("23h 59m"; "0s" once past)."""
+        """How long until ``at``, as :func:`engine.durations.span` writes it ("23h 59m";
+        "0s" once past)."""
         ...
-
-
-def compact_age(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86_400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86_400}d"
-
-
-def span(seconds: float) -> str:
-    """A duration in its two largest units: "1d 2h", "23h 59m", "4m 10s", "12s", "1h"."""
-    seconds = max(0, int(seconds))
-    units = (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1))
-    for index, (unit, size) in enumerate(units[:-1]):
-        if seconds >= size:
-            smaller, small_size = units[index + 1]
-            rest = (seconds % size) // small_size
-            return f"{seconds // size}{unit}" + (f" {rest}{smaller}" if rest else "")
-    return f"{seconds}s"
 
 
 class SystemClock:
@@ -58,7 +38,7 @@ class SystemClock:
         return time.time()
 
     def age(self, at: float) -> str:
-        return compact_age(self.now() - at)
+        return age(self.now() - at)
 
     def time_of(self, at: float) -> str:
         return time.strftime("%H:%M:%S", time.localtime(at))

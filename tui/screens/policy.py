@@ -17,8 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from engine import Policy
+from engine.durations import span
 from tui.calls import tier_text
-from tui.clock import span
 
 
 def tools_table(policy: Policy) -> Table:

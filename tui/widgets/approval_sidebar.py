@@ -17,8 +17,9 @@ from rich.text import Text
 from textual.message import Message
 
 from engine import ApprovalView
+from engine.durations import age
 from tui.calls import decided_glyph, who_did_what
-from tui.clock import Clock, SystemClock, compact_age
+from tui.clock import Clock, SystemClock
 from tui.keys import bindings
 from tui.widgets.row_list import RowList, padded
 
@@ -129,7 +130,7 @@ class ApprovalSidebar(RowList[ApprovalView]):
         if row.expires_at is None:
             return ""
         left = row.expires_at - self.clock.now()
-        return f"⏱{compact_age(left)} " if left <= self.expiry_warning_seconds else ""
+        return f"⏱{age(left)} " if left <= self.expiry_warning_seconds else ""
 
     def cursor_moved(self, key: str | None, *, by_person: bool) -> None:
         if not by_person:
