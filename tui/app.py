@@ -9,9 +9,10 @@ sets what widgets show); messages come up only for a person's intent.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -21,7 +22,7 @@ from textual.widgets import ContentSwitcher, Footer
 from engine import HitlError
 from engine.errors import FourEyes
 from engine.events import Event
-from tui.commands import ActionCommands, ApprovalCommands, ThreadCommands
+from tui.commands import ActionCommands, ApprovalCommands, PaletteHost, ThreadCommands
 from tui.decide import DecisionFlow
 from tui.demo import demo_tasks
 from tui.keys import bindings
@@ -44,7 +45,9 @@ from tui.widgets.thread_pane import ThreadPane
 
 if TYPE_CHECKING:
     from engine import Engine
-    from tui.launch import EngineOpener, ReadHome
+    from tui.sources import EngineOpener, ReadHome
+
+T = TypeVar("T")
 
 
 class HitlApp(App[int]):
@@ -202,7 +205,7 @@ class HitlApp(App[int]):
             self._show_changes(self.live.load(snapshot.threads, snapshot.pending))
             self.header.state = "opening the engine…"
 
-    async def attempt(self, call: Any) -> Any:
+    async def attempt(self, call: Awaitable[T]) -> T | None:
         """Awaits an engine call; an error becomes a notification, never a crash."""
         try:
             return await call
@@ -216,16 +219,10 @@ class HitlApp(App[int]):
         assert self.engine is not None
         threads = await self.engine.threads()
         pending = await self.engine.pending()
+        listed, waiting = set(self.live.threads), set(self.live.pending)
         changes = self.live.load(threads, pending)
-        self.thread_list.discard(
-            k for k in self.thread_list.visible_keys if k not in changes.threads
-        )
-        gone = [
-            a.id
-            for a in self.sidebar.rows
-            if a.status == "pending" and a.id not in changes.approvals
-        ]
-        self.sidebar.discard(gone)
+        self.thread_list.discard(listed - changes.threads.keys())
+        self.sidebar.discard(waiting - changes.approvals.keys())
         self._show_changes(changes)
 
     async def apply(self, batch: list[Event]) -> None:
@@ -298,6 +295,8 @@ class HitlApp(App[int]):
     def on_approval_sidebar_approval_selected(
         self, message: ApprovalSidebar.ApprovalSelected
     ) -> None:
+        if not self.is_running:
+            return  # a card moved as the console closed: its widgets are already gone
         self._show_detail()
         approval = self.sidebar.cursor_row
         if message.by_person and approval is not None:
@@ -415,3 +414,10 @@ def _say(error: BaseException) -> str:
     if isinstance(error, HitlError):
         return str(error)
     return f"{type(error).__name__}: {error}"
+
+
+if TYPE_CHECKING:
+
+    def _palette_host(app: HitlApp) -> PaletteHost:
+        """The palette's providers cast ``self.app`` to this; mypy checks it holds."""
+        return app

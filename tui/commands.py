@@ -9,15 +9,38 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import NamedTuple, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.keys import KEYS, display_key
-from tui.live import STATUSES
+from tui.live import STATUSES, LiveState
+from tui.widgets.thread_list import ThreadList
 
-if TYPE_CHECKING:
-    from tui.app import HitlApp
+
+class PaletteHost(Protocol):
+    """The app as the palette sees it: live state for the hits, and the actions they run
+    (the same ``action_*`` methods the keys run)."""
+
+    @property
+    def live(self) -> LiveState: ...
+
+    @property
+    def thread_list(self) -> ThreadList: ...
+
+    async def run_action(self, action: str) -> bool: ...
+
+    def action_status_filter(self, status: str) -> None: ...
+
+    def action_open_thread(self, thread_id: str) -> None: ...
+
+    def action_open_approval(self, approval_id: str) -> None: ...
+
+    def action_decide(self, kind: str, approval_id: str) -> None: ...
+
+    def action_retry(self, thread_id: str | None = None) -> None: ...
+
+    def action_show_audit(self, thread_id: str = "") -> None: ...
 
 
 class PaletteCommand(NamedTuple):
@@ -32,8 +55,8 @@ class _Commands(Provider):
     DISCOVER_LIMIT = 12
 
     @property
-    def console(self) -> HitlApp:
-        return cast("HitlApp", self.app)
+    def console(self) -> PaletteHost:
+        return cast("PaletteHost", self.app)
 
     def commands(self) -> Iterable[PaletteCommand]:
         raise NotImplementedError

@@ -6,19 +6,30 @@ arrives, so a decision made here and one made from the CLI look the same.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from textual.screen import Screen
 
 from engine import ApprovalView, Approve, Decision, Edit, Reject, Respond
+from tui.host import Host
 from tui.screens.ask import AskScreen
 from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.edit import EditScreen
 
-if TYPE_CHECKING:
-    from tui.app import HitlApp
+AnswerT = TypeVar("AnswerT")
+
+
+class DecisionHost(Host, Protocol):
+    """The app as the decision dialogs see it: a host that can show a dialog."""
+
+    def push_screen(
+        self, screen: Screen[AnswerT], callback: Callable[[AnswerT | None], None]
+    ) -> object: ...
 
 
 class DecisionFlow:
-    def __init__(self, app: HitlApp) -> None:
+    def __init__(self, app: DecisionHost) -> None:
         self.app = app
 
     def begin(self, kind: str, approval_id: str) -> None:
@@ -96,7 +107,7 @@ class DecisionFlow:
         if app.engine is None:
             app.notify("The engine is not open yet.", severity="error")
             return
-        decided: Any = await app.attempt(app.engine.decide(approval.id, decision))
+        decided = await app.attempt(app.engine.decide(approval.id, decision))
         if decided is None or decided.status != "pending":
             return
         more = decided.required - decided.received

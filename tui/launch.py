@@ -11,30 +11,17 @@ import argparse
 import asyncio
 import contextlib
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from engine import ApprovalView, Home, HomeNotFound, Reader, ThreadView
+from engine import Home, HomeNotFound, Reader
 from tui.app import HitlApp
 from tui.settings import ConsoleSettings
+from tui.sources import EngineOpener, HomeSnapshot, ReadHome
 
 if TYPE_CHECKING:
     from engine import Engine
-
-EngineOpener = Callable[[], AbstractAsyncContextManager["Engine"]]
-"""Opens the engine inside the app's event loop and closes it when the app ends."""
-
-
-class HomeSnapshot(NamedTuple):
-    """What the home holds, read without the engine: enough for the first paint."""
-
-    threads: list[ThreadView]
-    pending: list[ApprovalView]
-
-
-ReadHome = Callable[[], Awaitable[HomeSnapshot | None]]
-"""Reads the home's plain rows (``engine.Reader``); None when there is no home yet."""
 
 
 def make_app(

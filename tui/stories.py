@@ -8,18 +8,42 @@ person chose, the way ``tui.decide`` keeps the decision dialogs.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from engine import ThreadView
+from tui.clock import Clock
+from tui.host import Host
 from tui.story import items_of_history
+from tui.widgets.approval_sidebar import ApprovalSidebar
+from tui.widgets.thread_grid import ThreadGrid
+from tui.widgets.thread_list import ThreadList
 from tui.widgets.thread_pane import ThreadPane
 
-if TYPE_CHECKING:
-    from tui.app import HitlApp
+
+class StoryHost(Host, Protocol):
+    """The app as the stories see it: a host with the widgets that show threads."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def pane(self) -> ThreadPane: ...
+
+    @property
+    def grid(self) -> ThreadGrid: ...
+
+    @property
+    def grid_shown(self) -> bool: ...
+
+    @property
+    def thread_list(self) -> ThreadList: ...
+
+    @property
+    def sidebar(self) -> ApprovalSidebar: ...
 
 
 class ThreadStories:
-    def __init__(self, app: HitlApp) -> None:
+    def __init__(self, app: StoryHost) -> None:
         self.app = app
 
     def panes(self) -> list[ThreadPane]:
