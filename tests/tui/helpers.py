@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from typing import Any
 
 from textual.pilot import Pilot
 
@@ -12,6 +14,7 @@ from engine.engine import Engine
 from tui.app import HitlApp
 from tui.launch import make_app
 from tui.settings import ConsoleSettings
+from tui.sources import EngineOpener, ReadHome
 
 TEST_SETTINGS = ConsoleSettings(
     frame_seconds=0.0,
@@ -35,7 +38,7 @@ async def paused(engine: Engine, task: str) -> str:
 
 
 async def wait_until(
-    pilot: Pilot[object], predicate: Callable[[], object], what: str, limit: float = 15.0
+    pilot: Pilot[Any], predicate: Callable[[], object], what: str, limit: float = 15.0
 ) -> None:
     """Lets the app and the engine run until ``predicate()`` holds; fails naming ``what``."""
     deadline = time.monotonic() + limit
@@ -45,6 +48,21 @@ async def wait_until(
         await pilot.pause()
 
 
-def console(engine: object, **changes: object) -> HitlApp:
-    """The app as the CLI builds it, on an open engine, with test settings."""
-    return make_app(engine, replace(TEST_SETTINGS, **changes))  # type: ignore[arg-type]
+SIZE = (160, 45)
+"""The terminal the console tests and the snapshots run in."""
+
+
+@contextlib.asynccontextmanager
+async def running_console(
+    engine: Engine | EngineOpener,
+    *,
+    notifications: bool = False,
+    read_home: ReadHome | None = None,
+    **changes: Any,
+) -> AsyncIterator[tuple[HitlApp, Pilot[int]]]:
+    """The console as the CLI builds it (``make_app``), on ``engine``, with the test
+    settings and ``changes`` to them, running in a :data:`SIZE` terminal.
+    ``notifications``: show toasts, as a person would see them."""
+    app = make_app(engine, replace(TEST_SETTINGS, **changes), read_home=read_home)
+    async with app.run_test(size=SIZE, notifications=notifications) as pilot:
+        yield app, pilot

@@ -10,6 +10,7 @@ from textual.widgets import Button, Input, Static
 from engine import Approve, Home
 from engine.engine import Engine
 from tests.engine.chat_server import ChatServer, PlannedCall
+from tui.app import HitlApp
 from tui.calls import plain
 from tui.keys import KEYS, display_key
 from tui.screens.ask import AskScreen
@@ -19,18 +20,17 @@ from tui.screens.help import HelpScreen
 from tui.screens.quit import QuitScreen
 from tui.widgets.json_editor import JsonEditor
 
-from .helpers import EMAIL, TRANSFER, console, paused, wait_until
+from .helpers import EMAIL, TRANSFER, paused, running_console, wait_until
 
 
-def _status(app: object, thread_id: str) -> str:
-    row = app.thread_list.get(thread_id)  # type: ignore[attr-defined]
+def _status(app: HitlApp, thread_id: str) -> str:
+    row = app.thread_list.get(thread_id)
     return row.thread.status if row else "?"
 
 
 async def test_approve_sends_the_email(engine: Engine, home: Home) -> None:
     thread_id = await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         app.sidebar.focus()
         await pilot.press("a")
@@ -44,8 +44,7 @@ async def test_approve_sends_the_email(engine: Engine, home: Home) -> None:
 
 async def test_decision_keys_are_inert_outside_the_approval_list(engine: Engine) -> None:
     await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         assert app.focused is app.thread_list
         await pilot.press("a", "r", "e")
@@ -56,8 +55,7 @@ async def test_decision_keys_are_inert_outside_the_approval_list(engine: Engine)
 
 async def test_reject_with_a_reason(engine: Engine, home: Home) -> None:
     thread_id = await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         app.sidebar.focus()
         await pilot.press("r")
@@ -74,8 +72,7 @@ async def test_reject_with_a_reason(engine: Engine, home: Home) -> None:
 
 async def test_edit_with_valid_json_sends_the_edited_call(engine: Engine, home: Home) -> None:
     thread_id = await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         app.sidebar.focus()
         await pilot.press("e")
@@ -94,8 +91,7 @@ async def test_edit_with_valid_json_sends_the_edited_call(engine: Engine, home: 
 
 async def test_invalid_json_cannot_be_submitted(engine: Engine, home: Home) -> None:
     await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         app.sidebar.focus()
         await pilot.press("e")
@@ -119,8 +115,7 @@ async def test_invalid_json_cannot_be_submitted(engine: Engine, home: Home) -> N
 
 async def test_schema_errors_name_the_field(engine: Engine) -> None:
     await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         app.sidebar.focus()
         await pilot.press("e")
@@ -136,8 +131,7 @@ async def test_schema_errors_name_the_field(engine: Engine) -> None:
 
 async def test_stray_keys_never_approve_a_high_risk_call(engine: Engine) -> None:
     await paused(engine, TRANSFER)
-    app = console(engine, confirm_arm_seconds=600)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine, confirm_arm_seconds=600) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         app.sidebar.focus()
         for keys in (("enter",), ("tab", "enter"), ("a", "y", "space", "enter")):
@@ -157,8 +151,7 @@ async def test_stray_keys_never_approve_a_high_risk_call(engine: Engine) -> None
 
 async def test_high_risk_takes_two_confirmed_approvals(engine: Engine) -> None:
     thread_id = await paused(engine, TRANSFER)
-    app = console(engine, confirm_arm_seconds=0.05)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine, confirm_arm_seconds=0.05) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         app.sidebar.focus()
         for expected in (1, 2):
@@ -181,8 +174,7 @@ async def test_high_risk_takes_two_confirmed_approvals(engine: Engine) -> None:
 
 
 async def test_new_thread_from_a_typed_task(engine: Engine) -> None:
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, AskScreen), "the task dialog")
         await pilot.press(*"search for invoices", "enter")
@@ -198,8 +190,7 @@ async def test_new_thread_from_a_typed_task(engine: Engine) -> None:
 async def test_filter_by_text_and_by_status(engine: Engine) -> None:
     email = await paused(engine, EMAIL)
     search = await paused(engine, "search for invoices")
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.thread_list) == 2, "both threads")
         await pilot.press("slash")
         assert isinstance(app.focused, Input)
@@ -223,8 +214,7 @@ async def test_filter_by_text_and_by_status(engine: Engine) -> None:
 async def test_grid_shows_threads_side_by_side_live(engine: Engine) -> None:
     email = await paused(engine, EMAIL)
     search = await paused(engine, "search for invoices")
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.thread_list) == 2, "both threads")
         await pilot.press("g")
         assert app.grid_shown
@@ -241,8 +231,7 @@ async def test_grid_shows_threads_side_by_side_live(engine: Engine) -> None:
 
 
 async def test_tab_moves_between_regions(engine: Engine) -> None:
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         assert app.focused is app.thread_list
         await pilot.press("tab")
         assert app.focused is app.pane
@@ -256,8 +245,7 @@ async def test_tab_moves_between_regions(engine: Engine) -> None:
 
 async def test_quit_asks_first_while_approvals_wait(engine: Engine) -> None:
     await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, QuitScreen), "the question")
@@ -272,8 +260,7 @@ async def test_quit_asks_first_while_approvals_wait(engine: Engine) -> None:
 
 
 async def test_quit_at_once_when_nothing_waits(engine: Engine) -> None:
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running, "the console to close")
 
@@ -283,8 +270,7 @@ async def test_restart_shows_approvals_already_in_the_home(home: Home) -> None:
         email = await paused(first, EMAIL)
         await paused(first, TRANSFER)
     async with Engine.open(home, operator="alice") as engine:
-        app = console(engine)
-        async with app.run_test(size=(160, 45)) as pilot:
+        async with running_console(engine) as (app, pilot):
             await wait_until(pilot, lambda: len(app.sidebar) == 2, "both approvals")
             assert [a.tool for a in app.sidebar.rows] == ["send_email", "transfer_money"]
             assert app.header.pending == 2
@@ -294,8 +280,7 @@ async def test_restart_shows_approvals_already_in_the_home(home: Home) -> None:
 
 async def test_a_new_approval_never_moves_the_cursor(engine: Engine) -> None:
     await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the first card")
         app.sidebar.focus()
         first = app.sidebar.cursor
@@ -307,8 +292,7 @@ async def test_a_new_approval_never_moves_the_cursor(engine: Engine) -> None:
 
 async def test_engine_errors_become_notifications(engine: Engine) -> None:
     await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+    async with running_console(engine, notifications=True) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         [approval] = await engine.pending()
         await engine.decide(approval.id, Approve(), operator="bob")
@@ -337,8 +321,7 @@ async def test_a_failing_model_endpoint_fails_the_thread_and_retry_continues_it(
             api_key="test",
             operator="alice",
         ) as engine:
-            app = console(engine)
-            async with app.run_test(size=(160, 45)) as pilot:
+            async with running_console(engine) as (app, pilot):
                 await pilot.press("n")
                 await wait_until(pilot, lambda: isinstance(app.screen, AskScreen), "the dialog")
                 await pilot.press(*EMAIL, "enter")
@@ -367,8 +350,7 @@ async def test_a_failing_model_endpoint_fails_the_thread_and_retry_continues_it(
 
 async def test_respond_answers_in_place_of_the_tool(engine: Engine, home: Home) -> None:
     thread_id = await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         app.sidebar.focus()
         await pilot.press("s")
@@ -383,8 +365,7 @@ async def test_respond_answers_in_place_of_the_tool(engine: Engine, home: Home) 
 async def test_palette_jumps_to_a_thread_by_name(engine: Engine) -> None:
     email = await paused(engine, EMAIL)
     search = await paused(engine, "search for invoices")
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.thread_list) == 2, "both threads")
         await wait_until(pilot, lambda: app.pane.thread_id == email, "the first thread shown")
         await pilot.press("ctrl+p")
@@ -399,8 +380,7 @@ async def test_palette_jumps_to_a_thread_by_name(engine: Engine) -> None:
 
 async def test_palette_runs_thread_list_actions(engine: Engine) -> None:
     await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.thread_list) == 1, "the thread")
         await pilot.press("ctrl+p")
         await pilot.press(*"action: status filter")
@@ -412,8 +392,7 @@ async def test_palette_runs_thread_list_actions(engine: Engine) -> None:
 
 
 async def test_help_lists_every_key(engine: Engine) -> None:
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
         lines = [
@@ -434,8 +413,7 @@ async def test_help_lists_every_key(engine: Engine) -> None:
 async def test_a_decided_card_leaves_the_sidebar_after_a_moment(engine: Engine) -> None:
     await paused(engine, EMAIL)
     await paused(engine, TRANSFER)
-    app = console(engine, decided_linger_seconds=1.0)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine, decided_linger_seconds=1.0) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 2, "both cards")
         email = next(a for a in app.sidebar.rows if a.tool == "send_email")
         await engine.decide(email.id, Approve(), operator="bob")  # from elsewhere

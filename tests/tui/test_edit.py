@@ -20,7 +20,7 @@ from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.edit import EditScreen
 from tui.widgets.json_editor import JsonEditor
 
-from .helpers import EMAIL, TRANSFER, console, paused, wait_until
+from .helpers import EMAIL, TRANSFER, paused, running_console, wait_until
 
 DELETE = "delete the file notes.txt"
 OUTSIDE = "rule 'email outside company.com': !args.to.endsWith('@company.com')"
@@ -54,8 +54,7 @@ async def test_the_editor_shows_what_the_edited_call_would_need_as_you_type(
     engine: Engine,
 ) -> None:
     await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+    async with running_console(engine, notifications=True) as (app, pilot):
         editor = await _open_editor(app, pilot)
         await wait_until(pilot, lambda: "rules: none match" in _verdict(app), "the first verdict")
         assert _verdict(app).startswith("medium · your edit approves it")
@@ -90,8 +89,7 @@ async def test_the_editor_shows_what_the_edited_call_would_need_as_you_type(
 
 async def test_an_edit_the_policy_denies_cannot_be_submitted(engine: Engine) -> None:
     await paused(engine, DELETE)
-    app = console(engine)
-    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+    async with running_console(engine, notifications=True) as (app, pilot):
         editor = await _open_editor(app, pilot)
         await wait_until(pilot, lambda: "why:" in _verdict(app), "the first verdict")
         editor.text_area.load_text('{"path": "../../etc/passwd"}')
@@ -120,8 +118,7 @@ async def test_an_edit_the_policy_denies_cannot_be_submitted(engine: Engine) -> 
 
 async def test_the_call_panel_says_why_of_the_arguments_shown(engine: Engine) -> None:
     await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: "why:" in _detail(app), "the call panel")
         assert "why: tool send_email is medium" in _detail(app)
         [approval] = await engine.pending()
@@ -143,8 +140,7 @@ async def test_one_edits_another_approves_and_the_console_says_who_did_what(
     engine: Engine,
 ) -> None:
     await paused(engine, TRANSFER)
-    app = console(engine, confirm_arm_seconds=0.05)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine, confirm_arm_seconds=0.05) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         [approval] = await engine.pending()
         edited = dict(approval.args, amount=4000)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from engine import Home
 from engine.engine import Engine
-from tui.launch import home_reader, make_app
+from tui.launch import home_reader
 
-from .helpers import TEST_SETTINGS, wait_until
+from .helpers import running_console, wait_until
 
 
 async def test_approvals_in_the_home_show_before_the_engine_opens(
@@ -30,8 +30,7 @@ async def test_approvals_in_the_home_show_before_the_engine_opens(
         opened = True
         yield engine
 
-    app = make_app(slow_engine, TEST_SETTINGS, read_home=home_reader(home))
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(slow_engine, read_home=home_reader(home)) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 2, "the approvals from the rows")
         assert not opened and app.engine is None
         assert [a.tool for a in app.sidebar.rows] == ["send_email", "transfer_money"]

@@ -19,7 +19,7 @@ from tui.screens.audit import AuditScreen
 from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.policy import PolicyScreen
 
-from .helpers import EMAIL, TRANSFER, console, paused, wait_until
+from .helpers import EMAIL, TRANSFER, paused, running_console, wait_until
 
 RIVAL = "email the deck to x@rival.com"
 
@@ -43,8 +43,7 @@ async def _engine_with_policy(home: Home, policy: str) -> AsyncIterator[Engine]:
 
 async def test_the_detail_shows_the_rule_that_made_a_call_risky(engine: Engine) -> None:
     await paused(engine, RIVAL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         assert app.sidebar.rows[0].tier == "high"
         await wait_until(pilot, lambda: "rules:" in _detail_text(app), "the rules in the detail")
@@ -60,8 +59,7 @@ async def test_the_detail_shows_the_rule_that_made_a_call_risky(engine: Engine) 
 
 
 async def test_the_policy_screen_lists_tools_rules_and_tiers(engine: Engine) -> None:
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: app.engine is not None, "the engine")
         await pilot.press("p")
         await wait_until(pilot, lambda: isinstance(app.screen, PolicyScreen), "the policy")
@@ -95,8 +93,7 @@ async def test_the_audit_screen_shows_the_decision_and_a_broken_chain(
 ) -> None:
     email = await paused(engine, EMAIL)
     await paused(engine, TRANSFER)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 2, "the approval cards")
         app.sidebar.focus()
         await pilot.press("a")
@@ -130,8 +127,7 @@ async def test_the_audit_screen_shows_the_decision_and_a_broken_chain(
 async def test_the_thread_list_opens_the_audit_of_its_thread(engine: Engine) -> None:
     email = await paused(engine, EMAIL)
     await paused(engine, TRANSFER)
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.thread_list) == 2, "both threads")
         app.thread_list.focus()
         app.thread_list.select(email)
@@ -147,8 +143,7 @@ async def test_the_thread_list_opens_the_audit_of_its_thread(engine: Engine) -> 
 
 
 async def test_a_denied_call_shows_in_the_thread_pane(engine: Engine) -> None:
-    app = console(engine)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: app.engine is not None, "the engine")
         app._start_thread("delete the file /etc/passwd")
         await wait_until(
@@ -163,8 +158,10 @@ async def test_four_eyes_refuses_the_same_operator_twice(home: Home) -> None:
     policy = DEFAULT_POLICY_TOML.replace("distinct_operators = false", "distinct_operators = true")
     async with _engine_with_policy(home, policy) as engine:
         await paused(engine, TRANSFER)
-        app = console(engine, confirm_arm_seconds=0.05)
-        async with app.run_test(size=(160, 45), notifications=True) as pilot:
+        async with running_console(engine, confirm_arm_seconds=0.05, notifications=True) as (
+            app,
+            pilot,
+        ):
             await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
             assert "four-eyes: each approval from a different operator" in _detail_text(app)
             app.sidebar.focus()
@@ -200,8 +197,7 @@ async def test_an_expiring_approval_warns_then_shows_expired(home: Home) -> None
     )
     assert 'expires_after = "1.5s"' in policy
     async with _engine_with_policy(home, policy) as engine:
-        app = console(engine)
-        async with app.run_test(size=(160, 45), notifications=True) as pilot:
+        async with running_console(engine, notifications=True) as (app, pilot):
             await wait_until(pilot, lambda: app.engine is not None, "the engine")
             app._start_thread(EMAIL)
             await wait_until(
@@ -227,8 +223,7 @@ async def test_the_console_says_when_pending_calls_were_asked_under_another_poli
         await paused(first, EMAIL)
     home.policy_file.write_text(DEFAULT_POLICY_TOML.replace('search = "low"', 'search = "medium"'))
     async with Engine.open(home, operator="alice") as engine:
-        app = console(engine)
-        async with app.run_test(size=(160, 45), notifications=True) as pilot:
+        async with running_console(engine, notifications=True) as (app, pilot):
             await wait_until(
                 pilot,
                 lambda: any(n.title == "policy changed" for n in app._notifications),
@@ -240,8 +235,7 @@ async def test_the_console_says_when_pending_calls_were_asked_under_another_poli
 
 async def test_the_console_says_nothing_when_the_policy_is_the_same(engine: Engine) -> None:
     await paused(engine, EMAIL)
-    app = console(engine)
-    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+    async with running_console(engine, notifications=True) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         await pilot.pause()
         assert not [n for n in app._notifications if n.title == "policy changed"]

@@ -24,9 +24,8 @@ from tui.screens.edit import EditScreen
 from tui.settings import ConsoleSettings
 from tui.widgets.json_editor import JsonEditor
 
-from .helpers import wait_until
+from .helpers import SIZE, wait_until
 
-SIZE = (160, 45)
 TASKS = (
     "email the Q3 report to boss@company.com",
     "transfer $5000 to acct-991",
