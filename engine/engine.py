@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import getpass
-import math
 import os
 import re
 import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +48,12 @@ from engine.events import (
     event_thread_id,
     to_record,
 )
-from engine.gate import Gate, call_digest
+from engine.gate import Gate
 from engine.graph import build_graph
 from engine.home import Home
 from engine.judge import (
     EditedCall,
     already_decided,
-    edit_verdict,
     edited_args,
     expired,
     judge,
@@ -66,51 +62,18 @@ from engine.judge import (
 )
 from engine.models import make_model
 from engine.operators import operator_name
-from engine.policy import Policy, Tier, TierSettings, Verdict
+from engine.options import EngineOptions, default_operator
+from engine.policies import PolicyHistory
+from engine.policy import Policy, Verdict
 from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
 from engine.reader import Reader
-from engine.runner import Runner, error_line, is_duplicate
+from engine.runner import Runner, is_duplicate
 from engine.slots import urgent
 from engine.sqlite_saver import ThreadedSqliteSaver
-from engine.store import LEASE_SECONDS, FixedVerdict, Store
+from engine.store import Store
 from engine.tools import CATALOGUE, ToolSpec, validate_args
 from engine.views import ApprovalView, ThreadView
 from engine.watcher import Watcher
-
-
-@dataclass(frozen=True, slots=True)
-class EngineOptions:
-    model: str = "scripted"
-    think_seconds: float = 0.0
-    base_url: str | None = None
-    api_key: str | None = None
-    operator: str | None = None
-    follow_journal: bool = True
-    """Republish here, while open, the events other processes write to the journal."""
-    warn_expiring: bool = True
-    """Warn, while open, before an approval expires (``ApprovalExpiring``)."""
-    expire_on_time: bool = True
-    """Reject overdue approvals as their deadline passes, while open. Correctness does
-    not depend on it: a decision checks the deadline, and opening a home expires."""
-    apply_stranded_decisions: bool = True
-    """Run, while open, threads whose decisions another process recorded but did not
-    apply (it died, or held the thread then)."""
-    run_slots: int = 4
-    """Threads stepping at once (waits on models and tools do not count)."""
-    lease_seconds: float = LEASE_SECONDS
-    """How long a thread stays taken by a runner that stopped renewing (a dead process
-    elsewhere); runners renew every third of it."""
-    max_edit_bytes: int = field(default_factory=lambda: _max_edit_bytes())
-    """The largest edited arguments a person may send, as JSON (``$HITL_MAX_EDIT_KB``,
-    default 256 KB): a 10 MB edit would cost seconds, memory and database space for
-    every copy the checkpoints and the journal keep of it."""
-
-
-def default_operator() -> str:
-    """``$HITL_OPERATOR``, else the login name."""
-    with contextlib.suppress(Exception):
-        return os.environ.get("HITL_OPERATOR") or getpass.getuser()
-    return "operator"
 
 
 def thread_title(task: str) -> str:
@@ -142,9 +105,8 @@ class Engine(Reader):
         super().__init__(store)
         self._saver = saver
         self._bus = EventBus()
-        self._policy_digest = policy.digest
-        self._policies: dict[str, Policy] = {self._policy_digest: policy}
-        self._gate = Gate(home, store, policy, self._policy_digest, tools, self._publish)
+        self._policies = PolicyHistory(store, self._audit, policy)
+        self._gate = Gate(home, store, policy, self._policies.digest, tools, self._publish)
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
         self._runner = Runner(
             store,
@@ -213,7 +175,7 @@ class Engine(Reader):
             )
             engine = cls(resolved, saver, store, in_force, catalogue, settings)
             await engine._audit.setup()
-            await engine._record_policy()
+            await engine._policies.record(engine.operator)
             await engine._watcher.expire_overdue(kick=False)  # whoever opens a home expires
             engine._runner.start()
             try:
@@ -227,7 +189,7 @@ class Engine(Reader):
     def policy_digest(self) -> str:
         """Identifies the policy in force here; each approval records the one it was
         requested under (``ApprovalView.policy_digest``)."""
-        return self._policy_digest
+        return self._policies.digest
 
     # --- events --------------------------------------------------------------
 
@@ -330,7 +292,7 @@ class Engine(Reader):
                 if (error := refusal(approval, decision, now)) is not None:
                     raise error
                 args = self._edited_args(approval, decision.args)
-                edit = EditedCall(args, await self._edit_verdict(approval, args))
+                edit = EditedCall(args, await self._policies.edit_verdict(approval, args))
             outcome = judge(approval, decision, who, now, edit)
         except Expired:
             if approval.status == "pending":  # its time ran out: reject it, then say so
@@ -365,53 +327,10 @@ class Engine(Reader):
         verdict and the edited arguments' (``denied``: such an edit is refused). Raises
         InvalidArguments when ``args`` fail the tool's schema."""
         approval = await self._store.approval(ref)
-        return await self._edit_verdict(approval, self._edited_args(approval, args))
+        return await self._policies.edit_verdict(approval, self._edited_args(approval, args))
 
     def _edited_args(self, approval: ApprovalView, args: Mapping[str, Any]) -> dict[str, Any]:
         return edited_args(self.tools[approval.tool], args, self.options.max_edit_bytes)
-
-    async def _edit_verdict(self, approval: ApprovalView, args: dict[str, Any]) -> Verdict:
-        """The edited call's verdict, judged by :func:`engine.judge.edit_verdict` with
-        the policies and the verdict first asked for, as this home recorded them."""
-        then = await self._policy_of(approval.policy_digest)
-        original = await self._store.fixed_verdict(
-            approval.thread_id,
-            approval.tool_call_id,
-            call_digest(approval.tool, approval.original_args),
-        )
-        asked = (
-            _as_verdict(original)
-            if original is not None
-            else Verdict(
-                Tier(approval.tier),
-                TierSettings(approval.required, approval.distinct_operators),
-                approval.reason,
-                approval.rules,
-            )
-        )
-        return edit_verdict(
-            self.policy.verdict(approval.tool, args),
-            then.verdict(approval.tool, args) if then is not None else None,
-            asked,
-        )
-
-    async def _policy_of(self, digest: str) -> Policy | None:
-        """A policy once in force in this home, rebuilt from its record (cached)."""
-        if not digest:
-            return None
-        if digest not in self._policies:
-            found = await self._store.policy(digest)
-            if found is None:
-                return None
-            source, body = found
-            try:
-                self._policies[digest] = Policy.from_canonical(body, source)
-            except Exception as error:  # fail closed: no edit without its judge
-                raise HitlError(
-                    f"cannot rebuild the policy {digest[:12]} this call was requested under "
-                    f"({error_line(error)}); nothing changed"
-                ) from None
-        return self._policies[digest]
 
     async def resume(self) -> list[str]:
         """Continues threads left mid-run (e.g. by a crash) and applies stranded decisions."""
@@ -446,20 +365,6 @@ class Engine(Reader):
             raise HitlError(f"unknown tool {tool!r} (known: {', '.join(sorted(self.tools))})")
         return self.policy.verdict(tool, validate_args(self.tools[tool], args))
 
-    async def _record_policy(self) -> None:
-        """Keeps the policy in force (to judge later edits of the calls it judged) and
-        audits it whenever it differs from the last one recorded."""
-        policy = self.policy
-        keep = Store.policy_insert(
-            self._policy_digest, policy.source, policy.canonical(), policy.text
-        )
-        last = await self._audit.last("policy_in_force")
-        if last is not None and last.body.get("digest") == self._policy_digest:
-            await self._store.commit([keep])
-            return
-        body = {"source": policy.source, "digest": self._policy_digest, "text": policy.text}
-        await self._audit.append(AuditNote("policy_in_force", body, operator=self.operator), keep)
-
     # --- graphs --------------------------------------------------------------
 
     def _graph(self, spec: str) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -473,11 +378,6 @@ class Engine(Reader):
             )
             self._graphs[spec] = build_graph(model, self._gate, self._saver)
         return self._graphs[spec]
-
-
-def _as_verdict(fixed: FixedVerdict) -> Verdict:
-    settings = TierSettings(fixed.required, fixed.distinct_operators, fixed.expires_after)
-    return Verdict(Tier(fixed.tier), settings, fixed.reason, fixed.rules)
 
 
 @contextlib.asynccontextmanager
@@ -533,14 +433,3 @@ def resolve_policy(
     if home.policy_file.exists() or home.policy_file.is_symlink():  # a dangling link too
         return load_policy(home.policy_file, tools)
     return parse_policy(DEFAULT_POLICY_TOML, "built-in default policy", tools)
-
-
-def _max_edit_bytes() -> int:
-    raw = os.environ.get("HITL_MAX_EDIT_KB", "256")
-    try:
-        kilobytes = float(raw)
-    except ValueError:
-        kilobytes = math.nan
-    if not 0 < kilobytes < 1024 * 1024:
-        raise HitlError(f"$HITL_MAX_EDIT_KB={raw!r} is not a number of kilobytes from 1 to 1048576")
-    return max(1, int(kilobytes * 1024))
