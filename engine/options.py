@@ -14,6 +14,8 @@ from engine.store import LEASE_SECONDS
 
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
+    """Everything ``Engine.open`` takes besides the home, the policy and the tools."""
+
     model: str = "scripted"
     think_seconds: float = 0.0
     base_url: str | None = None

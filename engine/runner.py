@@ -38,8 +38,9 @@ Graph: TypeAlias = PregelProtocol[Any, Any, Any, Any]
 
 
 class Publish(Protocol):
-    """The engine's publisher: events, ``also=`` writes and ``audit=`` entries in one
-    transaction; returns the writes' row counts, or None when a guard failed."""
+    """The engine's publisher: events and ``also=`` writes in one transaction (event i
+    only if write ``when[i]`` changed a row); returns the writes' row counts, or None
+    when a guard failed."""
 
     async def __call__(
         self,
