@@ -211,7 +211,16 @@ async def _dispatch(args: argparse.Namespace) -> int:
             args.approval, refs = refs[0], None
     from engine.engine import Engine
 
-    options: dict[str, Any] = {"operator": args.operator, "watch": False, "policy": args.policy}
+    options: dict[str, Any] = {
+        "operator": args.operator,
+        "policy": args.policy,
+        # One command, then gone: nobody to show other processes' events or warnings
+        # to, and other threads' decisions are theirs to apply.
+        "follow_journal": False,
+        "warn_expiring": False,
+        "expire_on_time": False,
+        "apply_stranded_decisions": False,
+    }
     if hasattr(args, "model"):
         options |= {
             "model": args.model,

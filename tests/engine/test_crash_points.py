@@ -24,6 +24,14 @@ SHORT_EXPIRY = DEFAULT_POLICY_TOML.replace(
     '[tiers.medium]\napprovals = 1\nexpires_after = "1s"',
 )
 
+NO_WATCHER = {
+    "follow_journal": False,
+    "warn_expiring": False,
+    "expire_on_time": False,
+    "apply_stranded_decisions": False,
+}
+"""Every duty an open engine does on a beat, switched off: each test acts itself."""
+
 
 def _crashed(child: Child) -> None:
     """The child must die at its crash point, not finish."""
@@ -145,7 +153,7 @@ async def test_a_crash_at_a_commit_leaves_the_change_and_its_record_together(
     assert bool(recorded) == (moment == "after"), (
         f"a crash {moment} the commit {'lost' if moment == 'after' else 'kept'} the {kind}"
     )
-    async with Engine.open(home, operator="alice", watch=False) as engine:
+    async with Engine.open(home, operator="alice", **NO_WATCHER) as engine:
         # Carry on as a person would: everything ends consistent, nothing ran twice.
         await engine.resume()
         await engine.wait()

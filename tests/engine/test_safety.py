@@ -46,6 +46,14 @@ tier = "deny"
 LAX = 'default_tier = "low"\n[tools]\nsend_email = "medium"\n'
 """Another process's policy: the transfer runs at once, any email needs one approval."""
 
+NO_WATCHER = {
+    "follow_journal": False,
+    "warn_expiring": False,
+    "expire_on_time": False,
+    "apply_stranded_decisions": False,
+}
+"""Every duty an open engine does on a beat, switched off: each test acts itself."""
+
 
 async def _paused(engine: Engine, task: str) -> tuple[str, dict[str, object]]:
     thread = await engine.start(task)
@@ -271,7 +279,7 @@ SHORT_EXPIRY = DEFAULT_POLICY_TOML.replace(
 
 async def test_a_decision_after_the_deadline_is_refused_without_a_watcher(home: Home) -> None:
     _with_policy(home, SHORT_EXPIRY)
-    async with Engine.open(home, operator="alice", watch=False) as engine:
+    async with Engine.open(home, operator="alice", **NO_WATCHER) as engine:
         thread_id, calls = await _paused(engine, EMAIL)
         email = calls["send_email"]
         assert email.expires_at is not None
@@ -291,13 +299,13 @@ async def test_a_deadline_passing_during_a_decision_still_refuses_it(
     home: Home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _with_policy(home, SHORT_EXPIRY)
-    async with Engine.open(home, operator="alice", watch=False) as engine:
+    async with Engine.open(home, operator="alice", **NO_WATCHER) as engine:
         thread_id, calls = await _paused(engine, EMAIL)
         email = calls["send_email"]
         await asyncio.sleep(max(0.0, (email.expires_at or 0) - time.time()) + 0.05)
         checks = iter([False])  # the check before the write saw the deadline ahead
         monkeypatch.setattr(
-            "engine.engine._overdue", lambda a, now: next(checks, a.expires_at <= now)
+            "engine.judge.overdue", lambda a, now: next(checks, a.expires_at <= now)
         )
         with pytest.raises(Expired):
             await engine.decide(email.id, Approve())
@@ -308,10 +316,10 @@ async def test_a_deadline_passing_during_a_decision_still_refuses_it(
 
 async def test_opening_a_home_expires_overdue_approvals(home: Home) -> None:
     _with_policy(home, SHORT_EXPIRY)
-    async with Engine.open(home, operator="alice", watch=False) as engine:
+    async with Engine.open(home, operator="alice", **NO_WATCHER) as engine:
         _, calls = await _paused(engine, EMAIL)
     run_sql(home, "UPDATE hitl_approvals SET expires_at = expires_at - 3600")
-    async with Engine.open(home, operator="bob", watch=False) as engine:
+    async with Engine.open(home, operator="bob", **NO_WATCHER) as engine:
         expired = await engine.approval(calls["send_email"].id)
         assert (expired.status, expired.decided_by) == ("rejected", "policy:expiry")
         await engine.resume()
@@ -357,9 +365,9 @@ async def test_an_engine_refuses_to_open_as_an_invisible_name(home: Home) -> Non
 async def test_a_model_turn_longer_than_the_lease_keeps_the_thread(home: Home) -> None:
     async with (
         Engine.open(
-            home, operator="alice", watch=False, think_seconds=1.5, lease_seconds=0.6
+            home, operator="alice", **NO_WATCHER, think_seconds=1.5, lease_seconds=0.6
         ) as runner,
-        Engine.open(home, operator="bob", watch=False, lease_seconds=0.6) as other,
+        Engine.open(home, operator="bob", **NO_WATCHER, lease_seconds=0.6) as other,
     ):
         with other.subscribe() as seen_by_other:
             thread = await runner.start("search for invoices")

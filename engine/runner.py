@@ -1,0 +1,351 @@
+"""Runs threads in this process: one task per thread, in a run slot, under a lease.
+
+The runner knows nothing of models or of which graph a thread runs: the engine hands
+it the graph (or a function from a thread to its graph). It drives a thread until the
+graph pauses or ends, relays the messages as events, records the approvals the graph
+asks for, and feeds the graph the decisions people made, keyed by interrupt id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Protocol, TypeAlias
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langgraph.pregel.protocol import PregelProtocol
+from langgraph.types import Command, Interrupt
+
+from engine.database import Statement, Write
+from engine.events import (
+    ApprovalRequested,
+    Event,
+    MessageAdded,
+    ThreadFailed,
+    ThreadFinished,
+    ThreadStatusChanged,
+)
+from engine.gate import REQUEST, call_digest
+from engine.slots import RunSlots, current_priority
+from engine.store import FixedVerdict, Store
+from engine.views import ApprovalView, ThreadStatus, ThreadView
+
+Graph: TypeAlias = PregelProtocol[Any, Any, Any, Any]
+"""Anything LangGraph can stream and checkpoint: a compiled graph, a remote one."""
+
+
+class Publish(Protocol):
+    """The engine's publisher: events and ``also=`` writes in one transaction (event i
+    only if write ``when[i]`` changed a row); returns the writes' row counts, or None
+    when a guard failed."""
+
+    async def __call__(
+        self,
+        *events: Event,
+        also: Sequence[Statement | Write] = (),
+        when: Sequence[int | None] = (),
+    ) -> list[int] | None: ...
+
+
+class Runner:
+    """Owns this process's runner tasks, the run slots they share and the leases they
+    hold. ``graph`` is the graph every thread runs, or a function giving a thread's."""
+
+    def __init__(
+        self,
+        store: Store,
+        publish: Publish,
+        graph: Graph | Callable[[ThreadView], Graph],
+        *,
+        run_slots: int,
+        lease_seconds: float,
+    ) -> None:
+        self._store = store
+        self._publish = publish
+        self._graph_of: Callable[[ThreadView], Graph] = (
+            (lambda _: graph) if isinstance(graph, PregelProtocol) else graph
+        )
+        self._lease_seconds = lease_seconds
+        self._slots = RunSlots(run_slots)
+        self._runners: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._renewal: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Starts renewing the leases of the threads this runner drives."""
+        self._renewal = asyncio.create_task(self._keep_leases())
+
+    async def close(self) -> None:
+        """Stops every run (each resumes from its checkpoint elsewhere) and lets go of
+        its thread at once, rather than when the lease runs out."""
+        tasks = [*([self._renewal] if self._renewal else []), *self._runners.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for thread_id in list(self._runners):
+            with contextlib.suppress(Exception):
+                await self._store.release_lease(thread_id)
+
+    def running(self, thread_id: str) -> bool:
+        return thread_id in self._runners
+
+    def kick(self, thread_id: str, first: Any = None, known: ThreadView | None = None) -> None:
+        """Makes sure a runner will look at the thread (again) soon. ``first``: the
+        graph's input for a new thread; ``known``: its row, to save reading it."""
+        runner = self._runners.get(thread_id)
+        if runner is not None and not runner.done():
+            self._again.add(thread_id)
+            return
+        task = asyncio.create_task(self._drive(thread_id, first, known), name=f"thread {thread_id}")
+        self._runners[thread_id] = task
+        task.add_done_callback(lambda _: self._forget(thread_id, task))
+
+    async def wait(self, thread: str | None = None) -> None:
+        """Returns when the thread (or every thread) has paused or ended here, and none of
+        its decisions still waits for another process that holds the thread."""
+        while True:
+            ids = [thread] if thread else list(self._runners)
+            running = [self._runners[i] for i in ids if i in self._runners]
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+                continue
+            if thread and await self._store.unapplied(thread):
+                await asyncio.sleep(0.05)
+                self.kick(thread)
+                continue
+            return
+
+    async def _keep_leases(self) -> None:
+        """Renews the lease of every thread this process runs, as long as it is open:
+        a model turn longer than the lease must not let another process take the thread."""
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            with contextlib.suppress(Exception):  # retried at the next beat
+                await self._store.renew_leases(list(self._runners))
+
+    def _forget(self, thread_id: str, task: asyncio.Task[None]) -> None:
+        if self._runners.get(thread_id) is task:
+            del self._runners[thread_id]
+
+    async def _drive(self, thread_id: str, first: Any, known: ThreadView | None) -> None:
+        """Runs the thread until it pauses or ends, as long as decisions keep arriving.
+
+        The whole run holds a run slot, taken at the priority of whoever kicked it: a
+        run that applies a person's decision goes before the background.
+        """
+        async with self._slots.hold(current_priority()):
+            await self._drive_held(thread_id, first, known)
+
+    async def _drive_held(self, thread_id: str, first: Any, known: ThreadView | None) -> None:
+        if not await self._store.acquire_lease(thread_id):
+            return  # another process runs it; our watcher retries stranded decisions
+        try:
+            thread = known or await self._store.thread(thread_id)
+            graph = self._graph_of(thread)
+            config: Any = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
+            pending_input = first
+            while True:
+                self._again.discard(thread_id)
+                applied: list[str] = []
+                if pending_input is None:
+                    pending_input, applied = await self._resume_input(graph, config)
+                if pending_input is None and thread.status not in ("running", "failed"):
+                    break
+                thread = await self._set_status(thread, "running")
+                try:
+                    async for chunk in graph.astream(pending_input, config, stream_mode="updates"):
+                        await self._relay(thread_id, chunk)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # a model or graph failure fails the thread only
+                    thread = replace(
+                        thread, status="failed", error=error_line(error), updated_at=time.time()
+                    )
+                    await self._publish(ThreadFailed(thread), also=[Store.thread_update(thread)])
+                    break
+                if applied:
+                    await self._store.mark_applied(applied)
+                thread = await self._settle(thread, graph, config)
+                pending_input = None
+                if thread.status == "done":
+                    break
+                if thread_id not in self._again and not await self._store.unapplied(thread_id):
+                    break
+        finally:
+            with contextlib.suppress(Exception):
+                await self._store.release_lease(thread_id)
+
+    async def _resume_input(
+        self, graph: Graph, config: Any
+    ) -> tuple[Command[Any] | None, list[str]]:
+        """A resume keyed by interrupt id for every decision the graph has not seen."""
+        thread_id = config["configurable"]["thread_id"]
+        decided = await self._store.unapplied(thread_id)
+        if not decided:
+            return None, []
+        state = await graph.aget_state(config)
+        open_ids = {i.id for i in state.interrupts}
+        resume = {a.interrupt_id: a.decision for a in decided if a.interrupt_id in open_ids}
+        stale = [a.id for a in decided if a.interrupt_id not in open_ids]
+        if stale:  # already consumed by a run that ended before it could say so
+            await self._store.mark_applied(stale)
+        if not resume:
+            return None, []
+        applied = [a.id for a in decided if a.interrupt_id in open_ids]
+        return Command(resume=resume), applied
+
+    async def _relay(self, thread_id: str, chunk: Mapping[str, Any]) -> None:
+        events: list[Event] = []
+        for node, update in chunk.items():
+            if node.startswith("__") or not isinstance(update, Mapping):
+                continue
+            for message in update.get("messages", ()):
+                events.append(_message_event(thread_id, message))
+        if events:
+            await self._publish(*events)
+
+    async def _settle(self, thread: ThreadView, graph: Graph, config: Any) -> ThreadView:
+        """Reads where the run stopped: records new approvals, sets the thread's status."""
+        state = await graph.aget_state(config)
+        now = time.time()
+        for attempt in range(3):
+            try:
+                await self._record_approvals(thread.id, state.interrupts, now)
+                break
+            except Exception as error:  # another process took the same short id first
+                if attempt == 2 or not is_duplicate(error):
+                    raise
+        if state.interrupts:
+            unknown = any(_kind(i.value) == "outcome_unknown" for i in state.interrupts)
+            thread = replace(thread, pending=len(state.interrupts))
+            return await self._set_status(thread, "unknown" if unknown else "waiting")
+        if state.next:
+            return await self._set_status(thread, "running")
+        answer = ""
+        messages = state.values.get("messages", [])
+        if messages and isinstance(messages[-1], AIMessage):
+            answer = _text(messages[-1])
+        done = replace(thread, status="done", answer=answer, error=None, updated_at=now, pending=0)
+        await self._publish(ThreadFinished(done), also=[Store.thread_update(done)])
+        return done
+
+    async def _record_approvals(
+        self, thread_id: str, interrupts: Sequence[Interrupt], now: float
+    ) -> None:
+        """Records the approvals of new interrupts, each with its verdict and with the
+        audit entry that says it was requested, in one transaction."""
+        ids = await self._store.approval_ids_for([i.id for i in interrupts])
+        found: list[tuple[ApprovalView, float]] = []
+        for item in interrupts:
+            if (approval_id := ids.get(item.id)) is None:
+                continue  # recorded by an earlier run
+            request = REQUEST.validate_python(item.value)
+            requested_at = request.requested_at or now
+            found.append(
+                (
+                    ApprovalView(
+                        id=approval_id,
+                        thread_id=thread_id,
+                        kind=request.type,
+                        tool_call_id=request.tool_call_id,
+                        tool=request.name,
+                        args=request.args,
+                        original_args=request.args,
+                        description=request.description,
+                        tier=request.tier,
+                        reason=request.reason,
+                        required=request.approvals_required,
+                        received=0,
+                        status="pending",
+                        created_at=now,
+                        interrupt_id=item.id,
+                        args_schema=request.args_schema,
+                        rules=tuple(request.rules),
+                        distinct_operators=request.distinct_operators,
+                        expires_at=(
+                            requested_at + request.expires_after if request.expires_after else None
+                        ),
+                        policy_digest=request.policy_digest,
+                    ),
+                    requested_at,
+                )
+            )
+        if found:
+            verdicts = [
+                Store.verdict_insert(
+                    a.thread_id,
+                    a.tool_call_id,
+                    call_digest(a.tool, a.args),
+                    a.tool,
+                    FixedVerdict(
+                        a.tier,
+                        a.required,
+                        a.distinct_operators,
+                        a.expires_at - requested if a.expires_at else None,
+                        a.reason,
+                        a.rules,
+                        a.policy_digest,
+                        requested,
+                    ),
+                )
+                for a, requested in found
+                if a.kind == "tool_approval"
+            ]
+            await self._publish(
+                *(ApprovalRequested(a) for a, _ in found),
+                also=[*(Store.approval_insert(a) for a, _ in found), *verdicts],
+                when=range(len(found)),
+            )
+
+    async def _set_status(self, thread: ThreadView, status: ThreadStatus) -> ThreadView:
+        """Writes the new status and its event in one transaction."""
+        if thread.status == status:
+            return thread
+        changed = replace(thread, status=status, error=None, updated_at=time.time())
+        await self._publish(ThreadStatusChanged(changed), also=[Store.thread_update(changed)])
+        return changed
+
+
+def is_duplicate(error: BaseException) -> bool:
+    """A unique-key violation, from SQLite or PostgreSQL."""
+    return "UNIQUE constraint failed" in str(error) or getattr(error, "sqlstate", "") == "23505"
+
+
+def error_line(error: BaseException) -> str:
+    """An error as one line a person can read in a listing, with its kind."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"{type(error).__name__}: {text}"[:500]
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        part.get("text", "") if isinstance(part, dict) else str(part) for part in content
+    )
+
+
+def _message_event(thread_id: str, message: BaseMessage) -> MessageAdded:
+    if isinstance(message, AIMessage):
+        calls = tuple(
+            {"id": c["id"], "name": c["name"], "args": c["args"]} for c in message.tool_calls
+        )
+        return MessageAdded(thread_id, "assistant", _text(message), calls, message_id=message.id)
+    if isinstance(message, ToolMessage):
+        return MessageAdded(
+            thread_id,
+            "tool",
+            _text(message),
+            tool_call_id=message.tool_call_id,
+            name=message.name,
+            message_id=f"result-of-{message.tool_call_id}",
+        )
+    return MessageAdded(thread_id, "user", _text(message), message_id=message.id)
+
+
+def _kind(value: object) -> str:
+    return str(value.get("type", "")) if isinstance(value, dict) else ""
