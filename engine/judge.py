@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.decisions import Decision, Edit, Reject, Respond
+from engine.durations import span
 from engine.errors import (
     AlreadyDecided,
     EditDenied,
@@ -140,7 +141,7 @@ def overdue(approval: ApprovalView, now: float) -> bool:
 
 def expire(approval: ApprovalView, now: float) -> Outcome:
     """The approval rejected for want of a decision (fail-closed); the model is told."""
-    waited = _duration(now - approval.created_at)
+    waited = span(now - approval.created_at)
     reason = f"Expired: nobody decided within {waited}; the call was not run."
     rejected = _decided(approval, "rejected", Reject(reason).wire(), EXPIRY_OPERATOR, now)
     return Outcome(rejected, "expire")
@@ -223,9 +224,3 @@ def _kb(size: int) -> str:
     return f"{size / 1024:,.0f} KB" if size >= 10 * 1024 else f"{size / 1024:.1f} KB"
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"

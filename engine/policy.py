@@ -138,7 +138,7 @@ class Policy:
     default: Tier = Tier.MEDIUM
     rules: Sequence[Rule] = ()
     settings: Mapping[Tier, TierSettings] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
-    source: str = "built-in demo policy"
+    source: str = "built-in default policy"
     text: str = ""
 
     def verdict(self, tool: str, args: Mapping[str, Any] | None = None) -> Verdict:
