@@ -50,21 +50,17 @@ from engine.errors import (
     InvalidArguments,
     InvalidDecision,
 )
+from engine.event_codec import decode, encode
 from engine.events import (
     ApprovalDecided,
     ApprovalExpiring,
     ApprovalRequested,
     Event,
-    EventBus,
     MessageAdded,
-    Subscription,
     ThreadFailed,
     ThreadFinished,
     ThreadStarted,
     ThreadStatusChanged,
-    event_thread_id,
-    from_record,
-    to_record,
 )
 from engine.gate import REQUEST, Gate, call_digest
 from engine.graph import build_graph
@@ -78,6 +74,7 @@ from engine.reader import Reader
 from engine.slots import RunSlots, current_priority, urgent
 from engine.sqlite_saver import ThreadedSqliteSaver
 from engine.store import LEASE_SECONDS, FixedVerdict, Store
+from engine.subscription import EventBus, Subscription
 from engine.tools import CATALOGUE, ToolSpec, validate_args
 from engine.views import (
     ApprovalStatus,
@@ -285,10 +282,10 @@ class Engine(Reader):
         notes = list(audit)
         first = len(writes)
         for index, event in enumerate(events):
-            kind, key, body = to_record(event)
             condition = when[index] if when else None
+            kind, key, body = encode(event)
             writes.append(
-                self._store.journal_insert(event_thread_id(event), kind, key, body, condition)
+                self._store.journal_insert(event.thread_id, kind, key, body, event.at, condition)
             )
             if (note := audit_note(event)) is not None:
                 notes.append((first + index, note))
@@ -296,8 +293,8 @@ class Engine(Reader):
         if counts is None:
             return None
         for index, event in enumerate(events):
-            if counts[first + index]:
-                self._bus.publish(event)
+            if seq := counts[first + index]:  # a journal row's count is its seq
+                self._bus.publish(replace(event, seq=seq))
         return counts[:first]
 
     async def _watch(self) -> None:
@@ -327,9 +324,8 @@ class Engine(Reader):
 
     async def _tail_journal(self) -> None:
         self._journal_seq, rows = await self._store.journal_since(self._journal_seq)
-        for _, kind, body in rows:
-            event = from_record(kind, body)
-            if event is not None:
+        for row in rows:
+            if (event := decode(row)) is not None:
                 self._bus.publish(event)
 
     # Queries (threads, thread, pending, approval, approvals, history, ledger, audit,
