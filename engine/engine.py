@@ -271,7 +271,7 @@ class Engine(Reader):
     ) -> list[int] | None:
         """One transaction: the state change (``also``), the events' journal rows (so
         other processes see them) and every audit entry they make; then the events
-        are fanned out here. A crash leaves all of it or none.
+        are fanned out here, each with its journal seq. A crash leaves all of it or none.
 
         ``when[i]``: event i is written only if write ``when[i]`` of ``also`` changed a
         row. ``audit``: entries of their own, each tied to a write of ``also`` or None.
@@ -285,7 +285,9 @@ class Engine(Reader):
             condition = when[index] if when else None
             kind, key, body = encode(event)
             writes.append(
-                self._store.journal_insert(event.thread_id, kind, key, body, event.at, condition)
+                self._store.journal_insert(
+                    event.thread_id, kind, key, body, event.at, when=condition
+                )
             )
             if (note := audit_note(event)) is not None:
                 notes.append((first + index, note))
@@ -293,7 +295,7 @@ class Engine(Reader):
         if counts is None:
             return None
         for index, event in enumerate(events):
-            if seq := counts[first + index]:  # a journal row's count is its seq
+            if seq := counts[first + index]:  # 0: a replayed event, already journaled
                 self._bus.publish(replace(event, seq=seq))
         return counts[:first]
 
