@@ -11,8 +11,9 @@ from engine.event_codec import decode
 from engine.events import ApprovalDecided, Event, MessageAdded
 from tests.cli.test_cli import hitl
 from tui.clock import FixedClock
+from tui.launch import make_app
 
-from .helpers import EMAIL, console, paused, wait_until
+from .helpers import EMAIL, TEST_SETTINGS, paused, wait_until
 
 
 class EpochClock(FixedClock):
@@ -25,7 +26,7 @@ class EpochClock(FixedClock):
 
 async def test_an_event_delivered_again_shows_once(engine: Engine) -> None:
     thread_id = await paused(engine, EMAIL)
-    app = console(engine)
+    app = make_app(engine, TEST_SETTINGS)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: "waits for approval" in app.pane.story_text, "the story")
         shown = app.pane.story_text
@@ -46,7 +47,7 @@ async def test_an_event_delivered_again_shows_once(engine: Engine) -> None:
 async def test_a_decision_made_elsewhere_shows_when_it_was_made(engine: Engine, home: Home) -> None:
     thread_id = await paused(engine, EMAIL)
     [approval] = await engine.pending()
-    app = console(engine, clock=EpochClock())
+    app = make_app(engine, replace(TEST_SETTINGS, clock=EpochClock()))
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: "waits for approval" in app.pane.story_text, "the story")
         await asyncio.to_thread(hitl, home, "approve", approval.id)  # another process
