@@ -298,6 +298,8 @@ class HitlApp(App[int]):
     def on_approval_sidebar_approval_selected(
         self, message: ApprovalSidebar.ApprovalSelected
     ) -> None:
+        if not self.is_running:
+            return  # a card moved as the console closed: its widgets are already gone
         self._show_detail()
         approval = self.sidebar.cursor_row
         if message.by_person and approval is not None:
