@@ -43,7 +43,7 @@ class StandInEngine:
 
     def __init__(self) -> None:
         from engine import ThreadView
-        from engine.events import EventBus
+        from engine.subscription import EventBus
 
         now = time.time()
         self.operator = "bench"

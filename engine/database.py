@@ -64,6 +64,9 @@ class Write:
     """Run only if the write at this index (in the same transaction) changed a row."""
     guard: bool = False
     """Roll the whole transaction back unless this statement changes a row."""
+    returns_id: bool = False
+    """An ``INSERT … RETURNING`` of the new row's id: the transaction reports that id in
+    place of the row count, and 0 when no row was inserted (an id is never 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,10 @@ def _as_write(step: Statement | Write) -> Write:
     return step if isinstance(step, Write) else Write(step[0], step[1])
 
 
+def _new_id(rows: Sequence[Sequence[Any]]) -> int:
+    return int(rows[0][0]) if rows else 0
+
+
 def _should_run(write: Write, counts: Sequence[int]) -> bool:
     return write.when is None or counts[write.when] > 0
 
@@ -101,8 +108,9 @@ class Database(Protocol):
         self, statements: Sequence[Statement | Write], chain: Chain | None = None
     ) -> list[int] | None:
         """Runs the statements, then appends the chain's links, and commits; returns each
-        statement's row count (0 for one skipped by ``when``), or None when a guard
-        changed no row and everything was rolled back."""
+        statement's row count (its new row's id, for a ``returns_id`` write; 0 for one
+        skipped by ``when``), or None when a guard changed no row and everything was
+        rolled back."""
         ...
 
     async def returning(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
@@ -248,7 +256,8 @@ class SqliteDatabase:
                     if not _should_run(step, counts):
                         counts.append(0)
                         continue
-                    count = conn.execute(step.sql, step.params).rowcount
+                    cursor = conn.execute(step.sql, step.params)
+                    count = _new_id(cursor.fetchall()) if step.returns_id else cursor.rowcount
                     counts.append(count)
                     if step.guard and count < 1:
                         conn.rollback()
@@ -345,7 +354,10 @@ class PostgresDatabase:
                         counts.append(0)
                         continue
                     await cur.execute(to_postgres(step.sql), tuple(step.params))
-                    counts.append(int(cur.rowcount))
+                    if step.returns_id:
+                        counts.append(_new_id(await cur.fetchall()))
+                    else:
+                        counts.append(int(cur.rowcount))
                     if step.guard and counts[-1] < 1:
                         await self.conn.rollback()
                         return None

@@ -19,6 +19,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +39,12 @@ from engine.database import (
 )
 from engine.decisions import Decision, Edit
 from engine.errors import EditDenied, Expired, HitlError
+from engine.event_codec import encode
 from engine.events import (
     ApprovalDecided,
     Event,
-    EventBus,
     MessageAdded,
-    Subscription,
     ThreadStarted,
-    event_thread_id,
-    to_record,
 )
 from engine.gate import Gate
 from engine.graph import build_graph
@@ -71,6 +69,7 @@ from engine.runner import Runner, is_duplicate
 from engine.slots import urgent
 from engine.sqlite_saver import ThreadedSqliteSaver
 from engine.store import Store
+from engine.subscription import EventBus, Subscription
 from engine.tools import CATALOGUE, ToolSpec, validate_args
 from engine.views import ApprovalView, ThreadView
 from engine.watcher import Watcher
@@ -206,7 +205,7 @@ class Engine(Reader):
     ) -> list[int] | None:
         """One transaction: the state change (``also``), the events' journal rows (so
         other processes see them) and every audit entry they make; then the events
-        are fanned out here. A crash leaves all of it or none.
+        are fanned out here, each with its journal seq. A crash leaves all of it or none.
 
         ``when[i]``: event i is written only if write ``when[i]`` of ``also`` changed a
         row. ``audit``: entries of their own, each tied to a write of ``also`` or None.
@@ -217,10 +216,12 @@ class Engine(Reader):
         notes = list(audit)
         first = len(writes)
         for index, event in enumerate(events):
-            kind, key, body = to_record(event)
+            kind, key, body = encode(event)
             condition = when[index] if when else None
             writes.append(
-                self._store.journal_insert(event_thread_id(event), kind, key, body, condition)
+                self._store.journal_insert(
+                    event.thread_id, kind, key, body, event.at, when=condition
+                )
             )
             if (note := audit_note(event)) is not None:
                 notes.append((first + index, note))
@@ -228,8 +229,8 @@ class Engine(Reader):
         if counts is None:
             return None
         for index, event in enumerate(events):
-            if counts[first + index]:
-                self._bus.publish(event)
+            if seq := counts[first + index]:  # 0: a replayed event, already journaled
+                self._bus.publish(replace(event, seq=seq))
         return counts[:first]
 
     # Queries (threads, thread, pending, approval, approvals, history, ledger, audit,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.durations import age
+from engine.events import ApprovalDecided, MessageAdded, ThreadFailed
 from engine.hidden import has_hidden, is_hidden, marker
 from engine.views import ApprovalView, ThreadView
 
@@ -228,17 +229,17 @@ def _thread_error(thread: ThreadView) -> str:
 
 def story_line(kind: str, body: dict[str, Any], at: float) -> str | None:
     stamp = time.strftime("%H:%M:%S", time.localtime(at))
-    if kind == "MessageAdded":
+    if kind == MessageAdded.KIND:
         text = one_line(str(body.get("content", "")), limit=200)
         calls = "".join(
             f"\n           -> {c['name']}({visible(json.dumps(c['args'], ensure_ascii=False))})"
             for c in body.get("tool_calls", [])
         )
         return f"{stamp} {body['role']:9} {text}{calls}"
-    if kind == "ApprovalDecided":
+    if kind == ApprovalDecided.KIND:
         a = body["approval"]
         who = one_line(str(body["operator"]))
         return f"{stamp} decision  {body['decision']} {a['id']} {a['tool']} by {who}"
-    if kind == "ThreadFailed":
+    if kind == ThreadFailed.KIND:
         return f"{stamp} failed    {one_line(str(body['thread'].get('error')))}"
     return None

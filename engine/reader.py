@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from engine.audit import AuditEntry, AuditLog, Verification
 from engine.database import Database, dialect_of, open_postgres, open_sqlite
+from engine.events import current_kind
 from engine.home import Home
 from engine.store import Store
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
@@ -53,7 +55,10 @@ class Reader:
         return await self._store.approvals_of((await self._store.thread(thread)).id)
 
     async def history(self, thread: str) -> list[HistoryEntry]:
-        return await self._store.history((await self._store.thread(thread)).id)
+        """The thread's journal, oldest first, each kind as events are named today
+        (rows older than the names carry a former one)."""
+        entries = await self._store.history((await self._store.thread(thread)).id)
+        return [replace(e, kind=current_kind(e.kind)) for e in entries]
 
     async def ledger(self) -> list[LedgerEntry]:
         return await self._store.ledger()

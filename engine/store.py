@@ -759,30 +759,34 @@ class Store:
         kind: str,
         key: str | None,
         body: dict[str, Any],
+        at: float,
         when: int | None = None,
     ) -> Write:
-        """A journal row; skipped (no row changed) when the thread already has ``key``,
-        as LangGraph replays a step's finished writes when it resumes."""
+        """A journal row, reporting its seq; skipped (0) when the thread already has
+        ``key``, as LangGraph replays a step's finished writes when it resumes."""
         return Write(
             "INSERT INTO hitl_journal (origin, thread_id, kind, key, body, at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (self.origin, thread_id, kind, key, json.dumps(body), time.time()),
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
+            (self.origin, thread_id, kind, key, json.dumps(body), at),
             when=when,
+            returns_id=True,
         )
 
-    async def journal_since(self, seq: int) -> tuple[int, list[tuple[int, str, dict[str, Any]]]]:
-        """(newest seq, [(seq, kind, body)] of rows other processes wrote after ``seq``).
+    async def journal_since(self, seq: int) -> tuple[int, list[HistoryEntry]]:
+        """(newest seq, the rows other processes wrote after ``seq``).
 
         Our own rows are skipped without decoding: with hundreds of threads they are
         most of the journal, and this runs four times a second.
         """
         rows = await self._all(
-            "SELECT seq, kind, CASE WHEN origin = ? THEN NULL ELSE body END "
+            "SELECT seq, at, kind, CASE WHEN origin = ? THEN NULL ELSE body END "
             "FROM hitl_journal WHERE seq > ? ORDER BY seq LIMIT 5000",
             (self.origin, seq),
         )
         head = rows[-1][0] if rows else seq
-        return head, [(r[0], r[1], json.loads(r[2])) for r in rows if r[2] is not None]
+        return head, [
+            HistoryEntry(r[0], r[1], r[2], json.loads(r[3])) for r in rows if r[3] is not None
+        ]
 
     async def journal_head(self) -> int:
         row = await self._one("SELECT COALESCE(MAX(seq), 0) FROM hitl_journal")

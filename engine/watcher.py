@@ -13,7 +13,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from engine.events import ApprovalDecided, ApprovalExpiring, Event, from_record
+from engine.event_codec import decode
+from engine.events import ApprovalDecided, ApprovalExpiring, Event
 from engine.judge import EXPIRY_OPERATOR, expire
 from engine.policy import Policy
 from engine.runner import Publish, Runner
@@ -107,9 +108,8 @@ class Watcher:
     async def _tail_journal(self) -> None:
         """Republishes here the events other processes wrote to the journal."""
         self._journal_seq, rows = await self._store.journal_since(self._journal_seq)
-        for _, kind, body in rows:
-            event = from_record(kind, body)
-            if event is not None:
+        for row in rows:
+            if (event := decode(row)) is not None:
                 self._fan_out(event)
 
     async def _warn_before_expiry(self) -> None:

@@ -256,7 +256,7 @@ class HitlApp(App[int]):
         for thread_id, events in changes.stories.items():
             panes = self.stories.panes_of(thread_id)
             if panes:
-                items = [i for e in events if (i := item_of(e.event, e.at, self.clock))]
+                items = [i for e in events if (i := item_of(e, self.clock))]
                 for pane in panes:
                     pane.append(items)
         self.header.counts = self.live.counts()

@@ -25,7 +25,6 @@ from engine.events import (
     ThreadStarted,
     ThreadStatusChanged,
     ToolExecuted,
-    event_thread_id,
 )
 
 STATUSES: tuple[ThreadStatus, ...] = get_args(ThreadStatus)
@@ -38,20 +37,13 @@ class ThreadRow(NamedTuple):
     pending: int
 
 
-class StoryEvent(NamedTuple):
-    """An event for a thread's story, with the time the console saw it."""
-
-    event: Event
-    at: float
-
-
 @dataclass(slots=True)
 class Changes:
     threads: dict[str, ThreadRow] = field(default_factory=dict)
     """New or changed threads (status, or pending count)."""
     approvals: dict[str, ApprovalView] = field(default_factory=dict)
     """New or changed approvals; a decided one has its final status."""
-    stories: dict[str, list[StoryEvent]] = field(default_factory=dict)
+    stories: dict[str, list[Event]] = field(default_factory=dict)
     """Per thread, the events its story pane should append, in order."""
     expiring: list[ApprovalView] = field(default_factory=list)
     """Approvals the policy will reject soon unless someone decides (warn a person)."""
@@ -109,10 +101,9 @@ class LiveState:
             if isinstance(event, EventsDropped):
                 changes.resync = True
                 continue
-            thread_id = event_thread_id(event)
-            if thread_id is not None:
+            if (thread_id := event.thread_id) is not None:
                 self.activity[thread_id] = now
-                changes.stories.setdefault(thread_id, []).append(StoryEvent(event, now))
+                changes.stories.setdefault(thread_id, []).append(event)
             if isinstance(
                 event, ThreadStarted | ThreadStatusChanged | ThreadFinished | ThreadFailed
             ):

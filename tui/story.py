@@ -6,14 +6,14 @@ same whether the console watched it happen or opened it later.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 
 from engine import ApprovalView, HistoryEntry
+from engine.event_codec import decode
 from engine.events import (
     ApprovalDecided,
     ApprovalExpiring,
@@ -24,7 +24,6 @@ from engine.events import (
     ThreadFailed,
     ThreadFinished,
     ThreadStatusChanged,
-    from_record,
 )
 from tui.calls import decided_glyph, reveal, tier_text, who_did_what
 from tui.clock import Clock
@@ -41,21 +40,18 @@ _DECIDED = {
 
 
 class StoryItem(NamedTuple):
-    key: str
-    """Identifies the event, so one seen both live and in the history shows once."""
+    seq: int
+    """The event's journal seq, so one seen both live and in the history shows once."""
     kind: str
     """user, assistant, tool, approval, decision, expired, denied, status, failed: a CSS
     class suffix."""
     body: RenderableType
 
 
-def event_key(kind: str, body: dict[str, Any]) -> str:
-    return kind + json.dumps(body, sort_keys=True, default=str)
-
-
-def item_of(event: Event, at: float, clock: Clock) -> StoryItem | None:
-    """The story line of one event (None for events that add nothing to read)."""
-    key = event_key(type(event).__name__, dataclasses.asdict(event))
+def item_of(event: Event, clock: Clock) -> StoryItem | None:
+    """The story line of one event (None for events that add nothing to read), stamped
+    with when it happened, wherever it happened."""
+    key, at = event.seq, event.at
     stamp = Text(f"{clock.time_of(at)} ", style="dim")
     if isinstance(event, MessageAdded):
         return _message(key, event, stamp)
@@ -136,7 +132,7 @@ def _more(approval: ApprovalView) -> str:
     return "one more needed" if left == 1 else f"{left} more needed"
 
 
-def _message(key: str, event: MessageAdded, stamp: Text) -> StoryItem:
+def _message(key: int, event: MessageAdded, stamp: Text) -> StoryItem:
     if event.role == "user":
         return StoryItem(
             key, "user", Text.assemble(stamp, ("task ", "bold"), reveal(event.content))
@@ -156,12 +152,8 @@ def _message(key: str, event: MessageAdded, stamp: Text) -> StoryItem:
 
 
 def items_of_history(entries: list[HistoryEntry], clock: Clock) -> list[StoryItem]:
-    items = []
-    for entry in entries:
-        event = from_record(entry.kind, entry.body)
-        if event is not None and (item := item_of(event, entry.at, clock)) is not None:
-            items.append(StoryItem(event_key(entry.kind, entry.body), item.kind, item.body))
-    return items
+    events = (decode(entry) for entry in entries)
+    return [item for event in events if event and (item := item_of(event, clock))]
 
 
 def expiring_notice(approval: ApprovalView, thread_title: str | None, clock: Clock) -> str:

@@ -15,6 +15,7 @@ import pytest
 from engine import Home, Reader
 from engine.audit import AuditEntry
 from engine.engine import Engine
+from engine.events import CallDenied, ToolExecuted
 from engine.policy_file import DEFAULT_POLICY_TOML
 from tests.engine.processes import Child, killed_mid_call
 
@@ -132,11 +133,11 @@ async def _assert_record_complete(engine: Reader) -> list[AuditEntry]:
         executed = {e.body.get("tool_call_id") for e in entries if e.kind == "tool_executed"}
         for history in await engine.history(thread.id):
             body = history.body
-            if history.kind == "ToolExecuted":
+            if history.kind == ToolExecuted.KIND:
                 assert body["tool_call_id"] in executed, f"{body['tool']} ran, not audited"
                 if body["gated"]:
                     assert body["tool_call_id"] in started
-            if history.kind == "CallDenied":
+            if history.kind == CallDenied.KIND:
                 assert calls.get(body["tool_call_id"]) == "call_denied"
     return entries
 

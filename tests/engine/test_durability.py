@@ -6,7 +6,7 @@ import asyncio
 
 from engine import Approve, Home, Respond
 from engine.engine import Engine
-from engine.events import ApprovalDecided
+from engine.events import ApprovalDecided, ToolExecuted
 from tests.engine.processes import Child, killed_mid_call
 
 EMAIL_TASK = "email the Q3 report to boss@company.com"
@@ -55,7 +55,7 @@ async def test_a_thread_killed_mid_run_continues_from_its_last_step(home: Home) 
         assert await engine.resume() == [mid_run[0].id]
         await engine.wait()
         history = await engine.history(mid_run[0].id)
-        searched = [h for h in history if h.kind == "ToolExecuted"]
+        searched = [h for h in history if h.kind == ToolExecuted.KIND]
         assert "revenue.txt" in searched[0].body["result"]
         [approval] = await engine.pending(mid_run[0].id)
         assert (approval.tool, approval.args["to"]) == ("send_email", "cfo@company.com")

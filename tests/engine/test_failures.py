@@ -95,4 +95,4 @@ async def test_a_failing_endpoint_publishes_thread_failed_and_retry_finishes_it(
             assert finished_event.thread.answer == finished.answer
             assert "1 document(s) match 'revenue': q3.txt" in (finished.answer or "")
             assert server.requests[0]["messages"] == [{"role": "user", "content": TASK}]
-            assert [e.kind for e in await engine.history(thread.id)].count("ThreadFailed") == 1
+            assert [e.kind for e in await engine.history(thread.id)].count(ThreadFailed.KIND) == 1

@@ -381,7 +381,7 @@ async def test_a_model_turn_longer_than_the_lease_keeps_the_thread(home: Home) -
         replies = [
             h
             for h in await runner.history(thread.id)
-            if h.kind == "MessageAdded" and h.body["role"] == "assistant"
+            if h.kind == MessageAdded.KIND and h.body["role"] == "assistant"
         ]
         assert len(replies) == 2  # the call, and the answer: each once
         assert (await runner.thread(thread.id)).status == "done"

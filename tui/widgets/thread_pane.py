@@ -50,7 +50,8 @@ class ThreadPane(VerticalScroll):
         self.show_ids = show_ids
         self.thread: ThreadView | None = None
         self.awaiting_history = False
-        self._seen: set[str] = set()
+        self._seen: set[int] = set()
+        """The seqs of the events shown."""
         self._held: list[StoryItem] = []
 
     @property
@@ -99,9 +100,10 @@ class ThreadPane(VerticalScroll):
     def _add(self, items: Iterable[StoryItem]) -> None:
         lines = []
         for item in items:
-            if item.key in self._seen:
+            if item.seq in self._seen:
                 continue
-            self._seen.add(item.key)
+            if item.seq:  # 0: never journaled, so never seen twice
+                self._seen.add(item.seq)
             lines.append(StoryLine(item.body, classes=f"-{item.kind}"))
         if lines:
             following = self.scroll_y >= self.max_scroll_y - 1

@@ -12,8 +12,8 @@ from tui.widgets.thread_pane import ThreadPane
 from ._factories import thread
 
 
-def item(key: str) -> StoryItem:
-    return StoryItem(key, "assistant", Text(f"line {key}"))
+def item(seq: int) -> StoryItem:
+    return StoryItem(seq, "assistant", Text(f"line {seq}"))
 
 
 class Host(App[None]):
@@ -26,12 +26,12 @@ async def test_live_lines_wait_for_the_history_and_repeat_nothing() -> None:
     async with app.run_test() as pilot:
         pane = app.query_one(ThreadPane)
         pane.begin(thread("t", created_at=1, title="pay the invoice"))
-        pane.append([item("2"), item("3")])  # arrived while the history loads
+        pane.append([item(2), item(3)])  # arrived while the history loads
         assert pane.story_text == ""
-        pane.load("t", [item("1"), item("2")])
+        pane.load("t", [item(1), item(2)])
         await pilot.pause()
         assert pane.story_text.splitlines() == ["line 1", "line 2", "line 3"]
-        pane.append([item("3"), item("4")])
+        pane.append([item(3), item(4)])
         await pilot.pause()
         assert pane.story_text.splitlines()[-1] == "line 4"
         assert pane.story_text.count("line 3") == 1
@@ -43,7 +43,7 @@ async def test_a_late_history_of_another_thread_is_dropped() -> None:
         pane = app.query_one(ThreadPane)
         pane.begin(thread("t", created_at=1))
         pane.begin(thread("u", created_at=2))
-        pane.load("t", [item("old")])
+        pane.load("t", [item(7)])
         await pilot.pause()
         assert pane.story_text == ""
 

@@ -1,0 +1,73 @@
+"""Events to journal rows and back.
+
+A row holds an event's kind, a body of its own fields as JSON, and (in columns of their
+own) its thread, seq and time. Rows written before kinds had names of their own carry
+the class name as their kind, and still decode (``events.FORMER_KINDS``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+from engine.events import EVENT_TYPES, CallDenied, Event, MessageAdded, current_kind
+from engine.views import ApprovalView, HistoryEntry, ThreadView
+
+_IN_COLUMNS = frozenset({"seq", "at"})
+"""Base fields the row keeps in columns; ``thread_id`` is a column too, and in the body
+only of the events that always carried it there."""
+
+_BODY_FIELDS: dict[type[Event], tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls) if f.init and f.name not in _IN_COLUMNS)
+    for cls in EVENT_TYPES.values()
+}
+_NESTED: dict[str, type[Any]] = {"thread": ThreadView, "approval": ApprovalView}
+
+
+class EventRecord(NamedTuple):
+    """An event as its journal row stores it."""
+
+    kind: str
+    key: str | None
+    """Unique per thread when set: a replayed step that repeats the event writes no row."""
+    body: dict[str, Any]
+
+
+def encode(event: Event) -> EventRecord:
+    """The journal row of ``event``.
+
+    Every ToolExecuted is kept, even for a call that ran before: a low-tier call re-run
+    after a crash, or an outcome-unknown call re-run on purpose, did run again."""
+    key = None
+    if isinstance(event, MessageAdded) and event.message_id:
+        key = f"message:{event.message_id}"
+    elif isinstance(event, CallDenied):  # a re-run of the node denies it again: once
+        key = f"denied:{event.tool_call_id}"
+    body = {name: _plain(getattr(event, name)) for name in _BODY_FIELDS[type(event)]}
+    return EventRecord(event.KIND, key, body)
+
+
+def _plain(value: Any) -> Any:
+    """A dataclass as JSON-able dicts; shallow where ``dataclasses.asdict`` deep-copies
+    (events are frozen and serialised at once, so nothing can change underneath)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def decode(entry: HistoryEntry) -> Event | None:
+    """The event a journal row holds; None for kinds this version does not know."""
+    cls = EVENT_TYPES.get(current_kind(entry.kind))
+    if cls is None:
+        return None
+    values = dict(entry.body)
+    for name, nested in _NESTED.items():
+        if isinstance(values.get(name), dict):
+            inner = dict(values[name])
+            if nested is ApprovalView:
+                inner["approvers"] = tuple(inner.get("approvers", ()))
+                inner["rules"] = tuple(inner.get("rules", ()))
+            values[name] = nested(**inner)
+    if "tool_calls" in values:
+        values["tool_calls"] = tuple(values["tool_calls"])
+    return cls(**values, seq=entry.seq, at=entry.at)
