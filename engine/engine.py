@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,16 +29,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, Interrupt
 
-from engine.audit import AuditNote, audit_note
-from engine.database import (
-    Statement,
-    Write,
-    check_home_database,
-    dialect_of,
-    is_postgres,
-    open_postgres,
-    open_sqlite,
-)
+from engine.audit import audit_note
 from engine.decisions import Decision, Edit, Reject, Respond
 from engine.errors import (
     AlreadyDecided,
@@ -76,9 +66,16 @@ from engine.policy import Policy, Tier, TierSettings, Verdict
 from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
 from engine.reader import Reader
 from engine.slots import RunSlots, current_priority, urgent
-from engine.sqlite_saver import ThreadedSqliteSaver
-from engine.store import LEASE_SECONDS, FixedVerdict, Store
+from engine.storage.approvals import Approvals
+from engine.storage.audit import AuditNote
+from engine.storage.database import Statement, Write, check_home_database
+from engine.storage.leases import LEASE_SECONDS
+from engine.storage.policies import Policies
+from engine.storage.store import Store, open_storage
+from engine.storage.threads import Threads
+from engine.storage.verdicts import FixedVerdict, Verdicts
 from engine.tools import CATALOGUE, ToolSpec, validate_args
+from engine.tools.ledger import Ledger
 from engine.views import (
     ApprovalStatus,
     ApprovalView,
@@ -177,7 +174,9 @@ class Engine(Reader):
         self._bus = EventBus()
         self._policy_digest = policy.digest
         self._policies: dict[str, Policy] = {self._policy_digest: policy}
-        self._gate = Gate(home, store, policy, self._policy_digest, tools, self._publish)
+        self._gate = Gate(
+            home, store, policy, self._policy_digest, tools, self._publish, Ledger(store.db)
+        )
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
         self._runners: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
@@ -229,13 +228,12 @@ class Engine(Reader):
                 resolved.policy_file.write_text(DEFAULT_POLICY_TOML)
         async with contextlib.AsyncExitStack() as stack:
             saver, store = await stack.enter_async_context(
-                _storage(resolved, settings.lease_seconds)
+                open_storage(resolved, lease_seconds=settings.lease_seconds)
             )
             engine = cls(resolved, saver, store, in_force, catalogue, settings)
-            await engine._audit.setup()
             await engine._record_policy()
             await engine._expire_overdue(kick=False)  # whoever opens a home enforces expiry
-            engine._journal_seq = await store.journal_head()
+            engine._journal_seq = await store.journal.head()
             engine._background.append(asyncio.create_task(engine._keep_leases()))
             if engine.options.watch:
                 engine._background.append(asyncio.create_task(engine._watch()))
@@ -251,7 +249,7 @@ class Engine(Reader):
         await asyncio.gather(*tasks, return_exceptions=True)
         for thread_id in list(self._runners):
             with contextlib.suppress(Exception):
-                await self._store.release_lease(thread_id)
+                await self._store.leases.release(thread_id)
 
     @property
     def policy_digest(self) -> str:
@@ -288,7 +286,9 @@ class Engine(Reader):
             kind, key, body = to_record(event)
             condition = when[index] if when else None
             writes.append(
-                self._store.journal_insert(event_thread_id(event), kind, key, body, condition)
+                self._store.journal.insert_statement(
+                    event_thread_id(event), kind, key, body, condition
+                )
             )
             if (note := audit_note(event)) is not None:
                 notes.append((first + index, note))
@@ -308,7 +308,7 @@ class Engine(Reader):
                 await self._tail_journal()
                 await self._warn_expiring()
                 await self._expire_overdue(kick=True)
-                for thread_id in await self._store.threads_with_unapplied():
+                for thread_id in await self._store.approvals.threads_with_unapplied():
                     if thread_id not in self._runners:
                         with urgent():  # another process's decision: as urgent as ours
                             self._kick(thread_id)
@@ -323,10 +323,10 @@ class Engine(Reader):
         while True:
             await asyncio.sleep(self.options.lease_seconds / 3)
             with contextlib.suppress(Exception):  # retried at the next beat
-                await self._store.renew_leases(list(self._runners))
+                await self._store.leases.renew(list(self._runners))
 
     async def _tail_journal(self) -> None:
-        self._journal_seq, rows = await self._store.journal_since(self._journal_seq)
+        self._journal_seq, rows = await self._store.journal.since(self._journal_seq)
         for _, kind, body in rows:
             event = from_record(kind, body)
             if event is not None:
@@ -362,7 +362,7 @@ class Engine(Reader):
                 await self._publish(
                     ThreadStarted(thread),
                     MessageAdded(thread.id, "user", task),
-                    also=[Store.thread_insert(thread)],
+                    also=[Threads.insert_statement(thread)],
                 )
                 break
             except Exception as error:  # the same task twice may draw the same id
@@ -384,7 +384,7 @@ class Engine(Reader):
 
     async def _decide(self, ref: str, decision: Decision, who: str) -> ApprovalView:
         who = operator_name(who)
-        approval = await self._store.approval(ref)
+        approval = await self._store.approvals.find(ref)
         if approval.status != "pending":
             raise _refusal(approval)
         now = time.time()
@@ -396,10 +396,10 @@ class Engine(Reader):
         kind = type(decision).__name__.lower()
         written = await self._publish(
             ApprovalDecided(decided, kind, who, final=final),
-            also=[Store.approval_decision(approval, decided, now)],
+            also=[Approvals.decision_statement(approval, decided, now)],
         )
         if written is None:  # someone was first, or time ran out meanwhile
-            current = await self._store.approval(approval.id)
+            current = await self._store.approvals.find(approval.id)
             if current.status == "pending" and _overdue(current, time.time()):
                 await self._expire(current, time.time(), kick=True)
                 raise Expired(_expired(current))
@@ -477,7 +477,7 @@ class Engine(Reader):
         """What the call would need if its arguments were ``args``: the stricter of its
         verdict and the edited arguments' (``denied``: such an edit is refused). Raises
         InvalidArguments when ``args`` fail the tool's schema."""
-        approval = await self._store.approval(ref)
+        approval = await self._store.approvals.find(ref)
         return await self._edit_verdict(approval, self._edited_args(approval, args))
 
     def _edited_args(self, approval: ApprovalView, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -507,7 +507,7 @@ class Engine(Reader):
         then = await self._policy_of(approval.policy_digest)
         if then is not None:
             verdict = verdict.stricter(then.verdict(approval.tool, args))
-        original = await self._store.fixed_verdict(
+        original = await self._store.verdicts.get(
             approval.thread_id,
             approval.tool_call_id,
             call_digest(approval.tool, approval.original_args),
@@ -535,7 +535,7 @@ class Engine(Reader):
         if not digest:
             return None
         if digest not in self._policies:
-            found = await self._store.policy(digest)
+            found = await self._store.policies.get(digest)
             if found is None:
                 return None
             source, body = found
@@ -550,8 +550,8 @@ class Engine(Reader):
 
     async def resume(self) -> list[str]:
         """Continues threads left mid-run (e.g. by a crash) and applies stranded decisions."""
-        ids = [t.id for t in await self._store.threads("running")]
-        ids += [t for t in await self._store.threads_with_unapplied() if t not in ids]
+        ids = [t.id for t in await self._store.threads.all("running")]
+        ids += [t for t in await self._store.approvals.threads_with_unapplied() if t not in ids]
         for thread_id in ids:
             self._kick(thread_id)
         return ids
@@ -574,14 +574,14 @@ class Engine(Reader):
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
                 continue
-            if thread and await self._store.unapplied(thread):
+            if thread and await self._store.approvals.unapplied(thread):
                 await asyncio.sleep(0.05)
                 self._kick(thread)
                 continue
             return
 
     async def lease_holder(self, thread_id: str) -> tuple[str, int] | None:
-        return await self._store.lease_holder(thread_id)
+        return await self._store.leases.holder(thread_id)
 
     # --- policy and audit ----------------------------------------------------
 
@@ -595,7 +595,7 @@ class Engine(Reader):
         """Keeps the policy in force (to judge later edits of the calls it judged) and
         audits it whenever it differs from the last one recorded."""
         policy = self.policy
-        keep = Store.policy_insert(
+        keep = Policies.insert_statement(
             self._policy_digest, policy.source, policy.canonical(), policy.text
         )
         last = await self._audit.last("policy_in_force")
@@ -612,14 +612,14 @@ class Engine(Reader):
             for tier, settings in self.policy.settings.items()
             if settings.warn_before
         }
-        for approval in await self._store.claim_warnings(time.time(), windows):
+        for approval in await self._store.approvals.claim_warnings(time.time(), windows):
             await self._publish(ApprovalExpiring(approval))
 
     async def _expire_overdue(self, *, kick: bool) -> None:
         """Rejects approvals nobody decided in time (fail-closed). ``kick``: run their
         threads now to tell the model; else whoever runs them next does."""
         now = time.time()
-        for approval in await self._store.expired(now):
+        for approval in await self._store.approvals.expired(now):
             await self._expire(approval, now, kick=kick)
 
     async def _expire(self, approval: ApprovalView, now: float, *, kick: bool) -> None:
@@ -628,7 +628,7 @@ class Engine(Reader):
         expired = _decided(approval, "rejected", Reject(reason).wire(), EXPIRY_OPERATOR, now)
         written = await self._publish(
             ApprovalDecided(expired, "expire", EXPIRY_OPERATOR, True),
-            also=[Store.approval_expiry(approval, expired, now)],
+            also=[Approvals.expiry_statement(approval, expired, now)],
         )
         if written is not None and kick:
             self._kick(approval.thread_id)
@@ -670,10 +670,10 @@ class Engine(Reader):
             await self._drive_held(thread_id, first, known)
 
     async def _drive_held(self, thread_id: str, first: Any, known: ThreadView | None) -> None:
-        if not await self._store.acquire_lease(thread_id):
+        if not await self._store.leases.acquire(thread_id):
             return  # another process runs it; our watcher retries stranded decisions
         try:
-            thread = known or await self._store.thread(thread_id)
+            thread = known or await self._store.threads.find(thread_id)
             graph = self._graph(thread.model)
             config: Any = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
             pending_input = first
@@ -694,26 +694,30 @@ class Engine(Reader):
                     thread = replace(
                         thread, status="failed", error=_oneline(error), updated_at=time.time()
                     )
-                    await self._publish(ThreadFailed(thread), also=[Store.thread_update(thread)])
+                    await self._publish(
+                        ThreadFailed(thread), also=[Threads.update_statement(thread)]
+                    )
                     break
                 if applied:
-                    await self._store.mark_applied(applied)
+                    await self._store.approvals.mark_applied(applied)
                 thread = await self._settle(thread, graph, config)
                 pending_input = None
                 if thread.status == "done":
                     break
-                if thread_id not in self._again and not await self._store.unapplied(thread_id):
+                if thread_id not in self._again and not await self._store.approvals.unapplied(
+                    thread_id
+                ):
                     break
         finally:
             with contextlib.suppress(Exception):
-                await self._store.release_lease(thread_id)
+                await self._store.leases.release(thread_id)
 
     async def _resume_input(
         self, graph: CompiledStateGraph[Any, Any, Any, Any], config: Any
     ) -> tuple[Command[Any] | None, list[str]]:
         """A resume keyed by interrupt id for every decision the graph has not seen."""
         thread_id = config["configurable"]["thread_id"]
-        decided = await self._store.unapplied(thread_id)
+        decided = await self._store.approvals.unapplied(thread_id)
         if not decided:
             return None, []
         state = await graph.aget_state(config)
@@ -721,7 +725,7 @@ class Engine(Reader):
         resume = {a.interrupt_id: a.decision for a in decided if a.interrupt_id in open_ids}
         stale = [a.id for a in decided if a.interrupt_id not in open_ids]
         if stale:  # already consumed by a run that ended before it could say so
-            await self._store.mark_applied(stale)
+            await self._store.approvals.mark_applied(stale)
         if not resume:
             return None, []
         applied = [a.id for a in decided if a.interrupt_id in open_ids]
@@ -761,7 +765,7 @@ class Engine(Reader):
         if messages and isinstance(messages[-1], AIMessage):
             answer = _text(messages[-1])
         done = replace(thread, status="done", answer=answer, error=None, updated_at=now, pending=0)
-        await self._publish(ThreadFinished(done), also=[Store.thread_update(done)])
+        await self._publish(ThreadFinished(done), also=[Threads.update_statement(done)])
         return done
 
     async def _record_approvals(
@@ -769,7 +773,7 @@ class Engine(Reader):
     ) -> None:
         """Records the approvals of new interrupts, each with its verdict and with the
         audit entry that says it was requested, in one transaction."""
-        ids = await self._store.approval_ids_for([i.id for i in interrupts])
+        ids = await self._store.approvals.short_ids([i.id for i in interrupts])
         found: list[tuple[ApprovalView, float]] = []
         for item in interrupts:
             if (approval_id := ids.get(item.id)) is None:
@@ -807,7 +811,7 @@ class Engine(Reader):
             )
         if found:
             verdicts = [
-                Store.verdict_insert(
+                Verdicts.insert_statement(
                     a.thread_id,
                     a.tool_call_id,
                     call_digest(a.tool, a.args),
@@ -828,7 +832,7 @@ class Engine(Reader):
             ]
             await self._publish(
                 *(ApprovalRequested(a) for a, _ in found),
-                also=[*(Store.approval_insert(a) for a, _ in found), *verdicts],
+                also=[*(Approvals.insert_statement(a) for a, _ in found), *verdicts],
                 when=range(len(found)),
             )
 
@@ -837,7 +841,7 @@ class Engine(Reader):
         if thread.status == status:
             return thread
         changed = replace(thread, status=status, error=None, updated_at=time.time())
-        await self._publish(ThreadStatusChanged(changed), also=[Store.thread_update(changed)])
+        await self._publish(ThreadStatusChanged(changed), also=[Threads.update_statement(changed)])
         return changed
 
 
@@ -888,38 +892,6 @@ def _as_verdict(fixed: FixedVerdict) -> Verdict:
 
 def _kind(value: object) -> str:
     return str(value.get("type", "")) if isinstance(value, dict) else ""
-
-
-@contextlib.asynccontextmanager
-async def _storage(
-    home: Home, lease_seconds: float
-) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], Store]]:
-    """The checkpointer and the engine's store, on the home's database.
-
-    SQLite: one connection per process, shared by both (one writer, one lock).
-    PostgreSQL: the saver and the store each have a connection; the server serialises.
-    """
-
-    dialect_of(home.database_url)  # a URL of another kind is refused, naming what works
-    origin = uuid.uuid4().hex
-    if home.database_url and is_postgres(home.database_url):
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-
-        async with (
-            open_postgres(home.database_url) as db,
-            AsyncPostgresSaver.from_conn_string(home.database_url) as pg_saver,
-        ):
-            await pg_saver.setup()
-            store = Store(db, origin, lease_seconds=lease_seconds)
-            await store.setup()
-            yield pg_saver, store
-        return
-    async with open_sqlite(home.db) as sqlite:
-        saver = ThreadedSqliteSaver(sqlite.thread)
-        await saver.asetup()
-        store = Store(sqlite, origin, lease_seconds=lease_seconds)
-        await store.setup()
-        yield saver, store
 
 
 def _is_duplicate(error: BaseException) -> bool:

@@ -36,5 +36,5 @@ def test_no_engine_module_imports_the_console(module: str) -> None:
 
 
 def test_listing_commands_do_not_import_langgraph() -> None:
-    loaded = _loaded_after("import engine, engine.cli, engine.store, tui.entry")
+    loaded = _loaded_after("import engine, engine.cli, engine.storage.store, tui.entry")
     assert not loaded & {"langgraph", "langchain_core", "langchain_openai", "textual"}

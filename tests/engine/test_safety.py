@@ -385,7 +385,7 @@ async def test_a_model_turn_longer_than_the_lease_keeps_the_thread(home: Home) -
 async def test_approval_ids_that_clash_get_longer_ones(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("engine.store.SHORT_ID_LENGTHS", (1, 2, 3))
+    monkeypatch.setattr("engine.storage.approvals.SHORT_ID_LENGTHS", (1, 2, 3))
     threads = [await engine.start(TWO_CALLS) for _ in range(10)]
     for thread in threads:
         await engine.wait(thread.id)
