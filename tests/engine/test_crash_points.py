@@ -13,9 +13,9 @@ from collections.abc import Callable
 import pytest
 
 from engine import Home, Reader
-from engine.audit import AuditEntry
 from engine.engine import Engine
 from engine.policy_file import DEFAULT_POLICY_TOML
+from engine.storage.audit import AuditEntry
 from tests.engine.processes import Child, killed_mid_call
 
 EMAIL = "email the Q3 report to boss@company.com"
