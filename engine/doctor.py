@@ -18,8 +18,9 @@ from engine.errors import DatabaseDamaged, DatabaseUnavailable, HitlError, Polic
 from engine.home import Home
 from engine.storage.audit import AuditLog
 from engine.storage.database import Database, dialect_of, open_postgres, open_sqlite, redact_url
-from engine.storage.schema import TABLES, VERSION_TABLE, existing_tables
+from engine.storage.schema import TABLES, VERSION_TABLE, check_version, existing_tables
 from engine.storage.sqlite_file import can_write, lock_holder, sqlite_file_problem
+from engine.storage.store import database_name
 
 ENGINE_TABLES = tuple(name for name in TABLES if name != VERSION_TABLE)
 """What a home's database must have; the version table comes with the first engine
@@ -74,6 +75,8 @@ async def _database_and_audit(home: Home) -> list[Finding]:
             )
             if tables is not None and "hitl_audit" not in tables:
                 return [database, _not_checked("the database has no audit log table")]
+            if database.ok and (newer := await _newer(home, db)):
+                return [newer, _not_checked("the database was written by a newer hitl")]
             return [database, await _audit(db)]
     except DatabaseUnavailable as error:
         return [
@@ -127,6 +130,15 @@ async def _postgres(home: Home, db: Database) -> tuple[Finding, set[str] | None]
         return Finding(False, "database", _incomplete(where, missing)), tables
     answer = f"{where}: PostgreSQL {version} answers; all of hitl's tables are there"
     return Finding(True, "database", answer), tables
+
+
+async def _newer(home: Home, db: Database) -> Finding | None:
+    """A finding when a newer hitl wrote the database (this one would refuse it)."""
+    try:
+        await check_version(db, database_name(home))
+    except DatabaseUnavailable as error:
+        return Finding(False, "database", str(error))
+    return None
 
 
 async def _audit(db: Database) -> Finding:

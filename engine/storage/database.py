@@ -330,13 +330,14 @@ class PostgresDatabase:
         self._lock = asyncio.Lock()
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        """Commits too: a read ends its transaction, so no snapshot is held open."""
         async with self._lock:
             with _postgres_errors(self.url):
                 try:
                     async with self.conn.cursor() as cur:
                         await cur.execute(to_postgres(sql), tuple(params))
                         rows = list(await cur.fetchall())
-                    await self.conn.commit()  # end the read transaction: no snapshot held open
+                    await self.conn.commit()
                 except BaseException:
                     await self.conn.rollback()  # or the connection refuses everything after
                     raise
@@ -383,17 +384,7 @@ class PostgresDatabase:
         return counts
 
     async def returning(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        async with self._lock:
-            with _postgres_errors(self.url):
-                try:
-                    async with self.conn.cursor() as cur:
-                        await cur.execute(to_postgres(sql), tuple(params))
-                        rows = list(await cur.fetchall())
-                    await self.conn.commit()
-                except BaseException:
-                    await self.conn.rollback()
-                    raise
-        return rows
+        return await self.fetchall(sql, params)  # it commits, as a write must
 
     async def script(self, sql: str) -> None:
         async with self._lock:

@@ -15,7 +15,7 @@ import pytest
 import engine
 
 MODULES = [
-    *sorted(f"engine.{m.name}" for m in pkgutil.walk_packages(engine.__path__) if not m.ispkg),
+    *sorted(m.name for m in pkgutil.walk_packages(engine.__path__, "engine.") if not m.ispkg),
     "engine",
 ]
 

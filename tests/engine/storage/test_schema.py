@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from engine import Approve, Home
+from engine.doctor import diagnose
 from engine.engine import Engine
 from engine.errors import DatabaseUnavailable
 from engine.reader import Reader
@@ -164,6 +165,9 @@ async def test_a_home_written_by_a_newer_hitl_is_refused_and_left_as_it_is(home:
     with pytest.raises(DatabaseUnavailable, match="schema version 99"):
         async with Reader.open(home):
             pass
+    database, *_ = await diagnose(home)
+    assert not database.ok
+    assert "schema version 99" in database.message
     assert _snapshot(home) == before
 
 
