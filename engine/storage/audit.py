@@ -2,8 +2,8 @@
 
 Each entry's hash covers its own content, its sequence number and the previous entry's
 hash, so changing, removing or reordering any entry breaks the chain from there on.
-What the chain cannot show is the newest entries being cut off: ``head()`` gives the
-last hash to note somewhere else for that.
+What the chain cannot show is the newest entries being cut off: ``verify()`` gives the
+last hash (``Verification.head``) to note somewhere else for that.
 """
 
 from __future__ import annotations
