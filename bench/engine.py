@@ -54,7 +54,7 @@ The engine side touches private names in this file only: ``Engine._graph`` (to
 compile before the clock) and, for ``--profile``, the methods the probe wraps.
 
 ``--profile`` looks at the engine's storage as it is now: SQLite owned by one database
-thread (``engine.database.DatabaseThread``: a priority queue, one hop per transaction),
+thread (``engine.storage.database.DatabaseThread``: a priority queue, one hop per transaction),
 LangGraph's sync ``SqliteSaver`` run on that thread, and graph runs holding one of
 ``EngineOptions.run_slots`` run slots (decisions first). In fresh subprocesses it runs:
 
@@ -427,26 +427,26 @@ async def w_open_pending(home: str) -> dict[str, Any]:
 
 
 def _no_journal() -> None:
-    from engine.database import Write
-    from engine.store import Store
+    from engine.storage.database import Write
+    from engine.storage.journal import Journal
 
-    def journal_insert(self: Any, *args: Any, when: int | None = None) -> Write:
+    def insert_statement(self: Any, *args: Any, when: int | None = None) -> Write:
         return Write("SELECT 1", (), when=when)  # the state change is still written
 
-    Store.journal_insert = journal_insert  # type: ignore[method-assign]
+    Journal.insert_statement = insert_statement  # type: ignore[method-assign]
 
 
 def _no_leases() -> None:
-    from engine.store import Store
+    from engine.storage.leases import Leases
 
-    async def acquire_lease(self: Any, thread_id: str) -> bool:
+    async def acquire(self: Any, thread_id: str) -> bool:
         return True
 
-    async def release_lease(self: Any, thread_id: str) -> None:
+    async def release(self: Any, thread_id: str) -> None:
         return None
 
-    Store.acquire_lease = acquire_lease  # type: ignore[method-assign]
-    Store.release_lease = release_lease  # type: ignore[method-assign]
+    Leases.acquire = acquire  # type: ignore[method-assign]
+    Leases.release = release  # type: ignore[method-assign]
 
 
 ABLATIONS: dict[str, Callable[[], None]] = {
@@ -506,12 +506,17 @@ PROBE_THREAD: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 HOP_PLUMBING = frozenset(
-    {"run", "_all", "_one", "_write", "fetchall", "transaction", "returning", "script"}
+    {"run", "fetchone", "execute", "fetchall", "transaction", "returning", "script"}
 )
 """Frames between a caller and ``DatabaseThread.run`` that name no purpose of their own."""
 HOP_RELAYS = frozenset({"_publish", "append", "commit"})
-"""Callers whose own caller is named too (``store.commit < engine._publish <
-engine._set_status``)."""
+"""Callers whose own caller is named too (``audit.commit < engine._publish <
+engine._set_status``), as is the caller of any function in ``engine/storage/``."""
+
+
+def _in_storage(frame: Any) -> bool:
+    """A frame of the engine's tables (``engine/storage/``): its caller is named too."""
+    return Path(frame.f_code.co_filename).parent.name == "storage"
 
 
 def frame_label(frame: Any) -> str:
@@ -547,9 +552,9 @@ class Probe:
         """(kind, start, end, label) per watched thread; kind: slot, queue, db, wake."""
 
     def install(self) -> None:
-        from engine.database import DatabaseThread
         from engine.engine import Engine
         from engine.slots import RunSlots
+        from engine.storage.database import DatabaseThread
 
         probe = self
         run, acquire, drive = DatabaseThread.run, RunSlots._acquire, Engine._drive
@@ -595,7 +600,7 @@ class Probe:
             name = frame.f_code.co_name
             if name not in HOP_PLUMBING:
                 parts.append(frame_label(frame))
-                if name not in HOP_RELAYS and not parts[-1].startswith("store."):
+                if name not in HOP_RELAYS and not _in_storage(frame):
                     break
             frame = frame.f_back
         return " < ".join(parts) or "?"

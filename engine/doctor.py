@@ -10,21 +10,21 @@ restoring a backup or starting over is a person's decision.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.audit import SCHEMA as AUDIT_SCHEMA
-from engine.database import Database, dialect_of, open_postgres, open_sqlite, redact_url
 from engine.errors import DatabaseDamaged, DatabaseUnavailable, HitlError, PolicyError
 from engine.home import Home
-from engine.reader import Reader
-from engine.sqlite_file import can_write, lock_holder, sqlite_file_problem
-from engine.store import SCHEMA as STORE_SCHEMA
-from engine.store import Store
+from engine.storage.audit import AuditLog
+from engine.storage.database import Database, dialect_of, open_postgres, open_sqlite, redact_url
+from engine.storage.schema import TABLES, VERSION_TABLE, check_version, existing_tables
+from engine.storage.sqlite_file import can_write, lock_holder, sqlite_file_problem
+from engine.storage.store import database_name
 
-ENGINE_TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", STORE_SCHEMA + AUDIT_SCHEMA))
+ENGINE_TABLES = tuple(name for name in TABLES if name != VERSION_TABLE)
+"""What a home's database must have; the version table comes with the first engine
+of this release to open a home written before it."""
 CHECKPOINT_TABLES = {"sqlite": ("checkpoints", "writes"), "postgres": ("checkpoints",)}
 """LangGraph's tables, made when an engine first opens the home."""
 INTEGRITY_PROBLEMS_SHOWN = 3
@@ -75,6 +75,8 @@ async def _database_and_audit(home: Home) -> list[Finding]:
             )
             if tables is not None and "hitl_audit" not in tables:
                 return [database, _not_checked("the database has no audit log table")]
+            if database.ok and (newer := await _newer(home, db)):
+                return [newer, _not_checked("the database was written by a newer hitl")]
             return [database, await _audit(db)]
     except DatabaseUnavailable as error:
         return [
@@ -99,10 +101,7 @@ async def _sqlite(home: Home, db: Database) -> tuple[Finding, set[str] | None]:
     path = home.db
     try:
         rows = await db.fetchall(f"PRAGMA integrity_check({INTEGRITY_PROBLEMS_SHOWN})")
-        tables = {
-            str(row[0])
-            for row in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
+        tables = await existing_tables(db)
     except DatabaseUnavailable as error:
         return Finding(False, "database", _advice(error)), None
     problems = [str(row[0]) for row in rows if str(row[0]) != "ok"]
@@ -124,13 +123,7 @@ async def _postgres(home: Home, db: Database) -> tuple[Finding, set[str] | None]
     where = redact_url(home.database_url or "PostgreSQL")
     try:
         [(version,)] = await db.fetchall("SHOW server_version")
-        tables = {
-            str(row[0])
-            for row in await db.fetchall(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = current_schema()"
-            )
-        }
+        tables = await existing_tables(db)
     except DatabaseUnavailable as error:
         return Finding(False, "database", _advice(error)), None
     if missing := _missing(tables, [*ENGINE_TABLES, *CHECKPOINT_TABLES["postgres"]]):
@@ -139,9 +132,18 @@ async def _postgres(home: Home, db: Database) -> tuple[Finding, set[str] | None]
     return Finding(True, "database", answer), tables
 
 
+async def _newer(home: Home, db: Database) -> Finding | None:
+    """A finding when a newer hitl wrote the database (this one would refuse it)."""
+    try:
+        await check_version(db, database_name(home))
+    except DatabaseUnavailable as error:
+        return Finding(False, "database", str(error))
+    return None
+
+
 async def _audit(db: Database) -> Finding:
     try:
-        result = await Reader(Store(db, origin="doctor")).verify_audit()
+        result = await AuditLog(db).verify()
     except DatabaseUnavailable as error:
         why = error.problem or str(error)
         return Finding(False, "audit", f"the audit log could not be read ({why})")

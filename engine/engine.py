@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -27,16 +26,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
-from engine.audit import AuditNote, audit_note
-from engine.database import (
-    Statement,
-    Write,
-    check_home_database,
-    dialect_of,
-    is_postgres,
-    open_postgres,
-    open_sqlite,
-)
+from engine.audit import audit_note
 from engine.decisions import Decision, Edit
 from engine.errors import EditDenied, Expired, HitlError
 from engine.event_codec import encode
@@ -67,10 +57,14 @@ from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
 from engine.reader import Reader
 from engine.runner import Runner, is_duplicate
 from engine.slots import urgent
-from engine.sqlite_saver import ThreadedSqliteSaver
-from engine.store import Store
+from engine.storage.approvals import Approvals
+from engine.storage.audit import AuditNote
+from engine.storage.database import Statement, Write, check_home_database
+from engine.storage.store import Store, open_storage
+from engine.storage.threads import Threads
 from engine.subscription import EventBus, Subscription
 from engine.tools import CATALOGUE, ToolSpec, validate_args
+from engine.tools.ledger import Ledger
 from engine.views import ApprovalView, ThreadView
 from engine.watcher import Watcher
 
@@ -105,7 +99,9 @@ class Engine(Reader):
         self._saver = saver
         self._bus = EventBus()
         self._policies = PolicyHistory(store, self._audit, policy)
-        self._gate = Gate(home, store, policy, self._policies.digest, tools, self._publish)
+        self._gate = Gate(
+            home, store, policy, self._policies.digest, tools, self._publish, Ledger(store.db)
+        )
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
         self._runner = Runner(
             store,
@@ -170,10 +166,9 @@ class Engine(Reader):
                 resolved.policy_file.write_text(DEFAULT_POLICY_TOML)
         async with contextlib.AsyncExitStack() as stack:
             saver, store = await stack.enter_async_context(
-                _storage(resolved, settings.lease_seconds)
+                open_storage(resolved, lease_seconds=settings.lease_seconds)
             )
             engine = cls(resolved, saver, store, in_force, catalogue, settings)
-            await engine._audit.setup()
             await engine._policies.record(engine.operator)
             await engine._watcher.expire_overdue(kick=False)  # whoever opens a home expires
             engine._runner.start()
@@ -219,7 +214,7 @@ class Engine(Reader):
             kind, key, body = encode(event)
             condition = when[index] if when else None
             writes.append(
-                self._store.journal_insert(
+                self._store.journal.insert_statement(
                     event.thread_id, kind, key, body, event.at, when=condition
                 )
             )
@@ -263,7 +258,7 @@ class Engine(Reader):
                 await self._publish(
                     ThreadStarted(thread),
                     MessageAdded(thread.id, "user", task),
-                    also=[Store.thread_insert(thread)],
+                    also=[Threads.insert_statement(thread)],
                 )
                 break
             except Exception as error:  # the same task twice may draw the same id
@@ -285,7 +280,7 @@ class Engine(Reader):
 
     async def _decide(self, ref: str, decision: Decision, who: str) -> ApprovalView:
         who = operator_name(who)
-        approval = await self._store.approval(ref)
+        approval = await self._store.approvals.find(ref)
         now = time.time()
         edit: EditedCall | None = None
         try:
@@ -306,10 +301,10 @@ class Engine(Reader):
         decided = outcome.approval
         written = await self._publish(
             ApprovalDecided(decided, outcome.kind, who, final=outcome.final),
-            also=[Store.approval_decision(approval, decided, now)],
+            also=[Approvals.decision_statement(approval, decided, now)],
         )
         if written is None:  # someone was first, or time ran out meanwhile
-            current = await self._store.approval(approval.id)
+            current = await self._store.approvals.find(approval.id)
             if current.status == "pending" and overdue(current, time.time()):
                 await self._watcher.expire(current, time.time(), kick=True)
                 raise expired(current)
@@ -327,7 +322,7 @@ class Engine(Reader):
         """What the call would need if its arguments were ``args``: the stricter of its
         verdict and the edited arguments' (``denied``: such an edit is refused). Raises
         InvalidArguments when ``args`` fail the tool's schema."""
-        approval = await self._store.approval(ref)
+        approval = await self._store.approvals.find(ref)
         return await self._policies.edit_verdict(approval, self._edited_args(approval, args))
 
     def _edited_args(self, approval: ApprovalView, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -335,8 +330,8 @@ class Engine(Reader):
 
     async def resume(self) -> list[str]:
         """Continues threads left mid-run (e.g. by a crash) and applies stranded decisions."""
-        ids = [t.id for t in await self._store.threads("running")]
-        ids += [t for t in await self._store.threads_with_unapplied() if t not in ids]
+        ids = [t.id for t in await self._store.threads.all("running")]
+        ids += [t for t in await self._store.approvals.threads_with_unapplied() if t not in ids]
         for thread_id in ids:
             self._runner.kick(thread_id)
         return ids
@@ -356,7 +351,7 @@ class Engine(Reader):
         await self._runner.wait(thread)
 
     async def lease_holder(self, thread_id: str) -> tuple[str, int] | None:
-        return await self._store.lease_holder(thread_id)
+        return await self._store.leases.holder(thread_id)
 
     # --- policy --------------------------------------------------------------
 
@@ -379,38 +374,6 @@ class Engine(Reader):
             )
             self._graphs[spec] = build_graph(model, self._gate, self._saver)
         return self._graphs[spec]
-
-
-@contextlib.asynccontextmanager
-async def _storage(
-    home: Home, lease_seconds: float
-) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], Store]]:
-    """The checkpointer and the engine's store, on the home's database.
-
-    SQLite: one connection per process, shared by both (one writer, one lock).
-    PostgreSQL: the saver and the store each have a connection; the server serialises.
-    """
-
-    dialect_of(home.database_url)  # a URL of another kind is refused, naming what works
-    origin = uuid.uuid4().hex
-    if home.database_url and is_postgres(home.database_url):
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-
-        async with (
-            open_postgres(home.database_url) as db,
-            AsyncPostgresSaver.from_conn_string(home.database_url) as pg_saver,
-        ):
-            await pg_saver.setup()
-            store = Store(db, origin, lease_seconds=lease_seconds)
-            await store.setup()
-            yield pg_saver, store
-        return
-    async with open_sqlite(home.db) as sqlite:
-        saver = ThreadedSqliteSaver(sqlite.thread)
-        await saver.asetup()
-        store = Store(sqlite, origin, lease_seconds=lease_seconds)
-        await store.setup()
-        yield saver, store
 
 
 def _freeze_import_garbage() -> None:

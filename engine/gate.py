@@ -21,14 +21,17 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from engine.audit import AuditNote
 from engine.errors import InvalidArguments
 from engine.events import CallDenied, ToolExecuted
 from engine.home import Home
 from engine.policy import Policy, Tier
 from engine.slots import waiting
-from engine.store import FixedVerdict, Store
+from engine.storage.audit import AuditNote
+from engine.storage.executions import Executions
+from engine.storage.store import Store
+from engine.storage.verdicts import FixedVerdict
 from engine.tools import ToolContext, ToolRefused, ToolSpec, validate_args
+from engine.tools.ledger import Ledger
 from engine.views import ApprovalView
 
 
@@ -121,6 +124,8 @@ class Gate:
     publish: Callable[..., Awaitable[list[int] | None]]
     """The engine's ``_publish``: events, ``also=`` writes and ``audit=`` entries, all in
     one transaction; returns the writes' row counts."""
+    ledger: Ledger
+    """The demo tools' ledger (``ToolContext.ledger``)."""
 
     async def __call__(self, task: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         call = task["call"]
@@ -207,7 +212,9 @@ class Gate:
         """For a task made before verdicts travelled with it: stored the first time it
         is judged here, and read back after that."""
         mine = self._fixed(name, args)
-        return await self.store.fix_verdict(thread_id, call_id, call_digest(name, args), name, mine)
+        return await self.store.verdicts.fix(
+            thread_id, call_id, call_digest(name, args), name, mine
+        )
 
     async def _deny(
         self, thread_id: str, call: Mapping[str, Any], args: dict[str, Any], reason: str
@@ -262,16 +269,16 @@ class Gate:
     ) -> dict[str, Any]:
         """Runs an approved call at most once, whatever crashes happen around it."""
         started = self._started(thread_id, call, spec, args)
-        claim = self.store.execution_claim(thread_id, call["id"], spec.name, args)
+        claim = self.store.executions.claim_statement(thread_id, call["id"], spec.name, args)
         counts = await self.publish(also=[claim], audit=[(0, started)])
         if counts and counts[0]:
             return await self._run(thread_id, call, spec, original, args, recorded=True)
-        prior = await self.store.execution(thread_id, call["id"])
+        prior = await self.store.executions.get(thread_id, call["id"])
         if prior is not None and prior.status != "started":
             return _reply(call, prior.result or "", ok=prior.status == "ok")
         if prior is not None:
             # The re-run asks for what the call asked, as decided (an edit may have raised it).
-            decided = await self.store.call_approval(thread_id, call["id"])
+            decided = await self.store.approvals.of_call(thread_id, call["id"])
             asked = _asked(decided) if decided is not None else verdict
             raw = interrupt(self._request(call, spec, args, asked, "outcome_unknown"))
             decision = DECISION.validate_python(raw)
@@ -283,7 +290,7 @@ class Gate:
                     text = "Not run: a person marked this call as not having taken effect."
                     if decision.message:
                         text += f" Reason: {decision.message}"
-                finish = Store.execution_finish(thread_id, call["id"], status, text)
+                finish = Executions.finish_statement(thread_id, call["id"], status, text)
                 note = AuditNote(
                     "outcome_settled",
                     {"status": status, "result": text, "tool_call_id": call["id"]},
@@ -292,7 +299,7 @@ class Gate:
                 )
                 await self.publish(also=[finish], audit=[(0, note)])
                 return _reply(call, text, ok=ok)
-        restart = self.store.execution_restart(thread_id, call["id"], spec.name, args)
+        restart = self.store.executions.restart_statement(thread_id, call["id"], spec.name, args)
         await self.publish(also=[restart], audit=[(None, started)])
         return await self._run(thread_id, call, spec, original, args, recorded=True)
 
@@ -314,7 +321,7 @@ class Gate:
         recorded: bool,
     ) -> dict[str, Any]:
         """``recorded``: an execution row was committed first and is closed here."""
-        ctx = ToolContext(self.home, self.store, thread_id, call["id"])
+        ctx = ToolContext(thread_id, call["id"], self.home.sandbox, self.home.outbox, self.ledger)
         try:
             async with waiting():
                 result, ok = await spec.run(ctx, spec.args_model.model_validate(args)), True
@@ -322,7 +329,7 @@ class Gate:
             result, ok = f"Refused: {error}", False
         except Exception as error:  # a tool's failure goes to the model, not up the graph
             result, ok = f"Error: {type(error).__name__}: {error}", False
-        finish = Store.execution_finish(thread_id, call["id"], "ok" if ok else "error", result)
+        finish = Executions.finish_statement(thread_id, call["id"], "ok" if ok else "error", result)
         await self.publish(
             ToolExecuted(thread_id, call["id"], spec.name, args, result, ok, gated=recorded),
             also=[finish] if recorded else [],

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from engine.errors import HitlError
-from engine.store import LEASE_SECONDS
+from engine.storage.leases import LEASE_SECONDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.audit import AuditLog, AuditNote
 from engine.errors import HitlError
 from engine.gate import call_digest
 from engine.judge import edit_verdict
 from engine.policy import Policy, Tier, TierSettings, Verdict
 from engine.runner import error_line
-from engine.store import FixedVerdict, Store
+from engine.storage.audit import AuditLog, AuditNote
+from engine.storage.policies import Policies
+from engine.storage.store import Store
+from engine.storage.verdicts import FixedVerdict
 from engine.views import ApprovalView
 
 
@@ -35,7 +37,9 @@ class PolicyHistory:
         """Keeps the policy in force (to judge later edits of the calls it judged) and
         audits it whenever it differs from the last one recorded."""
         policy = self.in_force
-        keep = Store.policy_insert(self.digest, policy.source, policy.canonical(), policy.text)
+        keep = Policies.insert_statement(
+            self.digest, policy.source, policy.canonical(), policy.text
+        )
         last = await self._audit.last("policy_in_force")
         if last is not None and last.body.get("digest") == self.digest:
             await self._store.commit([keep])
@@ -47,7 +51,7 @@ class PolicyHistory:
         """The edited call's verdict (:func:`engine.judge.edit_verdict`), under the
         policy in force, the one the call was requested under and its first verdict."""
         then = await self._policy_of(approval.policy_digest)
-        original = await self._store.fixed_verdict(
+        original = await self._store.verdicts.get(
             approval.thread_id,
             approval.tool_call_id,
             call_digest(approval.tool, approval.original_args),
@@ -73,7 +77,7 @@ class PolicyHistory:
         if not digest:
             return None
         if digest not in self._known:
-            found = await self._store.policy(digest)
+            found = await self._store.policies.get(digest)
             if found is None:
                 return None
             source, body = found

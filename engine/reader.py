@@ -11,11 +11,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from engine.audit import AuditEntry, AuditLog, Verification
-from engine.database import Database, dialect_of, open_postgres, open_sqlite
 from engine.events import current_kind
 from engine.home import Home
-from engine.store import Store
+from engine.storage.audit import AuditEntry, Verification
+from engine.storage.database import Database, dialect_of, open_postgres, open_sqlite
+from engine.storage.schema import check_version
+from engine.storage.store import Store, database_name
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
 
 
@@ -24,44 +25,49 @@ class Reader:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._audit = AuditLog(store)
+        self._audit = store.audit
 
     @classmethod
     @contextlib.asynccontextmanager
     async def open(cls, home: Home) -> AsyncIterator[Reader]:
         """Raises HomeNotFound for a home that was never created, and a
         ``DatabaseUnavailable`` for a database it cannot read (another kind of URL, a
-        damaged file). It never writes, and so works on a read-only home too."""
+        damaged file, one written by a newer hitl). It never writes, and so works on a
+        read-only home too."""
         dialect_of(home.database_url)  # a bad URL is named before a missing home
         home.require()
         async with _database(home) as db:
+            await check_version(db, database_name(home))
             yield cls(Store(db, origin="reader"))
 
     async def threads(self, status: ThreadStatus | None = None) -> list[ThreadView]:
-        return await self._store.threads(status)
+        return await self._store.threads.all(status)
 
     async def thread(self, ref: str) -> ThreadView:
-        return await self._store.thread(ref)
+        return await self._store.threads.find(ref)
 
     async def pending(self, thread: str | None = None) -> list[ApprovalView]:
         """Every pending approval (of one thread, when given), oldest first."""
-        thread_id = (await self._store.thread(thread)).id if thread else None
-        return await self._store.pending(thread_id)
+        thread_id = (await self._store.threads.find(thread)).id if thread else None
+        return await self._store.approvals.pending(thread_id)
 
     async def approval(self, ref: str) -> ApprovalView:
-        return await self._store.approval(ref)
+        return await self._store.approvals.find(ref)
 
     async def approvals(self, thread: str) -> list[ApprovalView]:
-        return await self._store.approvals_of((await self._store.thread(thread)).id)
+        return await self._store.approvals.of_thread((await self._store.threads.find(thread)).id)
 
     async def history(self, thread: str) -> list[HistoryEntry]:
         """The thread's journal, oldest first, each kind as events are named today
         (rows older than the names carry a former one)."""
-        entries = await self._store.history((await self._store.thread(thread)).id)
+        entries = await self._store.journal.history((await self._store.threads.find(thread)).id)
         return [replace(e, kind=current_kind(e.kind)) for e in entries]
 
     async def ledger(self) -> list[LedgerEntry]:
-        return await self._store.ledger()
+        """What the demo money and data tools did (empty where none ever ran)."""
+        from engine.tools.ledger import Ledger  # the tools' own table, and their import
+
+        return await Ledger(self._store.db).entries()
 
     async def audit(
         self,
@@ -72,7 +78,7 @@ class Reader:
         since: float | None = None,
         until: float | None = None,
     ) -> list[AuditEntry]:
-        thread_id = (await self._store.thread(thread)).id if thread else None
+        thread_id = (await self._store.threads.find(thread)).id if thread else None
         return await self._audit.entries(
             thread_id=thread_id, tool=tool, operator=operator, since=since, until=until
         )

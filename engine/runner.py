@@ -19,7 +19,6 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.pregel.protocol import PregelProtocol
 from langgraph.types import Command, Interrupt
 
-from engine.database import Statement, Write
 from engine.events import (
     ApprovalRequested,
     Event,
@@ -30,7 +29,11 @@ from engine.events import (
 )
 from engine.gate import REQUEST, call_digest
 from engine.slots import RunSlots, current_priority
-from engine.store import FixedVerdict, Store
+from engine.storage.approvals import Approvals
+from engine.storage.database import Statement, Write
+from engine.storage.store import Store
+from engine.storage.threads import Threads
+from engine.storage.verdicts import FixedVerdict, Verdicts
 from engine.views import ApprovalView, ThreadStatus, ThreadView
 
 Graph: TypeAlias = PregelProtocol[Any, Any, Any, Any]
@@ -87,7 +90,7 @@ class Runner:
         await asyncio.gather(*tasks, return_exceptions=True)
         for thread_id in list(self._runners):
             with contextlib.suppress(Exception):
-                await self._store.release_lease(thread_id)
+                await self._store.leases.release(thread_id)
 
     def running(self, thread_id: str) -> bool:
         return thread_id in self._runners
@@ -112,7 +115,7 @@ class Runner:
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
                 continue
-            if thread and await self._store.unapplied(thread):
+            if thread and await self._store.approvals.unapplied(thread):
                 await asyncio.sleep(0.05)
                 self.kick(thread)
                 continue
@@ -124,7 +127,7 @@ class Runner:
         while True:
             await asyncio.sleep(self._lease_seconds / 3)
             with contextlib.suppress(Exception):  # retried at the next beat
-                await self._store.renew_leases(list(self._runners))
+                await self._store.leases.renew(list(self._runners))
 
     def _forget(self, thread_id: str, task: asyncio.Task[None]) -> None:
         if self._runners.get(thread_id) is task:
@@ -140,10 +143,10 @@ class Runner:
             await self._drive_held(thread_id, first, known)
 
     async def _drive_held(self, thread_id: str, first: Any, known: ThreadView | None) -> None:
-        if not await self._store.acquire_lease(thread_id):
+        if not await self._store.leases.acquire(thread_id):
             return  # another process runs it; our watcher retries stranded decisions
         try:
-            thread = known or await self._store.thread(thread_id)
+            thread = known or await self._store.threads.find(thread_id)
             graph = self._graph_of(thread)
             config: Any = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
             pending_input = first
@@ -164,26 +167,30 @@ class Runner:
                     thread = replace(
                         thread, status="failed", error=error_line(error), updated_at=time.time()
                     )
-                    await self._publish(ThreadFailed(thread), also=[Store.thread_update(thread)])
+                    await self._publish(
+                        ThreadFailed(thread), also=[Threads.update_statement(thread)]
+                    )
                     break
                 if applied:
-                    await self._store.mark_applied(applied)
+                    await self._store.approvals.mark_applied(applied)
                 thread = await self._settle(thread, graph, config)
                 pending_input = None
                 if thread.status == "done":
                     break
-                if thread_id not in self._again and not await self._store.unapplied(thread_id):
+                if thread_id not in self._again and not await self._store.approvals.unapplied(
+                    thread_id
+                ):
                     break
         finally:
             with contextlib.suppress(Exception):
-                await self._store.release_lease(thread_id)
+                await self._store.leases.release(thread_id)
 
     async def _resume_input(
         self, graph: Graph, config: Any
     ) -> tuple[Command[Any] | None, list[str]]:
         """A resume keyed by interrupt id for every decision the graph has not seen."""
         thread_id = config["configurable"]["thread_id"]
-        decided = await self._store.unapplied(thread_id)
+        decided = await self._store.approvals.unapplied(thread_id)
         if not decided:
             return None, []
         state = await graph.aget_state(config)
@@ -191,7 +198,7 @@ class Runner:
         resume = {a.interrupt_id: a.decision for a in decided if a.interrupt_id in open_ids}
         stale = [a.id for a in decided if a.interrupt_id not in open_ids]
         if stale:  # already consumed by a run that ended before it could say so
-            await self._store.mark_applied(stale)
+            await self._store.approvals.mark_applied(stale)
         if not resume:
             return None, []
         applied = [a.id for a in decided if a.interrupt_id in open_ids]
@@ -229,7 +236,7 @@ class Runner:
         if messages and isinstance(messages[-1], AIMessage):
             answer = _text(messages[-1])
         done = replace(thread, status="done", answer=answer, error=None, updated_at=now, pending=0)
-        await self._publish(ThreadFinished(done), also=[Store.thread_update(done)])
+        await self._publish(ThreadFinished(done), also=[Threads.update_statement(done)])
         return done
 
     async def _record_approvals(
@@ -237,7 +244,7 @@ class Runner:
     ) -> None:
         """Records the approvals of new interrupts, each with its verdict and with the
         audit entry that says it was requested, in one transaction."""
-        ids = await self._store.approval_ids_for([i.id for i in interrupts])
+        ids = await self._store.approvals.short_ids([i.id for i in interrupts])
         found: list[tuple[ApprovalView, float]] = []
         for item in interrupts:
             if (approval_id := ids.get(item.id)) is None:
@@ -275,7 +282,7 @@ class Runner:
             )
         if found:
             verdicts = [
-                Store.verdict_insert(
+                Verdicts.insert_statement(
                     a.thread_id,
                     a.tool_call_id,
                     call_digest(a.tool, a.args),
@@ -296,7 +303,7 @@ class Runner:
             ]
             await self._publish(
                 *(ApprovalRequested(a) for a, _ in found),
-                also=[*(Store.approval_insert(a) for a, _ in found), *verdicts],
+                also=[*(Approvals.insert_statement(a) for a, _ in found), *verdicts],
                 when=range(len(found)),
             )
 
@@ -305,7 +312,7 @@ class Runner:
         if thread.status == status:
             return thread
         changed = replace(thread, status=status, error=None, updated_at=time.time())
-        await self._publish(ThreadStatusChanged(changed), also=[Store.thread_update(changed)])
+        await self._publish(ThreadStatusChanged(changed), also=[Threads.update_statement(changed)])
         return changed
 
 

@@ -19,7 +19,8 @@ from engine.judge import EXPIRY_OPERATOR, expire
 from engine.policy import Policy
 from engine.runner import Publish, Runner
 from engine.slots import urgent
-from engine.store import Store
+from engine.storage.approvals import Approvals
+from engine.storage.store import Store
 from engine.views import ApprovalView
 
 WATCH_SECONDS = 0.25
@@ -57,7 +58,7 @@ class Watcher:
 
     async def start(self) -> None:
         """Starts the beat (if any duty is on), following the journal from now on."""
-        self._journal_seq = await self._store.journal_head()
+        self._journal_seq = await self._store.journal.head()
         duties = (
             self._follow_journal,
             self._warn_expiring,
@@ -76,14 +77,14 @@ class Watcher:
         """Rejects approvals nobody decided in time (fail-closed). ``kick``: run their
         threads now to tell the model; else whoever runs them next does."""
         now = time.time()
-        for approval in await self._store.expired(now):
+        for approval in await self._store.approvals.expired(now):
             await self.expire(approval, now, kick=kick)
 
     async def expire(self, approval: ApprovalView, now: float, *, kick: bool) -> None:
         outcome = expire(approval, now)
         written = await self._publish(
             ApprovalDecided(outcome.approval, outcome.kind, EXPIRY_OPERATOR, True),
-            also=[Store.approval_expiry(approval, outcome.approval, now)],
+            also=[Approvals.expiry_statement(approval, outcome.approval, now)],
         )
         if written is not None and kick:
             self._runner.kick(approval.thread_id)
@@ -107,7 +108,7 @@ class Watcher:
 
     async def _tail_journal(self) -> None:
         """Republishes here the events other processes wrote to the journal."""
-        self._journal_seq, rows = await self._store.journal_since(self._journal_seq)
+        self._journal_seq, rows = await self._store.journal.since(self._journal_seq)
         for row in rows:
             if (event := decode(row)) is not None:
                 self._fan_out(event)
@@ -119,13 +120,13 @@ class Watcher:
             for tier, settings in self._policy.settings.items()
             if settings.warn_before
         }
-        for approval in await self._store.claim_warnings(time.time(), windows):
+        for approval in await self._store.approvals.claim_warnings(time.time(), windows):
             await self._publish(ApprovalExpiring(approval))
 
     async def _kick_stranded(self) -> None:
         """Runs threads with decisions nobody applied: another process's, or one a
         crash left behind."""
-        for thread_id in await self._store.threads_with_unapplied():
+        for thread_id in await self._store.approvals.threads_with_unapplied():
             if not self._runner.running(thread_id):
                 with urgent():  # another process's decision: as urgent as ours
                     self._runner.kick(thread_id)

@@ -19,8 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.errors import InvalidArguments
-from engine.home import Home
-from engine.store import Store
+from engine.tools.ledger import Ledger
 
 
 class ToolRefused(Exception):
@@ -29,10 +28,17 @@ class ToolRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ToolContext:
-    home: Home
-    store: Store
+    """What a tool may touch for one call: its own folders and the ledger, nothing of
+    the engine's (a tool is code from elsewhere; the engine's tables are not its to
+    write)."""
+
     thread_id: str
     tool_call_id: str
+    sandbox: Path
+    """The only folder files are read, searched and deleted in."""
+    outbox: Path
+    """Where sent email lands, one .eml file each."""
+    ledger: Ledger
 
 
 class _Args(BaseModel):
@@ -106,7 +112,7 @@ def validate_args(spec: ToolSpec, args: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _inside_sandbox(ctx: ToolContext, raw: str) -> Path:
-    root = ctx.home.sandbox.resolve()
+    root = ctx.sandbox.resolve()
     target = (root / raw).resolve()
     if not target.is_relative_to(root):
         raise ToolRefused(f"{raw!r} is outside the sandbox {root}; refusing to touch it")
@@ -123,8 +129,8 @@ async def send_email(ctx: ToolContext, args: SendEmailArgs) -> str:
     message["X-Hitl-Thread"] = ctx.thread_id
     message["X-Hitl-Tool-Call"] = ctx.tool_call_id
     message.set_content(args.body)
-    ctx.home.outbox.mkdir(parents=True, exist_ok=True)
-    path = ctx.home.outbox / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
+    ctx.outbox.mkdir(parents=True, exist_ok=True)
+    path = ctx.outbox / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
         out.write(bytes(message))
     return f"Email sent to {args.to} (saved as outbox/{path.name})"
@@ -158,7 +164,7 @@ def _sandbox_files(root: Path) -> list[Path]:
 
 
 async def search(ctx: ToolContext, args: SearchArgs) -> str:
-    root = ctx.home.sandbox
+    root = ctx.sandbox
     needle = args.query.lower()
     hits = []
     for path in _sandbox_files(root) if root.exists() else []:
@@ -171,17 +177,17 @@ async def search(ctx: ToolContext, args: SearchArgs) -> str:
 
 async def create_order(ctx: ToolContext, args: CreateOrderArgs) -> str:
     body = args.model_dump() | {"total": round(args.quantity * args.unit_price, 2)}
-    row = await ctx.store.add_ledger(ctx.thread_id, ctx.tool_call_id, "order", body)
+    row = await ctx.ledger.add(ctx.thread_id, ctx.tool_call_id, "order", body)
     return f"Order #{row} placed: {args.quantity} x {args.item} (total {body['total']})"
 
 
 async def transfer_money(ctx: ToolContext, args: TransferMoneyArgs) -> str:
-    row = await ctx.store.add_ledger(ctx.thread_id, ctx.tool_call_id, "transfer", args.model_dump())
+    row = await ctx.ledger.add(ctx.thread_id, ctx.tool_call_id, "transfer", args.model_dump())
     return f"Transfer #{row}: {args.amount:.2f} {args.currency} to {args.to_account}"
 
 
 async def delete_data(ctx: ToolContext, args: DeleteDataArgs) -> str:
-    row = await ctx.store.add_ledger(ctx.thread_id, ctx.tool_call_id, "deletion", args.model_dump())
+    row = await ctx.ledger.add(ctx.thread_id, ctx.tool_call_id, "deletion", args.model_dump())
     return f"Deletion #{row}: records of {args.dataset} where {args.where}"
 
 

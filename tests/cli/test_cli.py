@@ -226,7 +226,7 @@ def test_mark_done_settles_an_outcome_unknown_call_without_running_it(
     # Another process approves the email and is killed while send_email runs: nobody
     # knows whether it went out.
     killed_mid_call(home, approval["id"], "send_email")
-    attempts = home.path / "attempts.log"
+    attempts = home.sandbox / "attempts.log"
     assert len(attempts.read_text().splitlines()) == 1
 
     resumed = hitl(home, "resume").stdout

@@ -28,11 +28,12 @@ def say(**fields: Any) -> None:
 
 
 def slow_catalogue(tool: str, seconds: float) -> dict[str, ToolSpec]:
-    """``tool`` logs each attempt to attempts.log, then takes ``seconds`` before it acts."""
+    """``tool`` logs each attempt to the sandbox's attempts.log, then takes ``seconds``
+    before it acts."""
     real = CATALOGUE[tool]
 
     async def slow(ctx: ToolContext, args: Any) -> str:
-        with (ctx.home.path / "attempts.log").open("a") as log:
+        with (ctx.sandbox / "attempts.log").open("a") as log:
             log.write(f"{ctx.tool_call_id}\n")
         say(milestone="tool-started", call=ctx.tool_call_id)
         await asyncio.sleep(seconds)

@@ -13,11 +13,12 @@ from collections.abc import Callable
 import pytest
 
 from engine import Home, Reader
-from engine.audit import AuditEntry
 from engine.engine import Engine
 from engine.events import CallDenied, ToolExecuted
 from engine.policy_file import DEFAULT_POLICY_TOML
+from engine.storage.audit import AuditEntry
 from tests.engine.processes import Child, killed_mid_call
+from tests.engine.quiet import NO_WATCHER
 
 EMAIL = "email the Q3 report to boss@company.com"
 SHORT_EXPIRY = DEFAULT_POLICY_TOML.replace(
@@ -25,13 +26,6 @@ SHORT_EXPIRY = DEFAULT_POLICY_TOML.replace(
     '[tiers.medium]\napprovals = 1\nexpires_after = "1s"',
 )
 
-NO_WATCHER = {
-    "follow_journal": False,
-    "warn_expiring": False,
-    "expire_on_time": False,
-    "apply_stranded_decisions": False,
-}
-"""Every duty an open engine does on a beat, switched off: each test acts itself."""
 
 
 def _crashed(child: Child) -> None:

@@ -65,7 +65,7 @@ async def test_a_thread_killed_mid_run_continues_from_its_last_step(home: Home) 
 async def test_a_tool_killed_mid_call_is_not_run_again_on_its_own(home: Home) -> None:
     approval_id = _paused_in_child(home)
     killed_mid_call(home, approval_id, "send_email")
-    attempts = home.path / "attempts.log"
+    attempts = home.sandbox / "attempts.log"
     assert len(attempts.read_text().splitlines()) == 1
 
     async with Engine.open(home, operator="alice") as engine:
@@ -133,14 +133,14 @@ async def test_a_thread_held_by_a_live_process_is_not_run_by_another(home: Home)
     (home.sandbox / "revenue.txt").write_text("Q3 revenue: 4.2M")
     owner = Child(home, "--slow", "search=60", "start", "search for revenue")
     owner.expect(lambda line: line.get("milestone") == "tool-started")
-    attempts = home.path / "attempts.log"
+    attempts = home.sandbox / "attempts.log"
 
     async with Engine.open(home, operator="alice") as engine:
         [thread] = await engine.threads()
         await engine.resume()
         await engine.wait()
         assert len(attempts.read_text().splitlines()) == 1
-        assert await engine.lease_holder(thread.id) == (engine._store.host, owner.proc.pid)
+        assert await engine.lease_holder(thread.id) == (engine._store.leases.host, owner.proc.pid)
 
         owner.kill()  # its lease dies with it: this engine may now take the thread over
         await engine.resume()

@@ -15,7 +15,7 @@ import pytest
 import engine
 
 MODULES = [
-    *sorted(f"engine.{m.name}" for m in pkgutil.walk_packages(engine.__path__) if not m.ispkg),
+    *sorted(m.name for m in pkgutil.walk_packages(engine.__path__, "engine.") if not m.ispkg),
     "engine",
 ]
 
@@ -36,5 +36,5 @@ def test_no_engine_module_imports_the_console(module: str) -> None:
 
 
 def test_listing_commands_do_not_import_langgraph() -> None:
-    loaded = _loaded_after("import engine, engine.cli, engine.store, tui.entry")
+    loaded = _loaded_after("import engine, engine.cli, engine.storage.store, tui.entry")
     assert not loaded & {"langgraph", "langchain_core", "langchain_openai", "textual"}

@@ -12,10 +12,12 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 
 from engine import Home
-from engine.database import Statement, Write, open_sqlite
 from engine.events import Event, MessageAdded, ThreadFinished
 from engine.runner import Runner
-from engine.store import Store
+from engine.storage.database import Statement, Write, open_sqlite
+from engine.storage.schema import migrate
+from engine.storage.store import Store
+from engine.storage.threads import Threads
 from engine.views import ThreadView
 
 
@@ -38,7 +40,7 @@ async def test_a_runner_drives_a_graph_it_was_handed_to_the_end(tmp_path: Path) 
     published: list[Event] = []
     async with open_sqlite(home.db) as db:
         store = Store(db, "test-runner")
-        await store.setup()
+        await migrate(db, str(home.db))
 
         async def publish(
             *events: Event,
@@ -51,7 +53,7 @@ async def test_a_runner_drives_a_graph_it_was_handed_to_the_end(tmp_path: Path) 
 
         now = time.time()
         thread = ThreadView("t1-echo", "echo", "hello", "mine", "running", now, now)
-        await store.commit([Store.thread_insert(thread)])
+        await store.commit([Threads.insert_statement(thread)])
         runner = Runner(store, publish, _echo_graph(), run_slots=1, lease_seconds=30)
         runner.start()
         try:
@@ -59,9 +61,9 @@ async def test_a_runner_drives_a_graph_it_was_handed_to_the_end(tmp_path: Path) 
             await runner.wait(thread.id)
         finally:
             await runner.close()
-        finished = await store.thread(thread.id)
+        finished = await store.threads.find(thread.id)
         assert (finished.status, finished.answer) == ("done", "you said: hello")
-        assert await store.lease_holder(thread.id) is None  # the lease went with the run
+        assert await store.leases.holder(thread.id) is None  # the lease went with the run
     said = [(e.role, e.content) for e in published if isinstance(e, MessageAdded)]
     assert said == [("assistant", "you said: hello")]
     assert isinstance(published[-1], ThreadFinished)

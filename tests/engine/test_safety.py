@@ -29,6 +29,7 @@ from engine.policy_file import DEFAULT_POLICY_TOML
 from tests.conftest import run_sql
 from tests.engine.chat_server import ChatServer, PlannedCall
 from tests.engine.processes import Child, killed_mid_call, paused_in_child
+from tests.engine.quiet import NO_WATCHER
 
 EMAIL = "email the Q3 report to boss@company.com"
 TWO_CALLS = "email the Q3 report to boss@company.com and transfer $5000 to acct-991"
@@ -46,13 +47,6 @@ tier = "deny"
 LAX = 'default_tier = "low"\n[tools]\nsend_email = "medium"\n'
 """Another process's policy: the transfer runs at once, any email needs one approval."""
 
-NO_WATCHER = {
-    "follow_journal": False,
-    "warn_expiring": False,
-    "expire_on_time": False,
-    "apply_stranded_decisions": False,
-}
-"""Every duty an open engine does on a beat, switched off: each test acts itself."""
 
 
 async def _paused(engine: Engine, task: str) -> tuple[str, dict[str, object]]:
@@ -393,7 +387,7 @@ async def test_a_model_turn_longer_than_the_lease_keeps_the_thread(home: Home) -
 async def test_approval_ids_that_clash_get_longer_ones(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("engine.store.SHORT_ID_LENGTHS", (1, 2, 3))
+    monkeypatch.setattr("engine.storage.approvals.SHORT_ID_LENGTHS", (1, 2, 3))
     threads = [await engine.start(TWO_CALLS) for _ in range(10)]
     for thread in threads:
         await engine.wait(thread.id)

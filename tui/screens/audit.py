@@ -23,7 +23,7 @@ from tui.clock import Clock
 from tui.keys import bindings
 
 if TYPE_CHECKING:
-    from engine.audit import AuditEntry, Verification
+    from engine.storage.audit import AuditEntry, Verification
 
 
 class AuditSource(Protocol):

@@ -1,13 +1,15 @@
 """The two databases a home can live in: an SQLite file (default) or PostgreSQL.
 
 The engine's own SQL is written once, with ``?`` placeholders and SQLite's types; the
-PostgreSQL side translates both. Each side also opens the matching LangGraph
-checkpointer, so a thread's checkpoints and the engine's rows live in one database.
+PostgreSQL side translates both. Every method of a ``Database`` is one transaction, safe
+to call from any task: SQLite's run on the database thread, PostgreSQL's behind a lock
+on the one connection. (LangGraph's checkpointer is opened beside it, by
+``engine.storage.store.open_storage``.)
 
 What can go wrong with the database itself (a damaged or foreign file, a full disk, a
 read-only home, another process holding the write lock, a URL of another kind) is
 raised as a ``DatabaseUnavailable`` whose one line says what is wrong and what to do;
-``engine/sqlite_file.py`` knows the SQLite file's side of it.
+``engine/storage/sqlite_file.py`` knows the SQLite file's side of it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from engine.errors import (
 from engine.faults import crash_point
 from engine.home import Home
 from engine.slots import current_priority
-from engine.sqlite_file import (
+from engine.storage.sqlite_file import (
     busy_timeout_seconds,
     connect_for_writing,
     connect_readonly,
@@ -96,11 +98,10 @@ def _should_run(write: Write, counts: Sequence[int]) -> bool:
 
 
 class Database(Protocol):
-    """What the store needs of a database. Each method is one transaction."""
+    """What the engine's tables need of a database. Each method is one transaction,
+    and calls from several tasks at once never interleave inside one."""
 
     dialect: Dialect
-    lock: contextlib.AbstractAsyncContextManager[Any]
-    """Held around each call where the connection cannot take two at once."""
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]: ...
 
@@ -118,6 +119,21 @@ class Database(Protocol):
         ...
 
     async def script(self, sql: str) -> None: ...
+
+
+async def fetchone(db: Database, sql: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
+    """The first row of a query, or None."""
+    rows = await db.fetchall(sql, params)
+    return rows[0] if rows else None
+
+
+async def execute(db: Database, statements: Sequence[Statement | Write]) -> list[int]:
+    """Runs unguarded statements in one committed transaction; returns each row count."""
+    if not statements:
+        return []
+    counts = await db.transaction(statements)
+    assert counts is not None  # only a guard makes it None
+    return counts
 
 
 class DatabaseThread:
@@ -226,7 +242,6 @@ class SqliteDatabase:
 
     def __init__(self, thread: DatabaseThread) -> None:
         self.thread = thread
-        self.lock: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -311,7 +326,7 @@ def to_postgres(sql: str) -> str:
 
 
 class PostgresDatabase:
-    """One async connection; the lock keeps its transactions from interleaving.
+    """One async connection; a lock keeps its transactions from interleaving.
 
     The server's errors about the database itself (no hitl tables, a full disk, a
     read-only server, a lost connection) come out as ``DatabaseUnavailable``."""
@@ -321,25 +336,28 @@ class PostgresDatabase:
     def __init__(self, conn: Any, url: str = "") -> None:
         self.conn = conn
         self.url = url
-        self.lock: contextlib.AbstractAsyncContextManager[Any] = asyncio.Lock()
+        self._lock = asyncio.Lock()
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        with _postgres_errors(self.url):
-            try:
-                async with self.conn.cursor() as cur:
-                    await cur.execute(to_postgres(sql), tuple(params))
-                    rows = list(await cur.fetchall())
-                await self.conn.commit()  # end the read transaction: no snapshot held open
-            except BaseException:
-                await self.conn.rollback()  # or the connection refuses everything after
-                raise
+        """Commits too: a read ends its transaction, so no snapshot is held open."""
+        async with self._lock:
+            with _postgres_errors(self.url):
+                try:
+                    async with self.conn.cursor() as cur:
+                        await cur.execute(to_postgres(sql), tuple(params))
+                        rows = list(await cur.fetchall())
+                    await self.conn.commit()
+                except BaseException:
+                    await self.conn.rollback()  # or the connection refuses everything after
+                    raise
         return rows
 
     async def transaction(
         self, statements: Sequence[Statement | Write], chain: Chain | None = None
     ) -> list[int] | None:
-        with _postgres_errors(self.url):
-            return await self._transaction(statements, chain)
+        async with self._lock:
+            with _postgres_errors(self.url):
+                return await self._transaction(statements, chain)
 
     async def _transaction(
         self, statements: Sequence[Statement | Write], chain: Chain | None
@@ -378,26 +396,18 @@ class PostgresDatabase:
         return counts
 
     async def returning(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        with _postgres_errors(self.url):
-            try:
-                async with self.conn.cursor() as cur:
-                    await cur.execute(to_postgres(sql), tuple(params))
-                    rows = list(await cur.fetchall())
-                await self.conn.commit()
-            except BaseException:
-                await self.conn.rollback()
-                raise
-        return rows
+        return await self.fetchall(sql, params)  # it commits, as a write must
 
     async def script(self, sql: str) -> None:
-        with _postgres_errors(self.url):
-            async with self.conn.cursor() as cur:
-                # Several engines may create the tables at once; one at a time, please.
-                await cur.execute("SELECT pg_advisory_xact_lock(7341)")
-                for statement in (s.strip() for s in sql.split(";")):
-                    if statement:
-                        await cur.execute(to_postgres(statement))
-            await self.conn.commit()
+        async with self._lock:
+            with _postgres_errors(self.url):
+                async with self.conn.cursor() as cur:
+                    # Several engines may create the tables at once; one at a time, please.
+                    await cur.execute("SELECT pg_advisory_xact_lock(7341)")
+                    for statement in (s.strip() for s in sql.split(";")):
+                        if statement:
+                            await cur.execute(to_postgres(statement))
+                await self.conn.commit()
 
 
 def is_postgres(url: str | None) -> bool:

@@ -3,7 +3,7 @@
 The stock ``AsyncSqliteSaver`` makes three or four event-loop round trips per call
 (execute, fetch, close the cursor, commit) behind an asyncio lock that every thread of
 every agent queues on; that, not SQLite, limits throughput. Here each checkpoint call
-is a single function run on the database thread (see ``engine.database``).
+is a single function run on the database thread (see ``engine.storage.database``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from engine.database import DatabaseThread
+from engine.storage.database import DatabaseThread
 
 
 class ThreadedSqliteSaver(SqliteSaver):

@@ -1,0 +1,261 @@
+"""``hitl_approvals``: one row per question put to people, and what they answered.
+
+Decisions are conditional updates on the row's version, so exactly one of two racing
+decisions (from any process) wins; expiry is the same kind of update.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.errors import UnknownApproval
+from engine.storage.database import Database, Statement, Write, execute
+from engine.storage.lookup import Naming, find_by_prefix, marks
+from engine.views import ApprovalView
+
+SHORT_ID_LENGTHS = (8, 12, 16)
+"""An approval's id is the shortest of these prefixes of its interrupt id that is free."""
+
+_SELECT = (
+    "SELECT id, thread_id, kind, tool_call_id, tool, args, original_args, description, tier, "
+    "reason, required, received, status, created_at, interrupt_id, args_schema, approvers, "
+    "decision, decided_by, decided_at, version, rules, distinct_operators, expires_at, "
+    "policy_digest, edited_by FROM hitl_approvals"
+)
+_NAMING = Naming(
+    UnknownApproval,
+    needed="an approval id is needed; `hitl pending` lists the open ones",
+    missing="no approval {ref!r}; `hitl pending` lists the open ones",
+    ambiguous="approval {ref!r} is ambiguous ({ids}, ...); give more of it",
+)
+
+
+def _approval(row: Sequence[Any]) -> ApprovalView:
+    (id_, thread_id, kind, call_id, tool, args, original, description, tier, reason) = row[:10]
+    (required, received, status, created_at, interrupt_id, schema, approvers) = row[10:17]
+    decision, decided_by, decided_at, version, rules, distinct, expires_at = row[17:24]
+    policy_digest, edited_by = row[24:26]
+    return ApprovalView(
+        id=id_,
+        thread_id=thread_id,
+        kind=kind,
+        tool_call_id=call_id,
+        tool=tool,
+        args=json.loads(args),
+        original_args=json.loads(original),
+        description=description,
+        tier=tier,
+        reason=reason,
+        required=required,
+        received=received,
+        status=status,
+        created_at=created_at,
+        interrupt_id=interrupt_id,
+        args_schema=json.loads(schema),
+        approvers=tuple(json.loads(approvers)),
+        decision=json.loads(decision) if decision else None,
+        decided_by=decided_by,
+        decided_at=decided_at,
+        version=version,
+        rules=tuple(json.loads(rules)),
+        distinct_operators=bool(distinct),
+        expires_at=expires_at,
+        policy_digest=policy_digest,
+        edited_by=edited_by,
+    )
+
+
+class Approvals:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _select(self, where: str, params: Sequence[Any] = ()) -> list[ApprovalView]:
+        return [_approval(r) for r in await self.db.fetchall(f"{_SELECT} WHERE {where}", params)]
+
+    async def find(self, ref: str) -> ApprovalView:
+        """The approval whose id is ``ref`` or starts with it (unique prefix)."""
+        return _approval(await find_by_prefix(self.db, _SELECT, "id", ref, _NAMING))
+
+    async def pending(self, thread_id: str | None = None) -> list[ApprovalView]:
+        """Every pending approval (of one thread, when given), oldest first."""
+        where = "status = 'pending'" + (" AND thread_id = ?" if thread_id else "")
+        return await self._select(
+            f"{where} ORDER BY created_at, id", (thread_id,) if thread_id else ()
+        )
+
+    async def of_thread(self, thread_id: str) -> list[ApprovalView]:
+        return await self._select("thread_id = ? ORDER BY created_at, id", (thread_id,))
+
+    async def of_call(self, thread_id: str, tool_call_id: str) -> ApprovalView | None:
+        """The tool-approval of a call: its verdict as decided (edits raise it)."""
+        found = await self._select(
+            "thread_id = ? AND tool_call_id = ? AND kind = 'tool_approval' "
+            "ORDER BY created_at DESC LIMIT 1",
+            (thread_id, tool_call_id),
+        )
+        return found[0] if found else None
+
+    async def expired(self, now: float) -> list[ApprovalView]:
+        return await self._select(
+            "status = 'pending' AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at",
+            (now,),
+        )
+
+    async def unapplied(self, thread_id: str) -> list[ApprovalView]:
+        """Decided approvals whose decision has not yet reached the graph."""
+        return await self._select(
+            "thread_id = ? AND status != 'pending' AND applied_at IS NULL ORDER BY decided_at",
+            (thread_id,),
+        )
+
+    async def threads_with_unapplied(self) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT thread_id FROM hitl_approvals "
+            "WHERE status != 'pending' AND applied_at IS NULL"
+        )
+        return [r[0] for r in rows]
+
+    async def short_ids(self, interrupt_ids: Sequence[str]) -> dict[str, str | None]:
+        """For each interrupt, the shortest free prefix of its id (8, 12, 16 hex digits
+        or all of it) to show as its approval's id; None where the interrupt already has
+        its approval. Short ids are what people type; a clash must never lose one."""
+        if not interrupt_ids:
+            return {}
+        candidates = {i: [i[:n] for n in SHORT_ID_LENGTHS] + [i] for i in interrupt_ids}
+        every = [c for options in candidates.values() for c in options]
+        rows = await self.db.fetchall(
+            f"SELECT id, interrupt_id FROM hitl_approvals WHERE id IN ({marks(every)}) "
+            f"OR interrupt_id IN ({marks(interrupt_ids)})",
+            (*every, *interrupt_ids),
+        )
+        known = {r[1] for r in rows}
+        taken = {r[0] for r in rows}
+        chosen: dict[str, str | None] = {}
+        for interrupt_id, options in candidates.items():
+            if interrupt_id in known:
+                chosen[interrupt_id] = None
+                continue
+            chosen[interrupt_id] = pick = next(c for c in options if c not in taken)
+            taken.add(pick)
+        return chosen
+
+    async def claim_warnings(self, now: float, windows: Mapping[str, float]) -> list[ApprovalView]:
+        """Pending approvals of each tier that entered its warning window; each is returned
+        once, by whichever process claims it first."""
+        due: list[ApprovalView] = []
+        for tier, seconds in windows.items():
+            found = await self._select(
+                "status = 'pending' AND tier = ? AND warned_at IS NULL "
+                "AND expires_at IS NOT NULL AND expires_at - ? <= ?",
+                (tier, seconds, now),
+            )
+            for approval in found:
+                claim = (
+                    "UPDATE hitl_approvals SET warned_at = ? WHERE id = ? AND warned_at IS NULL",
+                    (now, approval.id),
+                )
+                [claimed] = await execute(self.db, [claim])
+                if claimed:
+                    due.append(approval)
+        return due
+
+    async def mark_applied(self, approval_ids: Sequence[str]) -> None:
+        now = time.time()
+        await execute(
+            self.db,
+            [
+                ("UPDATE hitl_approvals SET applied_at = ? WHERE id = ?", (now, i))
+                for i in approval_ids
+            ],
+        )
+
+    @staticmethod
+    def insert_statement(a: ApprovalView) -> Statement:
+        """A new pending approval; changes no row when its interrupt already has one."""
+        return (
+            "INSERT INTO hitl_approvals (id, interrupt_id, thread_id, kind, tool_call_id, "
+            "tool, args, original_args, description, tier, reason, required, args_schema, "
+            "created_at, rules, distinct_operators, expires_at, policy_digest) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (interrupt_id) DO NOTHING",
+            (
+                a.id,
+                a.interrupt_id,
+                a.thread_id,
+                a.kind,
+                a.tool_call_id,
+                a.tool,
+                json.dumps(a.args),
+                json.dumps(a.original_args),
+                a.description,
+                a.tier,
+                a.reason,
+                a.required,
+                json.dumps(a.args_schema),
+                a.created_at,
+                json.dumps(list(a.rules)),
+                int(a.distinct_operators),
+                a.expires_at,
+                a.policy_digest,
+            ),
+        )
+
+    @staticmethod
+    def decision_statement(before: ApprovalView, after: ApprovalView, at: float) -> Write:
+        """Records one person's decision (``after``) unless the approval changed since it
+        was read (``before``) or has expired: a guard, so the transaction it is in
+        writes nothing else either.
+
+        The version check makes racing decisions safe across processes: exactly one of
+        two updates of the same version wins.
+        """
+        return Write(
+            "UPDATE hitl_approvals SET status = ?, args = ?, approvers = ?, received = ?, "
+            "decision = ?, decided_by = ?, decided_at = ?, tier = ?, reason = ?, "
+            "required = ?, rules = ?, distinct_operators = ?, expires_at = ?, edited_by = ?, "
+            "version = version + 1 "
+            "WHERE id = ? AND status = 'pending' AND version = ? "
+            "AND (expires_at IS NULL OR expires_at > ?)",
+            (
+                after.status,
+                json.dumps(after.args),
+                json.dumps(list(after.approvers)),
+                len(after.approvers),
+                json.dumps(after.decision) if after.decision is not None else None,
+                after.decided_by,
+                after.decided_at,
+                after.tier,
+                after.reason,
+                after.required,
+                json.dumps(list(after.rules)),
+                int(after.distinct_operators),
+                after.expires_at,
+                after.edited_by,
+                before.id,
+                before.version,
+                at,
+            ),
+            guard=True,
+        )
+
+    @staticmethod
+    def expiry_statement(before: ApprovalView, after: ApprovalView, at: float) -> Write:
+        """Rejects an overdue approval, unless someone decided it meanwhile."""
+        return Write(
+            "UPDATE hitl_approvals SET status = ?, decision = ?, decided_by = ?, "
+            "decided_at = ?, version = version + 1 "
+            "WHERE id = ? AND status = 'pending' AND version = ? AND expires_at <= ?",
+            (
+                after.status,
+                json.dumps(after.decision),
+                after.decided_by,
+                after.decided_at,
+                before.id,
+                before.version,
+                at,
+            ),
+            guard=True,
+        )
