@@ -1,8 +1,9 @@
 """Events to journal rows and back.
 
 A row holds an event's kind, a body of its own fields as JSON, and (in columns of their
-own) its thread, seq and time. Rows written before kinds had names of their own carry
-the class name as their kind, and still decode (``events.FORMER_KINDS``).
+own) its thread, seq and time. The body's shape is the one every version since the
+journal's first release writes, so older and newer versions on one home read each
+other's rows.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple
 
-from engine.events import EVENT_TYPES, CallDenied, Event, MessageAdded, current_kind
+from engine.events import EVENT_TYPES, CallDenied, Event, MessageAdded
 from engine.views import ApprovalView, HistoryEntry, ThreadView
 
 _IN_COLUMNS = frozenset({"seq", "at"})
@@ -57,7 +58,7 @@ def _plain(value: Any) -> Any:
 
 def decode(entry: HistoryEntry) -> Event | None:
     """The event a journal row holds; None for kinds this version does not know."""
-    cls = EVENT_TYPES.get(current_kind(entry.kind))
+    cls = EVENT_TYPES.get(entry.kind)
     if cls is None:
         return None
     values = dict(entry.body)

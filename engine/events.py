@@ -38,31 +38,24 @@ E = TypeVar("E", bound=Event)
 
 EVENT_TYPES: dict[str, type[Event]] = {}
 """Every event class, by its kind."""
-FORMER_KINDS: dict[str, str] = {}
-"""Kinds journal rows were written under before kinds had names of their own (the class
-names), and the kind each one is now."""
 
 
-def event_kind(kind: str, *, formerly: str | None = None) -> Callable[[type[E]], type[E]]:
-    """Registers an event class under ``kind``; ``formerly``: the kind older journal rows
-    of this event carry, so that they still decode."""
+def event_kind(kind: str) -> Callable[[type[E]], type[E]]:
+    """Registers an event class under ``kind``, the name its journal rows carry.
+
+    A kind is released with the journal format and never changes: a row written by
+    any version, older or newer, decodes wherever the kind is known. The kinds were the
+    class names when the journal was first released, and stay those strings whatever
+    the classes are called later."""
 
     def register(cls: type[E]) -> type[E]:
-        for name in (kind, formerly):
-            if name is not None and (name in EVENT_TYPES or name in FORMER_KINDS):
-                raise ValueError(f"event kind {name!r} is taken")
+        if kind in EVENT_TYPES:
+            raise ValueError(f"event kind {kind!r} is taken")
         cls.KIND = kind
         EVENT_TYPES[kind] = cls
-        if formerly is not None:
-            FORMER_KINDS[formerly] = kind
         return cls
 
     return register
-
-
-def current_kind(kind: str) -> str:
-    """The kind a journal row's event has today (an unknown kind as it is)."""
-    return FORMER_KINDS.get(kind, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +78,13 @@ class ApprovalEvent(Event):
         object.__setattr__(self, "thread_id", self.approval.thread_id)
 
 
-@event_kind("thread_started", formerly="ThreadStarted")
+@event_kind("ThreadStarted")
 @dataclass(frozen=True, slots=True)
 class ThreadStarted(ThreadEvent):
     pass
 
 
-@event_kind("message_added", formerly="MessageAdded")
+@event_kind("MessageAdded")
 @dataclass(frozen=True, slots=True)
 class MessageAdded(Event):
     """A message in a thread: ``role`` is user, assistant or tool."""
@@ -105,13 +98,13 @@ class MessageAdded(Event):
     message_id: str | None = None
 
 
-@event_kind("approval_requested", formerly="ApprovalRequested")
+@event_kind("ApprovalRequested")
 @dataclass(frozen=True, slots=True)
 class ApprovalRequested(ApprovalEvent):
     pass
 
 
-@event_kind("approval_decided", formerly="ApprovalDecided")
+@event_kind("ApprovalDecided")
 @dataclass(frozen=True, slots=True)
 class ApprovalDecided(ApprovalEvent):
     """A decision was recorded; ``final`` is false for the first of two approvals."""
@@ -121,7 +114,7 @@ class ApprovalDecided(ApprovalEvent):
     final: bool
 
 
-@event_kind("tool_executed", formerly="ToolExecuted")
+@event_kind("ToolExecuted")
 @dataclass(frozen=True, slots=True)
 class ToolExecuted(Event):
     thread_id: str
@@ -133,7 +126,7 @@ class ToolExecuted(Event):
     gated: bool = False
 
 
-@event_kind("call_denied", formerly="CallDenied")
+@event_kind("CallDenied")
 @dataclass(frozen=True, slots=True)
 class CallDenied(Event):
     """The policy denies this call; it did not run and nobody was asked."""
@@ -145,31 +138,31 @@ class CallDenied(Event):
     reason: str
 
 
-@event_kind("approval_expiring", formerly="ApprovalExpiring")
+@event_kind("ApprovalExpiring")
 @dataclass(frozen=True, slots=True)
 class ApprovalExpiring(ApprovalEvent):
     """Nobody has decided this approval, and it will be rejected at ``expires_at``."""
 
 
-@event_kind("thread_status_changed", formerly="ThreadStatusChanged")
+@event_kind("ThreadStatusChanged")
 @dataclass(frozen=True, slots=True)
 class ThreadStatusChanged(ThreadEvent):
     """The thread moved between running, waiting and unknown."""
 
 
-@event_kind("thread_finished", formerly="ThreadFinished")
+@event_kind("ThreadFinished")
 @dataclass(frozen=True, slots=True)
 class ThreadFinished(ThreadEvent):
     pass
 
 
-@event_kind("thread_failed", formerly="ThreadFailed")
+@event_kind("ThreadFailed")
 @dataclass(frozen=True, slots=True)
 class ThreadFailed(ThreadEvent):
     pass
 
 
-@event_kind("events_dropped")
+@event_kind("EventsDropped")
 @dataclass(frozen=True, slots=True)
 class EventsDropped(Event):
     """This subscriber fell behind and lost ``count`` events; re-read the state.

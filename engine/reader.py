@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
-from engine.events import current_kind
 from engine.home import Home
 from engine.storage.audit import AuditEntry, Verification
 from engine.storage.database import Database, dialect_of, open_postgres, open_sqlite
-from engine.storage.schema import check_version
+from engine.storage.schema import check_readable
 from engine.storage.store import Store, database_name
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
 
@@ -32,12 +30,13 @@ class Reader:
     async def open(cls, home: Home) -> AsyncIterator[Reader]:
         """Raises HomeNotFound for a home that was never created, and a
         ``DatabaseUnavailable`` for a database it cannot read (another kind of URL, a
-        damaged file, one written by a newer hitl). It never writes, and so works on a
+        damaged file, one written by a newer hitl, or by an older one that must
+        be upgraded first). It never writes, and so works on a
         read-only home too."""
         dialect_of(home.database_url)  # a bad URL is named before a missing home
         home.require()
         async with _database(home) as db:
-            await check_version(db, database_name(home))
+            await check_readable(db, database_name(home))
             yield cls(Store(db, origin="reader"))
 
     async def threads(self, status: ThreadStatus | None = None) -> list[ThreadView]:
@@ -58,10 +57,7 @@ class Reader:
         return await self._store.approvals.of_thread((await self._store.threads.find(thread)).id)
 
     async def history(self, thread: str) -> list[HistoryEntry]:
-        """The thread's journal, oldest first, each kind as events are named today
-        (rows older than the names carry a former one)."""
-        entries = await self._store.journal.history((await self._store.threads.find(thread)).id)
-        return [replace(e, kind=current_kind(e.kind)) for e in entries]
+        return await self._store.journal.history((await self._store.threads.find(thread)).id)
 
     async def ledger(self) -> list[LedgerEntry]:
         """What the demo money and data tools did (empty where none ever ran)."""

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
 from engine.errors import (
+    DatabaseBusy,
     DatabaseDamaged,
     DatabaseReadOnly,
     DatabaseUnavailable,
@@ -523,6 +524,21 @@ def postgres_error(error: Exception, url: str) -> Exception:
         return DatabaseReadOnly(
             f"the database {where} accepts no writes ({problem}); nothing was changed. "
             "Listings still work; run and decide on a server that accepts writes",
+            database=where,
+            problem=problem,
+        )
+    if state in ("55P03", "57014", "40P01"):  # lock_not_available, timeout, deadlock
+        return DatabaseBusy(
+            f"the database {where} is busy: another session held what this needed for "
+            f"too long ({problem}); nothing was changed. Try again when it has finished",
+            database=where,
+            problem=problem,
+        )
+    if state == "42501":  # insufficient_privilege
+        return DatabaseUnavailable(
+            f"the database user may not do this in {where} ({problem}); nothing was "
+            "changed. Upgrading a home's tables needs their owner once: run any hitl "
+            "command that writes (e.g. `hitl resume`) as that user",
             database=where,
             problem=problem,
         )

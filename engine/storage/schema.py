@@ -12,7 +12,6 @@ The demo tools' ledger is not here: it belongs to the tools (``engine.tools.ledg
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -238,6 +237,24 @@ async def check_version(db: Database, where: str) -> int | None:
     return version
 
 
+async def check_readable(db: Database, where: str) -> None:
+    """Refuses, without writing, a database a reader cannot read as it is: one written
+    by a newer hitl, or by an older one that lacks columns a later migration adds."""
+    version = await check_version(db, where)
+    if version is None or version == SCHEMA_VERSION:
+        return
+    for migration in (m for m in MIGRATIONS if m.version > version):
+        for step in migration.steps:
+            if step.column not in await _columns(db, step.table):
+                raise DatabaseUnavailable(
+                    f"{where} was written by an older hitl and needs upgrading before it "
+                    f"can be read ({step.table} has no {step.column}); nothing was changed. "
+                    "Run any command that writes, e.g. `hitl resume`, once to upgrade it",
+                    database=where,
+                    problem=f"schema version {version}, older than {SCHEMA_VERSION}",
+                )
+
+
 async def migrate(db: Database, where: str) -> None:
     """Brings the database to ``SCHEMA_VERSION``: creates what is missing, runs the
     migrations it has not had, records each. Writes nothing when it is current; refuses
@@ -271,5 +288,8 @@ async def migrate(db: Database, where: str) -> None:
 async def _add_column(db: Database, step: AddColumn) -> None:
     if step.column in await _columns(db, step.table):
         return
-    with contextlib.suppress(Exception):  # another process added it first
+    try:
         await execute(db, [(f"ALTER TABLE {step.table} ADD COLUMN {step.column} {step.type}", ())])
+    except Exception:
+        if step.column not in await _columns(db, step.table):  # not another process's doing
+            raise
