@@ -1,14 +1,20 @@
 """hitl-console's headless engine: run agent threads, gate their risky tool calls.
 
-``Engine`` is imported lazily: listings (``hitl pending``) read the engine's plain rows
-and should not pay for importing LangGraph and LangChain.
+Everything a caller passes to the engine or receives from it is exported here; the
+modules behind it are the engine's own and may change. ``engine.events`` is public
+too: the event classes a subscriber matches on.
+
+``Engine`` is imported lazily: listings (``hitl pending``) read the
+engine's plain rows and should not pay for importing LangGraph and LangChain.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine import events
 from engine.decisions import Approve, Decision, Edit, Reject, Respond
+from engine.durations import age, span
 from engine.errors import (
     AlreadyDecided,
     DatabaseBusy,
@@ -24,14 +30,25 @@ from engine.errors import (
     InvalidArguments,
     InvalidDecision,
     InvalidOperator,
-    ThreadBusy,
+    InvalidOption,
+    ModelUnavailable,
+    PolicyError,
     UnknownApproval,
+    UnknownOption,
     UnknownThread,
     UnsupportedDatabase,
 )
+from engine.event_codec import decode as decode_event
+from engine.events import Event
+from engine.hidden import is_hidden
+from engine.hidden import marker as hidden_marker
 from engine.home import Home
+from engine.options import EngineOptions, EngineOptionsDict
 from engine.policy import Policy, Tier, Verdict
 from engine.reader import Reader
+from engine.storage.audit import AuditEntry, Verification
+from engine.subscription import Subscription
+from engine.tools import CATALOGUE, ToolContext, ToolRefused, ToolSpec
 from engine.views import (
     ApprovalView,
     HistoryEntry,
@@ -42,13 +59,14 @@ from engine.views import (
 )
 
 if TYPE_CHECKING:
-    from engine import events
     from engine.engine import Engine
 
 __all__ = [
+    "CATALOGUE",
     "AlreadyDecided",
     "ApprovalView",
     "Approve",
+    "AuditEntry",
     "DatabaseBusy",
     "DatabaseDamaged",
     "DatabaseReadOnly",
@@ -58,6 +76,9 @@ __all__ = [
     "Edit",
     "EditDenied",
     "Engine",
+    "EngineOptions",
+    "EngineOptionsDict",
+    "Event",
     "Expired",
     "FourEyes",
     "HistoryEntry",
@@ -67,21 +88,34 @@ __all__ = [
     "InvalidArguments",
     "InvalidDecision",
     "InvalidOperator",
+    "InvalidOption",
     "LedgerEntry",
+    "ModelUnavailable",
     "Policy",
+    "PolicyError",
     "Reader",
     "Reject",
     "Respond",
-    "ThreadBusy",
+    "Subscription",
     "ThreadStatus",
     "ThreadView",
     "Tier",
+    "ToolContext",
+    "ToolRefused",
+    "ToolSpec",
     "UnknownApproval",
+    "UnknownOption",
     "UnknownThread",
     "UnsupportedDatabase",
     "Verdict",
+    "Verification",
+    "age",
+    "decode_event",
     "describe_model",
     "events",
+    "hidden_marker",
+    "is_hidden",
+    "span",
 ]
 
 
@@ -90,8 +124,4 @@ def __getattr__(name: str) -> Any:
         from engine.engine import Engine
 
         return Engine
-    if name == "events":
-        import engine.events as events
-
-        return events
     raise AttributeError(f"module 'engine' has no attribute {name!r}")

@@ -12,7 +12,6 @@ judged by live in :mod:`engine.judge`; the engine does the I/O around them.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import re
 import secrets
@@ -20,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -48,9 +47,9 @@ from engine.judge import (
     overdue,
     refusal,
 )
-from engine.models import make_model
+from engine.models import make_model, model_name
 from engine.operators import operator_name
-from engine.options import EngineOptions, default_operator
+from engine.options import EngineOptions, EngineOptionsDict, default_operator, engine_options
 from engine.policies import PolicyHistory
 from engine.policy import Policy, Verdict
 from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
@@ -95,6 +94,9 @@ class Engine(Reader):
         self.tools = tools
         self.options = options
         self.operator = operator_name(options.operator or default_operator())
+        self.model = options.model if isinstance(options.model, str) else model_name(options.model)
+        """The model spec threads start on unless ``start`` names another; a model
+        object passed as ``model=`` is known by its name."""
         super().__init__(store)
         self._saver = saver
         self._bus = EventBus()
@@ -122,6 +124,9 @@ class Engine(Reader):
             apply_stranded_decisions=options.apply_stranded_decisions,
         )
 
+    def __repr__(self) -> str:
+        return f"<Engine {self.home.path} operator={self.operator!r} model={self.model!r}>"
+
     # --- lifecycle -----------------------------------------------------------
 
     @classmethod
@@ -133,16 +138,19 @@ class Engine(Reader):
         policy: Policy | str | os.PathLike[str] | None = None,
         create: bool = True,
         tools: Mapping[str, ToolSpec] | None = None,
-        **options: Any,
+        **options: Unpack[EngineOptionsDict],
     ) -> AsyncIterator[Engine]:
         """Opens (``create``: and makes) a home; closes everything on exit.
 
         ``create=False`` is for commands that read or decide: they refuse a home that
         does not exist rather than silently starting an empty one. ``policy`` is a Policy,
         a policy file, or None for ``<home>/policy.toml`` (written with the defaults
-        when a home is created). An invalid policy stops here, before anything runs.
+        when a home is created). ``options`` are :class:`EngineOptions`' fields. An
+        unknown option (UnknownOption, a TypeError), a bad value or operator, or an
+        invalid policy stops here, before anything is created or runs.
         """
-        _freeze_import_garbage()
+        settings = engine_options(options)
+        operator_name(settings.operator or default_operator())
         resolved = home if isinstance(home, Home) else Home.resolve(home)
         if not create:
             resolved.require()
@@ -157,8 +165,6 @@ class Engine(Reader):
             in_force = parse_policy(DEFAULT_POLICY_TOML, str(resolved.policy_file), catalogue)
         else:
             in_force = resolve_policy(resolved, policy, catalogue)
-        settings = EngineOptions(**options)
-        operator_name(settings.operator or default_operator())
         check_home_database(resolved)  # a damaged or foreign database: refuse, write nothing
         if create:
             resolved.create()
@@ -240,7 +246,7 @@ class Engine(Reader):
         task = task.strip()
         if not task:
             raise HitlError("a task needs some words: what should the agent do?")
-        spec = model or self.options.model
+        spec = model or self.model
         self._graph(spec)  # an unknown model spec fails here, before anything is written
         now = time.time()
         title = title or thread_title(task)
@@ -364,27 +370,21 @@ class Engine(Reader):
     # --- graphs --------------------------------------------------------------
 
     def _graph(self, spec: str) -> CompiledStateGraph[Any, Any, Any, Any]:
-        """The demo agent graph on the model ``spec`` names, built once per spec."""
+        """The demo agent graph on the model ``spec`` names (or on the model object this
+        engine was opened with, by its name), built once per spec."""
         if spec not in self._graphs:
-            model = make_model(
-                spec,
-                think_seconds=self.options.think_seconds,
-                base_url=self.options.base_url,
-                api_key=self.options.api_key,
-            )
+            given = self.options.model
+            if not isinstance(given, str) and spec == self.model:
+                model = given
+            else:
+                model = make_model(
+                    spec,
+                    think_seconds=self.options.think_seconds,
+                    base_url=self.options.base_url,
+                    api_key=self.options.api_key,
+                )
             self._graphs[spec] = build_graph(model, self._gate, self._saver)
         return self._graphs[spec]
-
-
-def _freeze_import_garbage() -> None:
-    """Moves everything alive now (mostly LangGraph, LangChain and pydantic, imported
-    for good) out of the cyclic collector's sight.
-
-    With hundreds of threads the collector's full passes otherwise walk those objects
-    too: measured pauses of ~95 ms, the whole tail of approve-to-executed under load;
-    after freezing, ~20-35 ms. Objects made later are collected as usual.
-    """
-    gc.freeze()
 
 
 def resolve_policy(

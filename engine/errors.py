@@ -64,16 +64,17 @@ class EditDenied(InvalidDecision):
     """The edited call is one the policy denies; nothing changed."""
 
 
-class ThreadBusy(HitlError):
-    """Another process is running this thread right now."""
-
-
 class ModelUnavailable(HitlError):
-    """The model endpoint could not be reached or failed."""
+    """The model endpoint could not be reached; the thread fails, and a retry continues it."""
 
 
-class SyncCallInLoop(HitlError):
-    """A blocking call was made from the event loop's thread."""
+class UnknownOption(HitlError, TypeError):
+    """``Engine.open`` was given an option it does not know (a misspelling, say);
+    nothing was created."""
+
+
+class InvalidOption(HitlError, ValueError):
+    """An engine option with a value it cannot take; nothing was created."""
 
 
 class DatabaseUnavailable(HitlError):

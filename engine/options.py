@@ -1,26 +1,53 @@
-"""What an engine may be told when it opens, and the defaults it falls back on."""
+"""What an engine may be told when it opens, and the defaults it falls back on.
+
+``EngineOptions`` holds the values; ``EngineOptionsDict`` names the same keywords for
+``Engine.open(home, **options)``, so that a type checker flags a misspelt option at
+the call, and :func:`engine_options` refuses one at run time before a home is touched.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import difflib
 import getpass
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from engine.errors import HitlError
+from pydantic import SecretStr
+
+from engine.errors import HitlError, InvalidOption, UnknownOption
+from engine.models.factory import model_problem
 from engine.storage.leases import LEASE_SECONDS
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
-    """Everything ``Engine.open`` takes besides the home, the policy and the tools."""
+    """Everything ``Engine.open`` takes besides the home, the policy and the tools.
 
-    model: str = "scripted"
+    Values are checked when it is made (:class:`~engine.errors.InvalidOption`, one line
+    each), so a bad one stops ``Engine.open`` before the home is created.
+    """
+
+    model: str | BaseChatModel = "scripted"
+    """A model spec ("scripted", "openai:<model name>"), or a chat model of your own:
+    threads started on it record its name (``ClassName:model_name``) and resume only
+    in an engine opened with that model."""
     think_seconds: float = 0.0
+    """The demo model's pause before each reply, so that a demo looks alive."""
     base_url: str | None = None
-    api_key: str | None = None
+    """An OpenAI-compatible endpoint (else ``$OPENAI_BASE_URL``, else OpenAI's)."""
+    api_key: SecretStr | None = None
+    """The endpoint's key (else ``$OPENAI_API_KEY``); a plain str is wrapped, so that
+    no ``repr`` shows it."""
     operator: str | None = None
+    """Who this engine decides as (else ``$HITL_OPERATOR``, else the login name)."""
     follow_journal: bool = True
     """Republish here, while open, the events other processes write to the journal."""
     warn_expiring: bool = True
@@ -40,6 +67,84 @@ class EngineOptions:
     """The largest edited arguments a person may send, as JSON (``$HITL_MAX_EDIT_KB``,
     default 256 KB): a 10 MB edit would cost seconds, memory and database space for
     every copy the checkpoints and the journal keep of it."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.api_key, str):
+            object.__setattr__(self, "api_key", SecretStr(self.api_key))
+        if problems := _problems(self):
+            raise InvalidOption("; ".join(problems))
+
+
+class EngineOptionsDict(TypedDict, total=False):
+    """The keywords ``Engine.open`` takes for :class:`EngineOptions`, field for field
+    (a test keeps the two in step). ``api_key`` may be a plain str here."""
+
+    model: str | BaseChatModel
+    think_seconds: float
+    base_url: str | None
+    api_key: str | SecretStr | None
+    operator: str | None
+    follow_journal: bool
+    warn_expiring: bool
+    expire_on_time: bool
+    apply_stranded_decisions: bool
+    run_slots: int
+    lease_seconds: float
+    max_edit_bytes: int
+
+
+OPTION_NAMES = tuple(f.name for f in dataclasses.fields(EngineOptions))
+
+
+def engine_options(options: Mapping[str, Any]) -> EngineOptions:
+    """``options`` as checked :class:`EngineOptions`. Raises UnknownOption (a TypeError)
+    naming a misspelt keyword and its likely meaning, InvalidOption for a bad value."""
+    for name in options:
+        if name not in OPTION_NAMES:
+            close = difflib.get_close_matches(name, OPTION_NAMES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UnknownOption(
+                f"Engine.open got an unknown option {name!r}{hint}; "
+                f"known: {', '.join(OPTION_NAMES)}"
+            )
+    return EngineOptions(**options)
+
+
+def _problems(options: EngineOptions) -> list[str]:
+    problems: list[str] = []
+    if isinstance(options.model, str):
+        if (problem := model_problem(options.model)) is not None:
+            problems.append(problem)
+    elif not _is_chat_model(options.model):
+        problems.append(f"model must be a model spec or a BaseChatModel, not {options.model!r}")
+    if not (_whole(options.run_slots) and options.run_slots >= 1):
+        problems.append(f"run_slots must be a whole number >= 1, not {options.run_slots!r}")
+    if not (_finite(options.lease_seconds) and options.lease_seconds > 0):
+        problems.append(f"lease_seconds must be a number > 0, not {options.lease_seconds!r}")
+    if not (_finite(options.think_seconds) and options.think_seconds >= 0):
+        problems.append(f"think_seconds must be a number >= 0, not {options.think_seconds!r}")
+    if not (_whole(options.max_edit_bytes) and options.max_edit_bytes > 0):
+        problems.append(
+            f"max_edit_bytes must be a whole number > 0, not {options.max_edit_bytes!r}"
+        )
+    if not isinstance(options.api_key, SecretStr | None):
+        problems.append(f"api_key must be a str or SecretStr, not {type(options.api_key).__name__}")
+    return problems
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_chat_model(model: object) -> bool:
+    # A model object means LangChain is imported already; a spec never imports it.
+    from langchain_core.language_models import BaseChatModel
+
+    return isinstance(model, BaseChatModel)
 
 
 def default_operator() -> str:

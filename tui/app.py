@@ -19,8 +19,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, Footer
 
-from engine import HitlError
-from engine.errors import FourEyes
+from engine import FourEyes, HitlError
 from engine.events import Event
 from tui.commands import ActionCommands, ApprovalCommands, PaletteHost, ThreadCommands
 from tui.decide import DecisionFlow

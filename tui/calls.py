@@ -17,8 +17,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from engine import ApprovalView
-from engine.hidden import is_hidden, marker
+from engine import ApprovalView, hidden_marker, is_hidden
 
 _SHOWN = "\n\t"
 """Control characters a preview lays out rather than flags."""
@@ -41,7 +40,7 @@ def reveal(text: str) -> Text:
     out = Text()
     for char in text:
         if is_hidden(char) and char not in _SHOWN:
-            out.append(marker(char), style="reverse red")
+            out.append(hidden_marker(char), style="reverse red")
         else:
             out.append(char)
     return out

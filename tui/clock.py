@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from engine.durations import age, span
+from engine import age, span
 
 
 class Clock(Protocol):

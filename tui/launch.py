@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Unpack, cast
 
-from engine import Home, HomeNotFound, Reader
+import engine as engine_package
+from engine import EngineOptionsDict, Home, HomeNotFound, Reader
+from engine.cli import freeze_import_garbage
 from tui.app import HitlApp
 from tui.settings import ConsoleSettings
 from tui.sources import EngineOpener, HomeSnapshot, ReadHome
@@ -47,14 +49,23 @@ def make_app(
     return HitlApp(opener, settings or ConsoleSettings(), read_home=read_home)
 
 
-def engine_opener(home: Home, **options: Any) -> EngineOpener:
+def engine_opener(
+    home: Home,
+    *,
+    policy: str | os.PathLike[str] | None = None,
+    imported: Callable[[], None] | None = None,
+    **options: Unpack[EngineOptionsDict],
+) -> EngineOpener:
     """Opens the engine without holding the first paint: LangGraph's import (~1 s) runs in
-    a thread while the console draws its frame."""
+    a thread while the console draws its frame. ``imported`` runs once it is done (the
+    ``hitl`` process freezes the imports out of the garbage collector's sight then)."""
 
     @contextlib.asynccontextmanager
     async def open_engine() -> AsyncIterator[Engine]:
-        module = await asyncio.to_thread(importlib.import_module, "engine.engine")
-        async with module.Engine.open(home, **options) as engine:
+        engine_class = await asyncio.to_thread(lambda: engine_package.Engine)
+        if imported is not None:
+            imported()
+        async with engine_class.open(home, policy=policy, **options) as engine:
             yield engine
 
     return open_engine
@@ -74,23 +85,33 @@ def home_reader(home: Home) -> ReadHome:
     return read
 
 
-def console_app(home: Home, settings: ConsoleSettings | None = None, **options: Any) -> HitlApp:
+def console_app(
+    home: Home,
+    settings: ConsoleSettings | None = None,
+    *,
+    policy: str | os.PathLike[str] | None = None,
+    imported: Callable[[], None] | None = None,
+    **options: Unpack[EngineOptionsDict],
+) -> HitlApp:
     """The console on ``home`` as ``hitl console`` runs it (the benchmark measures this)."""
-    return make_app(engine_opener(home, **options), settings, read_home=home_reader(home))
+    opener = engine_opener(home, policy=policy, imported=imported, **options)
+    return make_app(opener, settings, read_home=home_reader(home))
 
 
 def run_console(args: argparse.Namespace) -> int:
     """``hitl console``: the console on ``args.home``, with ``args.demo`` demo tasks."""
-    options = {
-        "operator": args.operator,
-        "policy": getattr(args, "policy", None),
-        "model": getattr(args, "model", "scripted"),
-        "base_url": getattr(args, "base_url", None),
-        "api_key": getattr(args, "api_key", None),
-        "think_seconds": getattr(args, "think", 0.0),
-    }
     home = Home.resolve(args.home, getattr(args, "database", None))
     settings = ConsoleSettings(demo=getattr(args, "demo", 0) or 0)
-    app = console_app(home, settings, **options)
+    app = console_app(
+        home,
+        settings,
+        policy=getattr(args, "policy", None),
+        imported=freeze_import_garbage,
+        operator=args.operator,
+        model=getattr(args, "model", "scripted"),
+        base_url=getattr(args, "base_url", None),
+        api_key=getattr(args, "api_key", None),
+        think_seconds=getattr(args, "think", 0.0),
+    )
     result = app.run()
     return app.return_code or (result or 0)

@@ -12,8 +12,7 @@ from typing import NamedTuple
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from engine import ApprovalView, HistoryEntry
-from engine.event_codec import decode
+from engine import ApprovalView, HistoryEntry, decode_event
 from engine.events import (
     ApprovalDecided,
     ApprovalExpiring,
@@ -152,7 +151,7 @@ def _message(key: int, event: MessageAdded, stamp: Text) -> StoryItem:
 
 
 def items_of_history(entries: list[HistoryEntry], clock: Clock) -> list[StoryItem]:
-    events = (decode(entry) for entry in entries)
+    events = (decode_event(entry) for entry in entries)
     return [item for event in events if event and (item := item_of(event, clock))]
 
 

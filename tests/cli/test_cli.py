@@ -190,7 +190,8 @@ def test_a_home_that_does_not_exist_is_refused(home: Home, command: list[str]) -
 
 def test_an_unknown_model_is_refused_before_anything_is_written(home: Home) -> None:
     one_error_line(hitl(home, "run", "--model", "gpt9", "say hi", ok=False), "unknown model 'gpt9'")
-    assert hitl(home, "threads").stdout.strip() == "no threads"
+    assert not home.path.exists()  # refused as an option: not even the home was made
+    one_error_line(hitl(home, "threads", ok=False), "no hitl home")
 
 
 def test_policy_check_and_explain(home: Home, tmp_path: Path) -> None:

@@ -82,6 +82,8 @@ class ChatServer:
     port: int = 0
     fail_with: int | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    """The bearer key each chat request came with."""
     _httpd: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _counter: int = 0
@@ -208,6 +210,7 @@ def _handler(server: ChatServer) -> Callable[..., BaseHTTPRequestHandler]:
                 self._send(400, _error("body must be an object", "invalid_request_error"))
                 return
             with lock:
+                server.keys.append(self.headers.get("Authorization", "").removeprefix("Bearer "))
                 status, reply = server.respond(body)
             if status == 200 and body.get("stream"):
                 self._write(200, "text/event-stream", _chunks(reply))

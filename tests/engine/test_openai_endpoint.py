@@ -182,6 +182,10 @@ async def test_unreachable_endpoint_fails_the_thread_and_retry_continues_it(
         failed = await engine.thread(thread.id)
         assert failed.status == "failed"
         assert "ConnectionError: Connection error" in (failed.error or "")
+        # It says where the model was looked for, so a person knows what to bring up.
+        assert (failed.error or "").startswith(
+            f"ModelUnavailable: model endpoint http://127.0.0.1:{port}/v1 could not be reached"
+        )
         assert await engine.pending() == []
 
         # The local model server comes up late, on the address the engine was given.

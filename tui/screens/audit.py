@@ -23,7 +23,7 @@ from tui.clock import Clock
 from tui.keys import bindings
 
 if TYPE_CHECKING:
-    from engine.storage.audit import AuditEntry, Verification
+    from engine import AuditEntry, Verification
 
 
 class AuditSource(Protocol):

@@ -16,8 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from engine import Policy
-from engine.durations import span
+from engine import Policy, span
 from tui.calls import tier_text
 
 

@@ -16,8 +16,7 @@ from typing import ClassVar, Literal
 from rich.text import Text
 from textual.message import Message
 
-from engine import ApprovalView
-from engine.durations import age
+from engine import ApprovalView, age
 from tui.calls import decided_glyph, who_did_what
 from tui.clock import Clock, SystemClock
 from tui.keys import bindings
