@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from engine.errors import HitlError
+from engine.observe import Observer
 from engine.storage.leases import LEASE_SECONDS
 
 
@@ -40,6 +41,9 @@ class EngineOptions:
     """The largest edited arguments a person may send, as JSON (``$HITL_MAX_EDIT_KB``,
     default 256 KB): a 10 MB edit would cost seconds, memory and database space for
     every copy the checkpoints and the journal keep of it."""
+    observer: Observer | None = None
+    """Told where runs spend their time (database hops, run-slot waits, which thread a
+    run is), for a benchmark or a profiler; None costs nothing."""
 
 
 def default_operator() -> str:
