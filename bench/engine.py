@@ -215,16 +215,22 @@ def measure_throughput(table: Table, sizes: Sizes, repeats: int) -> None:
         )
 
 
+def run_latency(sizes: Sizes, busy: int, gated: int, probed: bool = False) -> dict[str, Any]:
+    """The approve path of ``gated`` approvals under ``busy`` threads (``workers.latency``)."""
+    return run_worker(
+        "latency",
+        busy=busy,
+        gated=gated,
+        think=THINK,
+        interval=sizes.interval,
+        settle=sizes.settle,
+        probed=probed,
+    )
+
+
 def measure_latency(table: Table, sizes: Sizes) -> None:
     for label, busy in (("idle", 0), (f"{sizes.busy} busy", sizes.busy)):
-        lat = run_worker(
-            "latency",
-            busy=busy,
-            gated=sizes.gated,
-            think=THINK,
-            interval=sizes.interval,
-            settle=sizes.settle,
-        )
+        lat = run_latency(sizes, busy, sizes.gated)
         extra = f"; busy load ran {lat['busy_tps']:.1f} threads/s" if busy else ""
         table.row(
             f"approve->ToolExecuted p50 / p99 ({label}, n={lat['n']})",
@@ -359,16 +365,7 @@ def print_profile(sizes: Sizes, n: int, repeats: int, busy: int, out: Path) -> N
             tps[i].append(got["tps"])
             cpu[i].append(got["cpu_ms"])
     print_variants(n, [label for label, _, _ in variants], tps, cpu)
-    lat = run_worker(
-        "latency",
-        busy=busy,
-        gated=sizes.profile_gated,
-        think=THINK,
-        interval=sizes.interval,
-        settle=sizes.settle,
-        probed=True,
-    )
-    print_latency_probe(lat, busy)
+    print_latency_probe(run_latency(sizes, busy, sizes.profile_gated, probed=True), busy)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
