@@ -14,7 +14,7 @@ A module of its own because LangGraph reads the nodes' type hints at build time,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
@@ -24,7 +24,11 @@ from langgraph.types import Send
 from engine.graph import AgentState, CallTask, tool_schemas
 from engine.home import Home
 from engine.models.scripted import ScriptedChatModel
-from engine.tools import CATALOGUE, ToolContext
+from engine.tools import CATALOGUE, Ledger, ToolContext
+
+NO_LEDGER = cast(Ledger, None)
+"""The bare side runs the low-tier task only (search, read_file): no tool of it writes
+to the ledger, which lives in the engine's database."""
 
 
 def build_bare_graph(checkpointer: Any, home: Path) -> Any:
@@ -44,7 +48,7 @@ def build_bare_graph(checkpointer: Any, home: Path) -> Any:
         call = task["call"]
         spec = CATALOGUE[call["name"]]
         thread_id = config["configurable"]["thread_id"]
-        ctx = ToolContext(where, None, thread_id, call["id"])  # type: ignore[arg-type]
+        ctx = ToolContext(thread_id, call["id"], where.sandbox, where.outbox, NO_LEDGER)
         try:
             args = spec.args_model.model_validate(call["args"])
             result, status = await spec.run(ctx, args), "success"

@@ -43,6 +43,7 @@ from engine.events import Event
 from engine.hidden import is_hidden
 from engine.hidden import marker as hidden_marker
 from engine.home import Home
+from engine.observe import Hop, Observer
 from engine.options import EngineOptions, EngineOptionsDict
 from engine.policy import Policy, Tier, Verdict
 from engine.reader import Reader
@@ -85,12 +86,14 @@ __all__ = [
     "HitlError",
     "Home",
     "HomeNotFound",
+    "Hop",
     "InvalidArguments",
     "InvalidDecision",
     "InvalidOperator",
     "InvalidOption",
     "LedgerEntry",
     "ModelUnavailable",
+    "Observer",
     "Policy",
     "PolicyError",
     "Reader",

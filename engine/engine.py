@@ -111,6 +111,7 @@ class Engine(Reader):
             lambda thread: self._graph(thread.model),
             run_slots=options.run_slots,
             lease_seconds=options.lease_seconds,
+            observer=options.observer,
         )
         self._watcher = Watcher(
             store,
@@ -172,7 +173,9 @@ class Engine(Reader):
                 resolved.policy_file.write_text(DEFAULT_POLICY_TOML)
         async with contextlib.AsyncExitStack() as stack:
             saver, store = await stack.enter_async_context(
-                open_storage(resolved, lease_seconds=settings.lease_seconds)
+                open_storage(
+                    resolved, lease_seconds=settings.lease_seconds, observer=settings.observer
+                )
             )
             engine = cls(resolved, saver, store, in_force, catalogue, settings)
             await engine._policies.record(engine.operator)

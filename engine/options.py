@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from engine.errors import HitlError, InvalidOption, UnknownOption
 from engine.models.factory import model_problem
+from engine.observe import Observer
 from engine.storage.leases import LEASE_SECONDS
 
 if TYPE_CHECKING:
@@ -67,6 +68,9 @@ class EngineOptions:
     """The largest edited arguments a person may send, as JSON (``$HITL_MAX_EDIT_KB``,
     default 256 KB): a 10 MB edit would cost seconds, memory and database space for
     every copy the checkpoints and the journal keep of it."""
+    observer: Observer | None = None
+    """Told where runs spend their time (database hops, run-slot waits, which thread a
+    run is), for a benchmark or a profiler; None costs nothing."""
 
     def __post_init__(self) -> None:
         if isinstance(self.api_key, str):
@@ -91,6 +95,7 @@ class EngineOptionsDict(TypedDict, total=False):
     run_slots: int
     lease_seconds: float
     max_edit_bytes: int
+    observer: Observer | None
 
 
 OPTION_NAMES = tuple(f.name for f in dataclasses.fields(EngineOptions))

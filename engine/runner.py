@@ -28,6 +28,7 @@ from engine.events import (
     ThreadStatusChanged,
 )
 from engine.gate import REQUEST, call_digest
+from engine.observe import Observer
 from engine.slots import RunSlots, current_priority
 from engine.storage.approvals import Approvals
 from engine.storage.database import Statement, Write
@@ -55,7 +56,8 @@ class Publish(Protocol):
 
 class Runner:
     """Owns this process's runner tasks, the run slots they share and the leases they
-    hold. ``graph`` is the graph every thread runs, or a function giving a thread's."""
+    hold. ``graph`` is the graph every thread runs, or a function giving a thread's;
+    ``observer`` is told of each run and each slot it takes."""
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class Runner:
         *,
         run_slots: int,
         lease_seconds: float,
+        observer: Observer | None = None,
     ) -> None:
         self._store = store
         self._publish = publish
@@ -72,7 +75,8 @@ class Runner:
             (lambda _: graph) if isinstance(graph, PregelProtocol) else graph
         )
         self._lease_seconds = lease_seconds
-        self._slots = RunSlots(run_slots)
+        self._slots = RunSlots(run_slots, observer)
+        self._observer = observer
         self._runners: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._renewal: asyncio.Task[None] | None = None
@@ -139,6 +143,8 @@ class Runner:
         The whole run holds a run slot, taken at the priority of whoever kicked it: a
         run that applies a person's decision goes before the background.
         """
+        if self._observer is not None:
+            self._observer.run_started(thread_id)
         async with self._slots.hold(current_priority()):
             await self._drive_held(thread_id, first, known)
 

@@ -13,8 +13,11 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
+
+from engine.observe import Observer
 
 DECISION = 0
 """Priority of a run that applies a person's decision: first in line."""
@@ -41,25 +44,32 @@ def urgent() -> Iterator[None]:
 
 
 class RunSlots:
-    def __init__(self, limit: int) -> None:
+    """``observer`` is told of every slot taken, and how long it was waited for."""
+
+    def __init__(self, limit: int, observer: Observer | None = None) -> None:
         self._free = limit
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        self._observer = observer
 
     async def _acquire(self, priority: int) -> None:
         """A person's decision never waits for a slot: it may overdraw the limit, and the
         background waits until the count is back under it."""
+        observer = self._observer
+        asked = time.perf_counter() if observer is not None else 0.0
         if priority == DECISION or (self._free > 0 and not self._waiters):
             self._free -= 1
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (priority, next(self._order), future))
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self._release()  # we were handed a slot as we were cancelled: pass it on
-            raise
+        else:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiters, (priority, next(self._order), future))
+            try:
+                await future
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    self._release()  # we were handed a slot as we were cancelled: pass it on
+                raise
+        if observer is not None:
+            observer.slot_taken(priority, asked, time.perf_counter())
 
     def _release(self) -> None:
         self._free += 1

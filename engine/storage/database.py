@@ -20,10 +20,13 @@ import itertools
 import queue
 import re
 import sqlite3
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any, Literal, Protocol, TypeVar
 
 from engine.errors import (
@@ -37,6 +40,7 @@ from engine.errors import (
 )
 from engine.faults import crash_point
 from engine.home import Home
+from engine.observe import Hop
 from engine.slots import current_priority
 from engine.storage.sqlite_file import (
     busy_timeout_seconds,
@@ -146,13 +150,21 @@ class DatabaseThread:
 
     SQLite's errors about the database itself come out of ``run`` as
     ``DatabaseUnavailable`` (see ``sqlite_error``); the others (a unique key) as they are.
+    ``on_hop`` is told of every call once its caller has resumed (see
+    ``engine.observe.Hop``).
     """
 
     def __init__(
-        self, path: Path | str, *, readonly: bool = False, busy_timeout: float | None = None
+        self,
+        path: Path | str,
+        *,
+        readonly: bool = False,
+        busy_timeout: float | None = None,
+        on_hop: Callable[[Hop], None] | None = None,
     ) -> None:
         self.busy_timeout = busy_timeout_seconds() if busy_timeout is None else busy_timeout
         self._path, self._readonly = Path(path), readonly
+        self._on_hop = on_hop
         self._queue: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
         self._order = itertools.count()
         self._worker = threading.Thread(target=self._serve, name="hitl-sqlite", daemon=True)
@@ -196,6 +208,12 @@ class DatabaseThread:
             conn.close()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Runs ``fn(*args)`` on the database thread; returns or raises what it did."""
+        if self._on_hop is None:
+            return await self._submit(fn, *args)
+        return await self._run_observed(self._on_hop, sys._getframe(1), fn, *args)
+
+    def _submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
 
@@ -224,7 +242,31 @@ class DatabaseThread:
                 loop.call_soon_threadsafe(settle, result, None)
 
         self._queue.put((current_priority(), next(self._order), job))
-        return await future
+        return future
+
+    async def _run_observed(
+        self,
+        on_hop: Callable[[Hop], None],
+        caller: FrameType,
+        fn: Callable[..., T],
+        *args: Any,
+    ) -> T:
+        """``run``, timed on both sides of the thread; only when someone observes."""
+        stamps = [0.0, 0.0]
+
+        def timed() -> T:
+            stamps[0] = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                stamps[1] = time.perf_counter()
+
+        depth, queued = self._queue.qsize(), time.perf_counter()
+        try:
+            return await self._submit(timed)
+        finally:
+            if stamps[1]:
+                on_hop(Hop(caller, depth, queued, stamps[0], stamps[1], time.perf_counter()))
 
     async def close(self) -> None:
         self._closing.set()
@@ -449,12 +491,17 @@ def check_home_database(home: Home) -> None:
 
 @contextlib.asynccontextmanager
 async def open_sqlite(
-    path: Path, *, readonly: bool = False, busy_timeout: float | None = None
+    path: Path,
+    *,
+    readonly: bool = False,
+    busy_timeout: float | None = None,
+    on_hop: Callable[[Hop], None] | None = None,
 ) -> AsyncIterator[SqliteDatabase]:
     """The home's SQLite file, on its own database thread. ``readonly``: a connection
     that cannot write (listings, diagnosis). ``busy_timeout``: seconds a write waits for
-    another process's lock (default ``$HITL_BUSY_TIMEOUT``, else 30)."""
-    thread = DatabaseThread(path, readonly=readonly, busy_timeout=busy_timeout)
+    another process's lock (default ``$HITL_BUSY_TIMEOUT``, else 30). ``on_hop``: told
+    of every hop to that thread."""
+    thread = DatabaseThread(path, readonly=readonly, busy_timeout=busy_timeout, on_hop=on_hop)
     try:
         await thread.open()
         yield SqliteDatabase(thread)

@@ -36,6 +36,8 @@ from engine.storage.verdicts import Verdicts
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
+    from engine.observe import Observer
+
 
 class Store:
     """One attribute per table. ``origin`` names this engine in the rows it owns
@@ -70,14 +72,19 @@ def database_name(home: Home) -> str:
 
 @contextlib.asynccontextmanager
 async def open_storage(
-    home: Home, *, origin: str | None = None, lease_seconds: float = LEASE_SECONDS
+    home: Home,
+    *,
+    origin: str | None = None,
+    lease_seconds: float = LEASE_SECONDS,
+    observer: Observer | None = None,
 ) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], Store]]:
     """The checkpointer and the engine's store, on the home's database, brought to the
     current schema (a newer one is refused before anything is written).
 
     SQLite: one connection per process, shared by both (one writer, one lock).
     PostgreSQL: the saver and the store each have a connection; the server serialises.
-    ``origin`` names this engine in the rows it owns (default: a new random id).
+    ``origin`` names this engine in the rows it owns (default: a new random id);
+    ``observer`` is told of every hop to the SQLite database thread.
     """
     dialect_of(home.database_url)  # a URL of another kind is refused, naming what works
     origin = origin or uuid.uuid4().hex
@@ -92,7 +99,7 @@ async def open_storage(
         return
     from engine.storage.sqlite_saver import ThreadedSqliteSaver
 
-    async with open_sqlite(home.db) as sqlite:
+    async with open_sqlite(home.db, on_hop=observer.hop if observer else None) as sqlite:
         await migrate(sqlite, database_name(home))
         saver = ThreadedSqliteSaver(sqlite.thread)
         await saver.asetup()
