@@ -1,0 +1,10 @@
+"""The ``hitl`` command: parses, calls the engine, prints. No logic of its own.
+
+Listings read the engine's plain rows without importing LangGraph, so they answer at
+once. Every error the engine raises on purpose becomes one line on stderr and exit 1.
+"""
+
+from engine.cli.dispatch import ConsoleRunner, main
+from engine.cli.freeze import freeze_import_garbage
+
+__all__ = ["ConsoleRunner", "freeze_import_garbage", "main"]

@@ -1,0 +1,105 @@
+"""From a parsed command line to the module that carries it out, and to an exit code.
+
+Every error the engine raises on purpose becomes one line on stderr and exit 1. The
+engine itself (and with it LangGraph) is imported only by the commands that run
+threads or decide; the others read plain rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from engine import listing
+from engine.cli import checking, deciding, reading
+from engine.cli.freeze import freeze_import_garbage
+from engine.cli.output import report
+from engine.cli.parser import build_parser
+from engine.errors import HitlError
+from engine.home import Home
+from engine.options import EngineOptionsDict
+
+ConsoleRunner = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None, *, console: ConsoleRunner | None = None) -> int:
+    """Runs one command. ``console`` opens the console: the engine knows nothing of it,
+    so the ``hitl`` entry point (in ``tui``) passes it in."""
+    args = build_parser().parse_args(argv)
+    if args.command in (None, "console"):
+        if console is None:
+            print("hitl: the console is not installed; use the subcommands", file=sys.stderr)
+            return 1
+        return console(args)
+    try:
+        return asyncio.run(_dispatch(args))
+    except HitlError as error:
+        print(f"hitl: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `hitl pending | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    home = Home.resolve(args.home, args.database)
+    if args.command == "doctor":  # before anything opens the home: it may be damaged
+        return await checking.doctor(home, args)
+    if args.command == "policy":
+        if args.policy_command == "check":
+            return await checking.check_policy(home, args)
+        return await checking.explain_policy(home, args)
+    if args.command in ("threads", "show", "pending", "ledger", "audit"):
+        return await reading.read(home, args)  # Reader.open names a bad URL, then a missing home
+    refs: list[str] | None = None
+    if args.command in deciding.DECISION_COMMANDS and args.command != "edit":
+        refs = await deciding.named_approvals(home, args)
+        if refs is None:
+            return 1
+        if not refs:
+            return 0
+        if len(refs) == 1 and args.all_matching is None:
+            args.approval, refs = refs[0], None
+    from engine.engine import Engine
+
+    freeze_import_garbage()
+    options: EngineOptionsDict = {
+        "operator": args.operator,
+        # One command, then gone: nobody to show other processes' events or warnings
+        # to, and other threads' decisions are theirs to apply.
+        "follow_journal": False,
+        "warn_expiring": False,
+        "expire_on_time": False,
+        "apply_stranded_decisions": False,
+    }
+    if hasattr(args, "model"):
+        options["model"] = args.model
+        options["base_url"] = args.base_url
+        options["api_key"] = args.api_key
+        options["think_seconds"] = args.think
+    create = args.command == "run"
+    async with Engine.open(home, policy=args.policy, create=create, **options) as engine:
+        if refs is not None:
+            return await deciding.decide_each(engine, refs, args)
+        if args.command == "run":
+            thread = await engine.start(args.task)
+            await engine.wait(thread.id)
+            return report(await engine.thread(thread.id), await engine.pending(thread.id), args)
+        if args.command == "resume":
+            ids = await engine.resume()
+            await engine.wait()
+            for thread_id in ids:
+                print(listing.thread_line(await engine.thread(thread_id)))
+            if not ids:
+                print("nothing to resume")
+            return 0
+        if args.command == "retry":
+            thread = await engine.retry(args.thread)
+            await engine.wait(thread.id)
+            return report(await engine.thread(thread.id), await engine.pending(thread.id), args)
+        return await deciding.decide_and_report(engine, args)
