@@ -4,8 +4,9 @@ Everything a caller passes to the engine or receives from it is exported here; t
 modules behind it are the engine's own and may change. ``engine.events`` is public
 too: the event classes a subscriber matches on.
 
-``Engine`` is imported lazily: listings (``hitl pending``) read the
-engine's plain rows and should not pay for importing LangGraph and LangChain.
+``Engine``, the options and the tools are imported lazily: listings (``hitl pending``)
+read the engine's plain rows and should not pay for importing LangGraph, LangChain or
+the tools' pydantic models.
 """
 
 from __future__ import annotations
@@ -44,12 +45,10 @@ from engine.hidden import is_hidden
 from engine.hidden import marker as hidden_marker
 from engine.home import Home
 from engine.observe import Hop, Observer
-from engine.options import EngineOptions, EngineOptionsDict
 from engine.policy import Policy, Tier, Verdict
 from engine.reader import Reader
 from engine.storage.audit import AuditEntry, Verification
 from engine.subscription import Subscription
-from engine.tools import CATALOGUE, ToolContext, ToolRefused, ToolSpec
 from engine.views import (
     ApprovalView,
     HistoryEntry,
@@ -61,6 +60,8 @@ from engine.views import (
 
 if TYPE_CHECKING:
     from engine.engine import Engine
+    from engine.options import EngineOptions, EngineOptionsDict
+    from engine.tools import CATALOGUE, ToolContext, ToolRefused, ToolSpec
 
 __all__ = [
     "CATALOGUE",
@@ -122,9 +123,21 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "Engine":
-        from engine.engine import Engine
+_LAZY = {
+    "Engine": "engine.engine",
+    "EngineOptions": "engine.options",
+    "EngineOptionsDict": "engine.options",
+    "CATALOGUE": "engine.tools",
+    "ToolContext": "engine.tools",
+    "ToolRefused": "engine.tools",
+    "ToolSpec": "engine.tools",
+}
+"""Names whose modules are imported on first use, and where they live."""
 
-        return Engine
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'engine' has no attribute {name!r}")

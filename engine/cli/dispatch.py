@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from engine import listing
 from engine.cli import checking, deciding, reading
@@ -20,7 +21,9 @@ from engine.cli.output import report
 from engine.cli.parser import build_parser
 from engine.errors import HitlError
 from engine.home import Home
-from engine.options import EngineOptionsDict
+
+if TYPE_CHECKING:  # the options module imports pydantic, which listings never need
+    from engine.options import EngineOptionsDict
 
 ConsoleRunner = Callable[[argparse.Namespace], int]
 
