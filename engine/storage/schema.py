@@ -243,9 +243,9 @@ async def check_readable(db: Database, where: str) -> None:
     version = await check_version(db, where)
     if version is None or version == SCHEMA_VERSION:
         return
-    for migration in (m for m in MIGRATIONS if m.version > version):
+    for migration in _migrations_after(version):
         for step in migration.steps:
-            if step.column not in await _columns(db, step.table):
+            if not await _has_column(db, step):
                 raise DatabaseUnavailable(
                     f"{where} was written by an older hitl and needs upgrading before it "
                     f"can be read ({step.table} has no {step.column}); nothing was changed. "
@@ -268,7 +268,7 @@ async def migrate(db: Database, where: str) -> None:
         reached = [(SCHEMA_VERSION, "created", now)]
     else:
         reached = []
-        for migration in (m for m in MIGRATIONS if m.version > version):
+        for migration in _migrations_after(version):
             for step in migration.steps:
                 await _add_column(db, step)
             reached.append((migration.version, migration.change, now))
@@ -285,11 +285,19 @@ async def migrate(db: Database, where: str) -> None:
     )
 
 
+def _migrations_after(version: int) -> list[Migration]:
+    return [m for m in MIGRATIONS if m.version > version]
+
+
+async def _has_column(db: Database, step: AddColumn) -> bool:
+    return step.column in await _columns(db, step.table)
+
+
 async def _add_column(db: Database, step: AddColumn) -> None:
-    if step.column in await _columns(db, step.table):
+    if await _has_column(db, step):
         return
     try:
         await execute(db, [(f"ALTER TABLE {step.table} ADD COLUMN {step.column} {step.type}", ())])
     except Exception:
-        if step.column not in await _columns(db, step.table):  # not another process's doing
+        if not await _has_column(db, step):  # not another process's doing
             raise
