@@ -102,7 +102,7 @@ def read_interrupt(value: Any, response_schema: dict[str, Any] | None = None) ->
             actions = reader(value, response_schema)
             # An action the interrupt offers no decision for makes the whole value
             # unrecognised: it could not be resumed from its cards.
-            if actions and all(action[4] for action in actions):
+            if actions and all(action.allowed for action in actions):
                 count = len(actions)
                 return [Card(kind, i, count, *a, value) for i, a in enumerate(actions)]
     except Exception:  # a value of any type, from any graph: never the caller's crash

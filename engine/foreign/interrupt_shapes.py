@@ -4,7 +4,7 @@ actions read from them: a value matches a format wholly or not at all."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -82,8 +82,15 @@ class _HumanInterrupt(BaseModel):
     description: str | None = None
 
 
-Action = tuple[str, dict[str, Any], str, str, tuple[Choice, ...], dict[str, Any] | None]
-"""A card's tool, args, tool_call_id, description, allowed and args_schema."""
+class Action(NamedTuple):
+    """One action of an interrupt: a card's fields, in a card's order."""
+
+    tool: str
+    args: dict[str, Any]
+    tool_call_id: str
+    description: str
+    allowed: tuple[Choice, ...]
+    args_schema: dict[str, Any] | None
 
 
 def _engine(value: Any, _schema: object) -> list[Action] | None:
@@ -95,7 +102,7 @@ def _engine(value: Any, _schema: object) -> list[Action] | None:
     allowed = ordered(
         ("approve", "reject", "respond") if r.type == "outcome_unknown" else TOOL_CHOICES
     )
-    return [(r.name, r.args, r.tool_call_id, r.description, allowed, r.args_schema or None)]
+    return [Action(r.name, r.args, r.tool_call_id, r.description, allowed, r.args_schema or None)]
 
 
 def _per_call(value: Any, schema: object) -> list[Action] | None:
@@ -105,7 +112,7 @@ def _per_call(value: Any, schema: object) -> list[Action] | None:
     terms = per_call_terms(schema) if schema is not None else (TOOL_CHOICES, None)
     if r is None or terms is None:
         return None
-    return [(r.name, r.args, r.tool_call_id, r.description, ordered(terms[0]), terms[1])]
+    return [Action(r.name, r.args, r.tool_call_id, r.description, ordered(terms[0]), terms[1])]
 
 
 def _batched(value: Any, _schema: object) -> list[Action] | None:
@@ -119,7 +126,7 @@ def _batched(value: Any, _schema: object) -> list[Action] | None:
         config = _review_config(action.name, index, r.review_configs)
         allowed = ordered(config.allowed_decisions)
         actions.append(
-            (action.name, action.args, "", action.description, allowed, config.args_schema)
+            Action(action.name, action.args, "", action.description, allowed, config.args_schema)
         )
     return actions
 
@@ -150,7 +157,7 @@ def _agent_inbox(value: Any, _schema: object) -> list[Action] | None:
         )
         allowed = ordered(choice for choice, on in offered if on)
         request = r.action_request
-        actions.append((request.action, request.args, "", r.description or "", allowed, None))
+        actions.append(Action(request.action, request.args, "", r.description or "", allowed, None))
     return actions
 
 
