@@ -41,7 +41,10 @@ index. The trigger function runs as hitl's role (``SECURITY DEFINER``), so the a
 role needs no rights on hitl's table, and it does nothing if that table is gone.
 Installing the triggers waits at most ``LOCK_TIMEOUT`` for the app's open writes to
 the table (and holds its new ones back meanwhile); it is retried at the next poll if
-it could not. To remove them:
+it could not. The cost to the app: one small upsert per checkpoint and per status
+write, in its own transaction (``bench/adoption.py`` measures it), and two of its
+transactions writing the same thread at the same moment queue on that thread's row.
+To remove them:
 ``DROP FUNCTION hitl_note_checkpoint_change() CASCADE; DROP TABLE hitl_checkpoint_changes``.
 
 Both: thread ids are reported whatever the ``checkpoint_ns`` of the row (a subgraph's
@@ -398,10 +401,11 @@ class _PostgresFeed(CheckpointFeed):
             if "must be owner" not in error.problem and "permission denied" not in error.problem:
                 raise
             raise DatabaseUnavailable(
-                "hitl cannot follow the app's threads: it adds a trigger to the app's tables "
+                "hitl cannot follow the app's threads: it keeps a table of its own beside "
+                "them (hitl_checkpoint_changes) and adds a trigger to the app's tables "
                 f"checkpoints and checkpoint_writes, and may not ({error.problem}); nothing "
-                "was changed. Run hitl once as the tables' owner, or GRANT TRIGGER ON "
-                "checkpoints, checkpoint_writes to hitl's database user",
+                "was changed. Run hitl once as the tables' owner, or grant its database "
+                "user CREATE on the schema and TRIGGER on those two tables",
                 database=error.database,
                 problem=error.problem,
             ) from None

@@ -64,6 +64,12 @@ class AppDatabase:
         _, err = await process.communicate()
         assert process.returncode == 0, err.decode()
 
+    def as_user(self, role: str) -> AppDatabase:
+        """The same database, for another PostgreSQL role (no password: trust auth)."""
+        parts = urlsplit(self.where)
+        netloc = f"{role}@{parts.netloc.rpartition('@')[2]}"
+        return AppDatabase(self.dialect, urlunsplit(parts._replace(netloc=netloc)))
+
     def hitl(self) -> contextlib.AbstractAsyncContextManager[Database]:
         """The engine's connection to the same database."""
         if self.dialect == "sqlite":

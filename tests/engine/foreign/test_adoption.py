@@ -234,3 +234,31 @@ def _app_objects(app_db: AppDatabase) -> set[tuple[str, str]]:
         """
     )
     return {(str(table), str(what)) for table, what in rows if not str(table).startswith("hitl")}
+
+
+@pytest.mark.postgres
+async def test_a_database_user_who_may_not_add_the_triggers_is_told_what_to_grant(
+    postgres_app_db: AppDatabase,
+) -> None:
+    import uuid
+
+    from engine.errors import DatabaseUnavailable
+
+    await postgres_app_db.app("ask:a")
+    role = f"hitl_adopt_{uuid.uuid4().hex[:8]}"
+    postgres_app_db.admin_sql(
+        f"CREATE ROLE {role} LOGIN; GRANT CREATE, USAGE ON SCHEMA "
+        f"{_schema(postgres_app_db)} TO {role}"
+    )
+    try:
+        as_role = postgres_app_db.as_user(role)
+        with pytest.raises(DatabaseUnavailable, match="TRIGGER on those two tables"):
+            async with hitl_feed(as_role):
+                pass
+        assert ("checkpoints", "trigger hitl_note_change") not in _app_objects(postgres_app_db)
+    finally:
+        postgres_app_db.admin_sql(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+def _schema(app_db: AppDatabase) -> str:
+    return str(app_db.admin_sql("SELECT current_schema()")[0][0])
