@@ -9,6 +9,7 @@ process of its own.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -138,6 +139,28 @@ async def test_every_open_feed_hears_of_a_change(app_db: AppDatabase) -> None:
         await app_db.app("ask:a")
         assert await first.poll() == {"a"}
         assert await second.poll() == {"a"}
+
+
+async def test_polling_while_three_apps_write_at_once_misses_no_thread(
+    app_db: AppDatabase,
+) -> None:
+    async with app_db.saver():
+        pass  # the tables, before three apps race to make them
+    async with hitl_feed(app_db) as feed:
+        await feed.paused()
+        apps = [
+            asyncio.create_task(
+                app_db.app(*(f"ask:p{n}-{i}" for i in range(4)), f"ask:p{n}-0=yes", f"quick:p{n}-q")
+            )
+            for n in range(3)
+        ]
+        heard: set[str] = set()
+        while not all(app.done() for app in apps):
+            heard |= await feed.poll()
+            await asyncio.sleep(0.05)  # the console polls every half second
+        await asyncio.gather(*apps)
+        heard |= await feed.poll()
+        assert heard == {f"p{n}-{i}" for n in range(3) for i in [0, 1, 2, 3, "q"]}
 
 
 @pytest.mark.postgres
