@@ -117,7 +117,8 @@ def load_graph(spec: str, *, cwd: Path | None = None) -> LoadedGraph:
     from engine.foreign.langgraph_json import CONFIG_FILE, apply_config, read_config
 
     base = (cwd or Path.cwd()).resolve()
-    target, origin, named = spec.strip(), base, False
+    spec = spec.strip()
+    target, origin, named = spec, base, False
     if ":" not in target and not _looks_like_path(target):
         config = read_config(base)
         if config is None:

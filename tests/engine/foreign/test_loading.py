@@ -326,6 +326,16 @@ def test_a_file_with_several_graphs_asks_which() -> None:
     assert message.startswith("forms.py: say which graph, as forms.py:ATTR; the graphs in it")
 
 
+def test_a_state_graph_that_does_not_compile(tmp_path: Path) -> None:
+    (tmp_path / "unwired.py").write_text(
+        "from langgraph.graph import MessagesState, StateGraph\n"
+        "builder = StateGraph(MessagesState)\n"
+        "builder.add_node('lonely', lambda state: {})\n"
+    )
+    message = refused("unwired.py:builder", cwd=tmp_path)
+    assert message.startswith("unwired.py:builder: the StateGraph does not compile: ValueError")
+
+
 def test_an_attribute_that_is_not_a_graph() -> None:
     message = refused("forms.py:settings")
     assert message.startswith("forms.py:settings is a dict, not a graph")
