@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -24,15 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from engine.errors import InvalidArguments
 from engine.events import CallDenied, ToolExecuted
 from engine.home import Home
+from engine.once import OUTCOME_UNKNOWN, AtMostOnce, asked_again, fixed_verdict, interrupt_value
 from engine.policy import Policy, Tier
 from engine.slots import waiting
-from engine.storage.audit import AuditNote
-from engine.storage.executions import Executions
 from engine.storage.store import Store
 from engine.storage.verdicts import FixedVerdict
 from engine.tools import ToolContext, ToolRefused, ToolSpec, validate_args
 from engine.tools.ledger import Ledger
-from engine.views import ApprovalView
 
 
 def call_digest(tool: str, args: Mapping[str, Any]) -> str:
@@ -92,11 +89,6 @@ WireDecision = Annotated[_Approve | _Edit | _Reject | _Respond, Field(discrimina
 REQUEST = TypeAdapter(ApprovalRequest)
 DECISION: TypeAdapter[_Approve | _Edit | _Reject | _Respond] = TypeAdapter(WireDecision)
 
-OUTCOME_UNKNOWN = (
-    "The process stopped while this call was running: it may or may not have taken effect. "
-    "Approve to run it again, or respond to mark it done."
-)
-
 
 def edit_notice(original: Mapping[str, Any], edited: Mapping[str, Any]) -> str:
     """Tells the model what a person changed, so it does not retry its own version."""
@@ -154,7 +146,7 @@ class Gate:
         if verdict.tier == Tier.DENY:
             return await self._deny(thread_id, call, args, verdict.reason)
         if verdict.required < 1:
-            return await self._run(thread_id, call, spec, args, args, recorded=False)
+            return await self._run(thread_id, call, spec, args)
         raw = interrupt(self._request(call, spec, args, verdict))
         decision = DECISION.validate_python(raw)
         if isinstance(decision, _Reject):
@@ -194,17 +186,7 @@ class Gate:
         return dataclasses.asdict(self._fixed(spec.name, args))
 
     def _fixed(self, name: str, args: dict[str, Any]) -> FixedVerdict:
-        verdict = self.policy.verdict(name, args)
-        return FixedVerdict(
-            tier=str(verdict.tier),
-            required=verdict.approvals_required,
-            distinct_operators=verdict.settings.distinct_operators,
-            expires_after=verdict.settings.expires_after,
-            reason=verdict.reason,
-            rules=verdict.rules,
-            policy_digest=self.policy_digest,
-            at=time.time(),
-        )
+        return fixed_verdict(self.policy, self.policy_digest, name, args)
 
     async def _verdict(
         self, thread_id: str, call_id: str, name: str, args: dict[str, Any]
@@ -237,26 +219,15 @@ class Gate:
             if kind == "outcome_unknown"
             else f"{spec.description} Risk {verdict.tier}: {verdict.reason}."
         )
-        return {
-            "type": kind,
-            "tool_call_id": call["id"],
-            "name": spec.name,
-            "args": args,
-            "description": description,
-            "tier": verdict.tier,
-            "reason": verdict.reason
-            if kind == "tool_approval"
-            else f"outcome unknown after a crash; re-running asks what the call asked: "
-            f"{verdict.reason}",
-            "approvals_required": verdict.required,
-            "approvals_received": 0,
-            "args_schema": spec.args_schema,
-            "rules": list(verdict.rules),
-            "distinct_operators": verdict.distinct_operators,
-            "expires_after": verdict.expires_after,
-            "requested_at": verdict.at,
-            "policy_digest": verdict.policy_digest,
-        }
+        return interrupt_value(
+            kind,
+            call["id"],
+            spec.name,
+            args,
+            verdict,
+            description=description,
+            args_schema=spec.args_schema,
+        )
 
     async def _run_once(
         self,
@@ -268,89 +239,43 @@ class Gate:
         verdict: FixedVerdict,
     ) -> dict[str, Any]:
         """Runs an approved call at most once, whatever crashes happen around it."""
-        started = self._started(thread_id, call, spec, args)
-        claim = self.store.executions.claim_statement(thread_id, call["id"], spec.name, args)
-        counts = await self.publish(also=[claim], audit=[(0, started)])
-        if counts and counts[0]:
-            return await self._run(thread_id, call, spec, original, args, recorded=True)
-        prior = await self.store.executions.get(thread_id, call["id"])
-        if prior is not None and prior.status != "started":
-            return _reply(call, prior.result or "", ok=prior.status == "ok")
-        if prior is not None:
-            # The re-run asks for what the call asked, as decided (an edit may have raised it).
-            decided = await self.store.approvals.of_call(thread_id, call["id"])
-            asked = _asked(decided) if decided is not None else verdict
-            raw = interrupt(self._request(call, spec, args, asked, "outcome_unknown"))
-            decision = DECISION.validate_python(raw)
-            if isinstance(decision, _Respond | _Reject):
-                if isinstance(decision, _Respond):
-                    status, text, ok = "ok", decision.message, True
-                else:
-                    status, ok = "error", False
-                    text = "Not run: a person marked this call as not having taken effect."
-                    if decision.message:
-                        text += f" Reason: {decision.message}"
-                finish = Executions.finish_statement(thread_id, call["id"], status, text)
-                note = AuditNote(
-                    "outcome_settled",
-                    {"status": status, "result": text, "tool_call_id": call["id"]},
-                    thread_id,
-                    tool=spec.name,
-                )
-                await self.publish(also=[finish], audit=[(0, note)])
-                return _reply(call, text, ok=ok)
-        restart = self.store.executions.restart_statement(thread_id, call["id"], spec.name, args)
-        await self.publish(also=[restart], audit=[(None, started)])
-        return await self._run(thread_id, call, spec, original, args, recorded=True)
 
-    @staticmethod
-    def _started(
-        thread_id: str, call: Mapping[str, Any], spec: ToolSpec, args: dict[str, Any]
-    ) -> AuditNote:
-        body = {"args": args, "tool_call_id": call["id"]}
-        return AuditNote("tool_started", body, thread_id, tool=spec.name)
+        async def unknown() -> dict[str, Any]:
+            again = await asked_again(self.store, thread_id, call["id"], verdict)
+            return self._request(call, spec, args, again, "outcome_unknown")
 
-    async def _run(
-        self,
-        thread_id: str,
-        call: Mapping[str, Any],
-        spec: ToolSpec,
-        original: dict[str, Any],
-        args: dict[str, Any],
-        *,
-        recorded: bool,
-    ) -> dict[str, Any]:
-        """``recorded``: an execution row was committed first and is closed here."""
-        ctx = ToolContext(thread_id, call["id"], self.home.sandbox, self.home.outbox, self.ledger)
-        try:
-            async with waiting():
-                result, ok = await spec.run(ctx, spec.args_model.model_validate(args)), True
-        except ToolRefused as error:
-            result, ok = f"Refused: {error}", False
-        except Exception as error:  # a tool's failure goes to the model, not up the graph
-            result, ok = f"Error: {type(error).__name__}: {error}", False
-        finish = Executions.finish_statement(thread_id, call["id"], "ok" if ok else "error", result)
-        await self.publish(
-            ToolExecuted(thread_id, call["id"], spec.name, args, result, ok, gated=recorded),
-            also=[finish] if recorded else [],
+        result, ok = await AtMostOnce(self.store, self.publish).run(
+            thread_id,
+            call["id"],
+            spec.name,
+            args,
+            lambda: self._execute(thread_id, call, spec, args),
+            unknown,
         )
         if args != original:
             result = f"{edit_notice(original, args)}\n\n{result}"
         return _reply(call, result, ok=ok)
 
+    async def _run(
+        self, thread_id: str, call: Mapping[str, Any], spec: ToolSpec, args: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Runs a call nobody had to approve: no execution row, just its event."""
+        result, ok = await self._execute(thread_id, call, spec, args)
+        await self.publish(ToolExecuted(thread_id, call["id"], spec.name, args, result, ok))
+        return _reply(call, result, ok=ok)
 
-def _asked(approval: ApprovalView) -> FixedVerdict:
-    """What an approval asked for, as decided."""
-    return FixedVerdict(
-        tier=approval.tier,
-        required=approval.required,
-        distinct_operators=approval.distinct_operators,
-        expires_after=(approval.expires_at - approval.created_at if approval.expires_at else None),
-        reason=approval.reason,
-        rules=approval.rules,
-        policy_digest=approval.policy_digest,
-        at=time.time(),
-    )
+    async def _execute(
+        self, thread_id: str, call: Mapping[str, Any], spec: ToolSpec, args: dict[str, Any]
+    ) -> tuple[str, bool]:
+        """The tool's (result, ok); a tool's failure goes to the model, not up the graph."""
+        ctx = ToolContext(thread_id, call["id"], self.home.sandbox, self.home.outbox, self.ledger)
+        try:
+            async with waiting():
+                return await spec.run(ctx, spec.args_model.model_validate(args)), True
+        except ToolRefused as error:
+            return f"Refused: {error}", False
+        except Exception as error:
+            return f"Error: {type(error).__name__}: {error}", False
 
 
 def _rejection(tool: str, reason: str | None) -> str:
