@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from langgraph.errors import GraphBubbleUp
 from langgraph.types import interrupt
@@ -19,6 +19,7 @@ from langgraph.types import interrupt
 from engine.events import ToolExecuted
 from engine.policy import Policy
 from engine.storage.audit import AuditNote
+from engine.storage.database import Statement
 from engine.storage.executions import Executions
 from engine.storage.store import Store
 from engine.storage.verdicts import FixedVerdict
@@ -129,6 +130,21 @@ async def asked_again(
     return asked(decided) if decided is not None else otherwise
 
 
+class _Call(NamedTuple):
+    """The call being run, and the records it makes."""
+
+    thread_id: str
+    id: str
+    tool: str
+    args: dict[str, Any]
+
+    def note(self, kind: str, **body: Any) -> AuditNote:
+        return AuditNote(kind, {**body, "tool_call_id": self.id}, self.thread_id, tool=self.tool)
+
+    def finish(self, status: str, result: str) -> Statement:
+        return Executions.finish_statement(self.thread_id, self.id, status, result)
+
+
 @dataclass(frozen=True)
 class AtMostOnce:
     """Runs tool bodies at most once per (thread, call), whatever crashes happen."""
@@ -156,9 +172,8 @@ class AtMostOnce:
         failed result and raised on. An interrupt raised inside it (a tool that asks its
         own question) leaves the call "paused": it runs from its top when answered.
         """
-        started = AuditNote(
-            "tool_started", {"args": args, "tool_call_id": call_id}, thread_id, tool=tool
-        )
+        call = _Call(thread_id, call_id, tool, args)
+        started = call.note("tool_started", args=args)
         claim = self.store.executions.claim_statement(thread_id, call_id, tool, args)
         counts = await self.publish(also=[claim], audit=[(0, started)])
         if not (counts and counts[0]):
@@ -166,16 +181,14 @@ class AtMostOnce:
             if prior is not None and prior.status not in ("started", PAUSED):
                 return prior.result or "", prior.status == "ok"
             if prior is not None and prior.status == "started":
-                settled = await self._ask(thread_id, call_id, tool, await unknown_request())
+                settled = await self._ask(call, await unknown_request())
                 if settled is not None:
                     return settled
             restart = self.store.executions.restart_statement(thread_id, call_id, tool, args)
             await self.publish(also=[restart], audit=[(None, started)])
-        return await self._body(thread_id, call_id, tool, args, body)
+        return await self._body(call, body)
 
-    async def _ask(
-        self, thread_id: str, call_id: str, tool: str, request: dict[str, Any]
-    ) -> tuple[str, bool] | None:
+    async def _ask(self, call: _Call, request: dict[str, Any]) -> tuple[str, bool] | None:
         """A person's answer about a call that may have run: (result, ok) when they
         settle it, None when they want it run again."""
         from engine.gate import DECISION  # the gate builds on this module
@@ -190,50 +203,29 @@ class AtMostOnce:
                 text += f" Reason: {answer.message}"
         else:
             return None
-        finish = Executions.finish_statement(thread_id, call_id, status, text)
-        note = AuditNote(
-            "outcome_settled",
-            {"status": status, "result": text, "tool_call_id": call_id},
-            thread_id,
-            tool=tool,
-        )
-        await self.publish(also=[finish], audit=[(0, note)])
+        settled = call.note("outcome_settled", status=status, result=text)
+        await self.publish(also=[call.finish(status, text)], audit=[(0, settled)])
         return text, ok
 
     async def _body(
-        self,
-        thread_id: str,
-        call_id: str,
-        tool: str,
-        args: dict[str, Any],
-        body: Callable[[], Awaitable[tuple[str, bool]]],
+        self, call: _Call, body: Callable[[], Awaitable[tuple[str, bool]]]
     ) -> tuple[str, bool]:
+        """Runs the body and closes the call's record with how it ended."""
         try:
             result, ok = await body()
         except GraphBubbleUp:
-            pause = Executions.finish_statement(thread_id, call_id, PAUSED, "")
-            note = AuditNote("tool_paused", {"tool_call_id": call_id}, thread_id, tool=tool)
-            await self.publish(also=[pause], audit=[(0, note)])
+            paused = call.note("tool_paused")
+            await self.publish(also=[call.finish(PAUSED, "")], audit=[(0, paused)])
             raise
         except Exception as error:
-            failed = f"Error: {type(error).__name__}: {error}"
-            await self._finish(thread_id, call_id, tool, args, failed, ok=False)
+            await self._finish(call, f"Error: {type(error).__name__}: {error}", ok=False)
             raise
-        await self._finish(thread_id, call_id, tool, args, result, ok=ok)
+        await self._finish(call, result, ok=ok)
         return result, ok
 
-    async def _finish(
-        self,
-        thread_id: str,
-        call_id: str,
-        tool: str,
-        args: dict[str, Any],
-        result: str,
-        *,
-        ok: bool,
-    ) -> None:
+    async def _finish(self, call: _Call, result: str, *, ok: bool) -> None:
         """Closes the execution row with the event (and audit entry) of the run."""
-        finish = Executions.finish_statement(thread_id, call_id, "ok" if ok else "error", result)
         await self.publish(
-            ToolExecuted(thread_id, call_id, tool, args, result, ok, gated=True), also=[finish]
+            ToolExecuted(call.thread_id, call.id, call.tool, call.args, result, ok, gated=True),
+            also=[call.finish("ok" if ok else "error", result)],
         )

@@ -122,8 +122,9 @@ class _Guarded(BaseTool):
         loop = _LOOP.get()
         if loop is None or loop is _running_loop():
             raise GuardedToolError(
-                f"tool {self.name!r} is guarded and was called with invoke() on the engine's "
-                "event loop, which would block it; call it with ainvoke()"
+                f"tool {self.name!r} is guarded and was called with invoke() on the event "
+                "loop its record is kept on (it would block it), or outside any; call it "
+                "with ainvoke()"
             )
         # The coroutine runs in a copy of this thread's context (run_coroutine_threadsafe
         # schedules it with it), so the guard and LangGraph's run config go along.

@@ -90,21 +90,21 @@ def killed_mid_pay(home: Home, kind: Kind, thread_id: str, effects: Path) -> lis
     if home.database_url:
         env["HITL_DATABASE_URL"] = home.database_url
     command = [sys.executable, "-m", "tests.engine.foreign.guard_child"]
-    child = subprocess.Popen(
+    with subprocess.Popen(
         [*command, str(home.path), kind, thread_id, str(effects)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    assert child.stdout is not None
-    lines: list[dict[str, Any]] = []
-    for raw in child.stdout:
-        lines.append(json.loads(raw))
-        if lines[-1].get("milestone") == "entered":
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait()
-            return lines
-    err = child.stderr.read() if child.stderr else ""
-    raise AssertionError(f"the child exited ({child.wait()}) before pay ran: {err}")
+    ) as child:
+        assert child.stdout is not None and child.stderr is not None
+        lines: list[dict[str, Any]] = []
+        for raw in child.stdout:
+            lines.append(json.loads(raw))
+            if lines[-1].get("milestone") == "entered":
+                os.kill(child.pid, signal.SIGKILL)
+                return lines
+        raise AssertionError(
+            f"the child exited ({child.wait()}) before pay ran: {child.stderr.read()}"
+        )
