@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine import events
-from engine.decisions import Approve, Decision, Edit, Reject, Respond
+from engine.decisions import Answer, Approve, Decision, Edit, Reject, Respond
 from engine.durations import age, span
 from engine.errors import (
     AlreadyDecided,
@@ -60,12 +60,15 @@ from engine.views import (
 
 if TYPE_CHECKING:
     from engine.engine import Engine
+    from engine.foreign.guarded import guarded
+    from engine.foreign.loading import LoadedGraph, load_graph
     from engine.options import EngineOptions, EngineOptionsDict
     from engine.tools import CATALOGUE, ToolContext, ToolRefused, ToolSpec
 
 __all__ = [
     "CATALOGUE",
     "AlreadyDecided",
+    "Answer",
     "ApprovalView",
     "Approve",
     "AuditEntry",
@@ -93,6 +96,7 @@ __all__ = [
     "InvalidOperator",
     "InvalidOption",
     "LedgerEntry",
+    "LoadedGraph",
     "ModelUnavailable",
     "Observer",
     "Policy",
@@ -117,8 +121,10 @@ __all__ = [
     "decode_event",
     "describe_model",
     "events",
+    "guarded",
     "hidden_marker",
     "is_hidden",
+    "load_graph",
     "span",
 ]
 
@@ -131,6 +137,9 @@ _LAZY = {
     "ToolContext": "engine.tools",
     "ToolRefused": "engine.tools",
     "ToolSpec": "engine.tools",
+    "LoadedGraph": "engine.foreign.loading",
+    "load_graph": "engine.foreign.loading",
+    "guarded": "engine.foreign.guarded",
 }
 """Names whose modules are imported on first use, and where they live."""
 

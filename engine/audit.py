@@ -13,7 +13,13 @@ def audit_note(event: object) -> AuditNote | None:
     arguments and the reason), every execution and its result, low tier included,
     denials, expiries and resolutions of outcome-unknown calls.
     """
-    from engine.events import ApprovalDecided, ApprovalRequested, CallDenied, ToolExecuted
+    from engine.events import (
+        ApprovalDecided,
+        ApprovalRequested,
+        ApprovalWithdrawn,
+        CallDenied,
+        ToolExecuted,
+    )
 
     if isinstance(event, ApprovalRequested):
         a = event.approval
@@ -28,8 +34,16 @@ def audit_note(event: object) -> AuditNote | None:
             "expires_at": a.expires_at,
             "policy": a.policy_digest,
             "tool_call_id": a.tool_call_id,
+            "format": a.format,
+            "allowed": list(a.allowed),
+            "protected": a.protected,
+            **({"value": a.value} if a.kind == "interrupt" else {}),
         }
         return AuditNote(kind, body, a.thread_id, a.id, a.tool)
+    if isinstance(event, ApprovalWithdrawn):
+        a = event.approval
+        body = {"reason": event.reason, "args": a.args, "tool_call_id": a.tool_call_id}
+        return AuditNote("approval_withdrawn", body, a.thread_id, a.id, a.tool)
     if isinstance(event, ApprovalDecided):
         a = event.approval
         if event.decision == "expire":
@@ -50,6 +64,7 @@ def audit_note(event: object) -> AuditNote | None:
             "tier": a.tier,
             "rules": list(a.rules),
             "reason": wire.get("message"),
+            **({"value": wire.get("value")} if a.status == "answered" else {}),
             "approvals": f"{a.received}/{a.required}",
             "approvers": list(a.approvers),
         }

@@ -46,4 +46,15 @@ class Respond:
         return {"type": "respond", "message": self.message}
 
 
-Decision = Approve | Edit | Reject | Respond
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The reply to an interrupt the engine does not recognise: any JSON value, which
+    the graph receives as is."""
+
+    value: Any = None
+
+    def wire(self) -> dict[str, Any]:
+        return {"type": "answer", "value": self.value}
+
+
+Decision = Approve | Edit | Reject | Respond | Answer

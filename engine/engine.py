@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Unpack
@@ -26,21 +26,28 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
 from engine.audit import audit_note
-from engine.decisions import Decision, Edit
+from engine.decisions import Answer, Decision, Edit
 from engine.errors import EditDenied, Expired, HitlError
 from engine.event_codec import encode
 from engine.events import (
     ApprovalDecided,
     Event,
     MessageAdded,
+    NodeUpdated,
     ThreadStarted,
 )
+from engine.foreign.adopter import ADOPTED, Adopter
+from engine.foreign.cards import AnyName, CardJudge
+from engine.foreign.graphs import ForeignGraphs
+from engine.foreign.guarded import Guard
+from engine.foreign.loading import LoadedGraph
 from engine.gate import Gate
 from engine.graph import build_graph
 from engine.home import Home
 from engine.judge import (
     EditedCall,
     already_decided,
+    checked_answer,
     edited_args,
     expired,
     judge,
@@ -48,13 +55,14 @@ from engine.judge import (
     refusal,
 )
 from engine.models import make_model, model_name
+from engine.once import AtMostOnce
 from engine.operators import operator_name
 from engine.options import EngineOptions, EngineOptionsDict, default_operator, engine_options
 from engine.policies import PolicyHistory
 from engine.policy import Policy, Verdict
 from engine.policy_file import DEFAULT_POLICY_TOML, load_policy, parse_policy
 from engine.reader import Reader
-from engine.runner import Runner, is_duplicate
+from engine.runner import Runner, compact, is_duplicate
 from engine.slots import urgent
 from engine.storage.approvals import Approvals
 from engine.storage.audit import AuditNote
@@ -88,6 +96,7 @@ class Engine(Reader):
         policy: Policy,
         tools: Mapping[str, ToolSpec],
         options: EngineOptions,
+        graphs: ForeignGraphs | None = None,
     ) -> None:
         self.home = home
         self.policy = policy
@@ -105,14 +114,22 @@ class Engine(Reader):
             home, store, policy, self._policies.digest, tools, self._publish, Ledger(store.db)
         )
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
+        self._foreign = graphs or ForeignGraphs(())
         self._runner = Runner(
             store,
             self._publish,
-            lambda thread: self._graph(thread.model),
+            lambda thread: (
+                self._foreign.graph(thread.graph) if thread.graph else self._graph(thread.model)
+            ),
             run_slots=options.run_slots,
             lease_seconds=options.lease_seconds,
+            cards=CardJudge(
+                policy, lambda: self._policies.digest, store.verdicts, self._foreign.unprotected
+            ),
+            guard=Guard(AtMostOnce(store, self._publish), policy, self._policies.digest),
             observer=options.observer,
         )
+        self._adopter = Adopter(store, self._runner, self._foreign, self._publish)
         self._watcher = Watcher(
             store,
             policy,
@@ -139,6 +156,7 @@ class Engine(Reader):
         policy: Policy | str | os.PathLike[str] | None = None,
         create: bool = True,
         tools: Mapping[str, ToolSpec] | None = None,
+        graphs: Sequence[LoadedGraph] = (),
         **options: Unpack[EngineOptionsDict],
     ) -> AsyncIterator[Engine]:
         """Opens (``create``: and makes) a home; closes everything on exit.
@@ -149,6 +167,10 @@ class Engine(Reader):
         when a home is created). ``options`` are :class:`EngineOptions`' fields. An
         unknown option (UnknownOption, a TypeError), a bad value or operator, or an
         invalid policy stops here, before anything is created or runs.
+
+        ``graphs``: people's own graphs (``engine.foreign.loading.load_graph``) to run
+        beside the built-in agent, by name; with them, the policy may name any tool,
+        and threads the app paused on the same database are adopted.
         """
         settings = engine_options(options)
         operator_name(settings.operator or default_operator())
@@ -156,6 +178,7 @@ class Engine(Reader):
         if not create:
             resolved.require()
         catalogue = tools or CATALOGUE
+        known: Collection[str] = AnyName(catalogue) if graphs else catalogue
         # Everything that can be refused is refused before anything is written.
         if (
             create
@@ -163,9 +186,9 @@ class Engine(Reader):
             and not resolved.policy_file.is_symlink()
             and not (resolved.policy_file.exists())
         ):
-            in_force = parse_policy(DEFAULT_POLICY_TOML, str(resolved.policy_file), catalogue)
+            in_force = parse_policy(DEFAULT_POLICY_TOML, str(resolved.policy_file), known)
         else:
-            in_force = resolve_policy(resolved, policy, catalogue)
+            in_force = resolve_policy(resolved, policy, known)
         check_home_database(resolved)  # a damaged or foreign database: refuse, write nothing
         if create:
             resolved.create()
@@ -177,14 +200,19 @@ class Engine(Reader):
                     resolved, lease_seconds=settings.lease_seconds, observer=settings.observer
                 )
             )
-            engine = cls(resolved, saver, store, in_force, catalogue, settings)
+            foreign = ForeignGraphs(graphs)
+            await foreign.bind(saver)
+            engine = cls(resolved, saver, store, in_force, catalogue, settings, foreign)
             await engine._policies.record(engine.operator)
             await engine._watcher.expire_overdue(kick=False)  # whoever opens a home expires
             engine._runner.start()
             try:
                 await engine._watcher.start()
+                if foreign and settings.adopt_threads:
+                    await engine._adopter.start()
                 yield engine
             finally:
+                await engine._adopter.close()
                 await engine._watcher.close()
                 await engine._runner.close()
 
@@ -243,38 +271,69 @@ class Engine(Reader):
     # --- commands ------------------------------------------------------------
 
     async def start(
-        self, task: str, *, model: str | None = None, title: str | None = None
+        self,
+        task: str = "",
+        *,
+        model: str | None = None,
+        title: str | None = None,
+        graph: str | None = None,
+        input: Any = None,
     ) -> ThreadView:
-        """Starts a thread on ``task``; it runs in the background until it pauses or ends."""
+        """Starts a thread on ``task``; it runs in the background until it pauses or ends.
+
+        ``graph``: one of the graphs this engine was opened with (by name) instead of
+        the built-in agent; ``input``: its input as a JSON object, for a graph whose state
+        has no messages (checked against its input schema before anything is written).
+        """
         task = task.strip()
-        if not task:
-            raise HitlError("a task needs some words: what should the agent do?")
-        spec = model or self.model
-        self._graph(spec)  # an unknown model spec fails here, before anything is written
+        if graph is not None:
+            first = self._foreign.first_input(graph, task, input)
+            spec = ""
+            shown = task or compact(input, 200)
+        else:
+            if not task:
+                raise HitlError("a task needs some words: what should the agent do?")
+            spec = model or self.model
+            self._graph(spec)  # an unknown model spec fails here, before anything is written
+            first = {"messages": [HumanMessage(task)]}
+            shown = task
         now = time.time()
-        title = title or thread_title(task)
+        title = title or thread_title(shown)
         for attempt in range(5):
             thread = ThreadView(
                 id=f"{secrets.token_hex(4)}-{_slug(title)}",
                 title=title,
-                task=task,
+                task=task or shown,
                 model=spec,
                 status="running",
                 created_at=now,
                 updated_at=now,
+                graph=graph or "",
+            )
+            said: Event = (
+                MessageAdded(thread.id, "user", task)
+                if "messages" in first
+                else NodeUpdated(thread.id, "input", shown)
             )
             try:
                 await self._publish(
-                    ThreadStarted(thread),
-                    MessageAdded(thread.id, "user", task),
-                    also=[Threads.insert_statement(thread)],
+                    ThreadStarted(thread), said, also=[Threads.insert_statement(thread)]
                 )
                 break
             except Exception as error:  # the same task twice may draw the same id
                 if attempt == 4 or not is_duplicate(error):
                     raise
-        self._runner.kick(thread.id, {"messages": [HumanMessage(task)]}, thread)
+        self._runner.kick(thread.id, first, thread)
         return thread
+
+    @property
+    def graphs(self) -> list[str]:
+        """The names of the graphs threads may start on besides the built-in agent."""
+        return self._foreign.names
+
+    def takes_messages(self, graph: str) -> bool:
+        """Whether a new thread on ``graph`` starts from a task (else from JSON input)."""
+        return self._foreign.takes_messages(graph)
 
     async def decide(
         self, ref: str, decision: Decision, *, operator: str | None = None
@@ -293,6 +352,8 @@ class Engine(Reader):
         now = time.time()
         edit: EditedCall | None = None
         try:
+            if isinstance(decision, Answer) and approval.status == "pending":
+                checked_answer(decision.value, self.options.max_edit_bytes, approval.args_schema)
             if isinstance(decision, Edit):
                 if (error := refusal(approval, decision, now)) is not None:
                     raise error
@@ -335,11 +396,16 @@ class Engine(Reader):
         return await self._policies.edit_verdict(approval, self._edited_args(approval, args))
 
     def _edited_args(self, approval: ApprovalView, args: Mapping[str, Any]) -> dict[str, Any]:
-        return edited_args(self.tools[approval.tool], args, self.options.max_edit_bytes)
+        own = self.tools.get(approval.tool) if approval.format == "engine" else None
+        return edited_args(own, args, self.options.max_edit_bytes, approval.args_schema)
 
     async def resume(self) -> list[str]:
         """Continues threads left mid-run (e.g. by a crash) and applies stranded decisions."""
-        ids = [t.id for t in await self._store.threads.all("running")]
+        ids = [
+            t.id
+            for t in await self._store.threads.all("running")
+            if t.model != ADOPTED  # it runs in the app that started it
+        ]
         ids += [t for t in await self._store.approvals.threads_with_unapplied() if t not in ids]
         for thread_id in ids:
             self._runner.kick(thread_id)
@@ -367,6 +433,8 @@ class Engine(Reader):
     def explain(self, tool: str, args: Mapping[str, Any]) -> Verdict:
         """What the policy in force says of calling ``tool`` with ``args``."""
         if tool not in self.tools:
+            if self._foreign:
+                return self.policy.verdict(tool, dict(args))
             raise HitlError(f"unknown tool {tool!r} (known: {', '.join(sorted(self.tools))})")
         return self.policy.verdict(tool, validate_args(self.tools[tool], args))
 
@@ -391,7 +459,7 @@ class Engine(Reader):
 
 
 def resolve_policy(
-    home: Home, policy: Policy | str | os.PathLike[str] | None, tools: Mapping[str, ToolSpec]
+    home: Home, policy: Policy | str | os.PathLike[str] | None, tools: Collection[str]
 ) -> Policy:
     if isinstance(policy, Policy):
         return policy

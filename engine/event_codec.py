@@ -48,12 +48,34 @@ def encode(event: Event) -> EventRecord:
     return EventRecord(event.KIND, key, body)
 
 
+_LATER_FIELDS = frozenset(
+    {"graph", "format", "action_index", "action_count", "allowed", "protected", "value"}
+)
+"""Fields threads and approvals gained with graphs of one's own: written only when they
+differ from their defaults, so the built-in agent's rows stay as every release reads them
+(an older release refuses fields it does not know)."""
+
+
 def _plain(value: Any) -> Any:
     """A dataclass as JSON-able dicts; shallow where ``dataclasses.asdict`` deep-copies
     (events are frozen and serialised at once, so nothing can change underneath)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        body: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            current = getattr(value, f.name)
+            if f.name in _LATER_FIELDS and current == _default(f):
+                continue
+            body[f.name] = _plain(current)
+        return body
     return value
+
+
+def _default(field: dataclasses.Field[Any]) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return dataclasses.MISSING
 
 
 def decode(entry: HistoryEntry) -> Event | None:
@@ -68,6 +90,7 @@ def decode(entry: HistoryEntry) -> Event | None:
             if nested is ApprovalView:
                 inner["approvers"] = tuple(inner.get("approvers", ()))
                 inner["rules"] = tuple(inner.get("rules", ()))
+                inner["allowed"] = tuple(inner.get("allowed", ()))
             values[name] = nested(**inner)
     if "tool_calls" in values:
         values["tool_calls"] = tuple(values["tool_calls"])

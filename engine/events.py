@@ -162,6 +162,25 @@ class ThreadFailed(ThreadEvent):
     pass
 
 
+@event_kind("ApprovalWithdrawn")
+@dataclass(frozen=True, slots=True)
+class ApprovalWithdrawn(ApprovalEvent):
+    """The thread went on without this card (resumed elsewhere): nothing was sent."""
+
+    reason: str
+
+
+@event_kind("NodeUpdated")
+@dataclass(frozen=True, slots=True)
+class NodeUpdated(Event):
+    """A step of a graph whose state has no messages: what ``node`` wrote, in short."""
+
+    thread_id: str
+    node: str
+    update: str
+    """The node's update as compact JSON, cut to a readable length."""
+
+
 @event_kind("EventsDropped")
 @dataclass(frozen=True, slots=True)
 class EventsDropped(Event):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.decisions import Decision, Edit, Reject, Respond
+from engine.decisions import Answer, Decision, Edit, Reject, Respond
 from engine.durations import span
 from engine.errors import (
     AlreadyDecided,
@@ -25,6 +25,7 @@ from engine.errors import (
     InvalidDecision,
 )
 from engine.gate import call_digest
+from engine.json_schema import check_schema
 from engine.limits import MAX_JSON_DEPTH, nested_deeper
 from engine.operators import same_operator
 from engine.policy import Verdict
@@ -70,8 +71,8 @@ def judge(
     if (error := refusal(approval, decision, now)) is not None:
         raise error
     kind = type(decision).__name__.lower()
-    if isinstance(decision, Reject | Respond):
-        status: ApprovalStatus = "rejected" if isinstance(decision, Reject) else "responded"
+    if isinstance(decision, Reject | Respond | Answer):
+        status: ApprovalStatus = _STATUS_OF[kind]
         return Outcome(_decided(approval, status, decision.wire(), operator, now), kind)
     if isinstance(decision, Edit):
         if edit is None:
@@ -104,12 +105,32 @@ def refusal(approval: ApprovalView, decision: Decision, now: float) -> HitlError
         return expired(approval)
     if isinstance(decision, Respond) and not decision.message.strip():
         return InvalidDecision("a response needs a message: it becomes the tool's result")
-    if isinstance(decision, Edit) and approval.kind != "tool_approval":
+    choice = type(decision).__name__.lower()
+    if approval.allows(choice):
+        return None
+    if approval.kind == "outcome_unknown":
         return InvalidDecision(
             f"approval {approval.id} is an outcome-unknown call: re-run it "
             "(approve) or mark it done (respond); it cannot be edited"
         )
-    return None
+    if approval.kind == "interrupt":
+        return InvalidDecision(
+            f"approval {approval.id} is an unrecognised interrupt: answer it with a JSON "
+            "value (`hitl answer ID JSON`)"
+        )
+    allowed = ", ".join(c for c in _CHOICES if approval.allows(c))
+    return InvalidDecision(
+        f"approval {approval.id} ({approval.tool}) does not allow {choice}: the graph "
+        f"accepts {allowed}; nothing changed"
+    )
+
+
+_CHOICES = ("approve", "edit", "reject", "respond", "answer")
+_STATUS_OF: dict[str, ApprovalStatus] = {
+    "reject": "rejected",
+    "respond": "responded",
+    "answer": "answered",
+}
 
 
 def already_decided(approval: ApprovalView) -> AlreadyDecided:
@@ -147,23 +168,41 @@ def expire(approval: ApprovalView, now: float) -> Outcome:
     return Outcome(rejected, "expire")
 
 
-def edited_args(tool: ToolSpec, args: Mapping[str, Any], limit: int) -> dict[str, Any]:
+def edited_args(
+    tool: ToolSpec | None, args: Mapping[str, Any], limit: int, schema: Mapping[str, Any] = {}
+) -> dict[str, Any]:
     """The edited arguments as the tool will get them, or InvalidArguments: more than
-    ``limit`` bytes of JSON, nested too deeply, or failing the tool's schema."""
-    if nested_deeper(args):
-        raise InvalidArguments(
-            f"the edited arguments are nested too deeply (limit {MAX_JSON_DEPTH} levels)"
-        )
+    ``limit`` bytes of JSON, nested too deeply, or failing the tool's schema (the
+    engine's tool, else ``schema``: the JSON schema the graph gave for the call)."""
+    _within_limits(args, limit, "the edited arguments", "are")
+    if tool is not None:
+        return validate_args(tool, args)
+    if schema:
+        check_schema(schema, args)
+    return dict(args)
+
+
+def checked_answer(value: Any, limit: int, schema: Mapping[str, Any] = {}) -> Any:
+    """An answer to an unrecognised interrupt, held to the limits an edit is, and to the
+    schema the graph gave for it (``Interrupt.response_schema``), if any."""
+    _within_limits(value, limit, "the answer", "is")
+    if schema:
+        check_schema(schema, value, "the answer")
+    return value
+
+
+def _within_limits(value: Any, limit: int, what: str, be: str) -> None:
+    if nested_deeper(value):
+        raise InvalidArguments(f"{what} {be} nested too deeply (limit {MAX_JSON_DEPTH} levels)")
     try:
-        size = len(json.dumps(args, ensure_ascii=False).encode())
+        size = len(json.dumps(value, ensure_ascii=False).encode())
     except (TypeError, ValueError) as error:
-        raise InvalidArguments(f"the edited arguments are not JSON ({error})") from None
+        raise InvalidArguments(f"{what} {be} not JSON ({error})") from None
     if size > limit:
         raise InvalidArguments(
-            f"the edited arguments are {_kb(size)}; the limit is {_kb(limit)} "
+            f"{what} {be} {_kb(size)}; the limit is {_kb(limit)} "
             "($HITL_MAX_EDIT_KB); nothing changed"
         )
-    return validate_args(tool, args)
 
 
 def edit_verdict(now: Verdict, then: Verdict | None, asked: Verdict) -> Verdict:
@@ -222,5 +261,3 @@ def _decided(
 
 def _kb(size: int) -> str:
     return f"{size / 1024:,.0f} KB" if size >= 10 * 1024 else f"{size / 1024:.1f} KB"
-
-

@@ -182,20 +182,41 @@ def approval_lines(approvals: Sequence[ApprovalView]) -> list[str]:
     of the other calls of the same tool listed with it."""
     summaries = _summaries([(a.tool, _call_fields(a)) for a in approvals], _width() - 10)
     return [
-        _approval_head(a) + "\n          " + (summary if a.args else "(no arguments)")
+        _approval_head(a) + "\n          " + _approval_body(a, summary)
         for a, summary in zip(approvals, summaries, strict=True)
     ]
 
 
+def _approval_body(approval: ApprovalView, summary: str) -> str:
+    if approval.kind == "interrupt":  # answer with `hitl answer ID JSON`
+        value = json.dumps(approval.value, ensure_ascii=False)
+        return "asks: " + one_line(value, _width() - 20) + "  (answer: hitl answer ID JSON)"
+    return summary if approval.args else "(no arguments)"
+
+
+_FORMAT_WORDS = {
+    "hitl_per_call": " (LangChain HITL, per call)",
+    "hitl_batched": " (LangChain HITL, batched)",
+    "agent_inbox": " (Agent Inbox)",
+}
+
+
 def _approval_head(approval: ApprovalView) -> str:
     kind = " OUTCOME UNKNOWN" if approval.kind == "outcome_unknown" else ""
+    kind += _FORMAT_WORDS.get(approval.format, "")
+    if approval.format != "engine" and approval.status == "pending":
+        allowed = [c for c in ("approve", "edit", "reject", "respond") if approval.allows(c)]
+        kind += f" allows {'/'.join(allowed)}" if approval.kind != "interrupt" else ""
+    if not approval.protected:
+        kind += " ⚠ not protected against re-running after a crash"
     state = "" if approval.status == "pending" else f" [{one_line(approval.outcome)}]"
     if approval.status == "pending" and approval.expires_at and approval.expires_at <= time.time():
         state = " [expired: refused if decided; rejected when an engine next opens the home]"
     arguments = json.dumps(approval.args, ensure_ascii=False)
     flag = "  ⚠ hidden characters" if has_hidden(arguments) else ""
+    tool = approval.tool or "unrecognised interrupt"
     return (
-        f"{approval.id}  {approval.tool:14} {approval.tier:6} "
+        f"{approval.id}  {tool:14} {approval.tier:6} "
         f"{approval.received}/{approval.required}  {approval.thread_id}{kind}{state}{flag}"
     )
 

@@ -59,6 +59,9 @@ class EngineOptions:
     apply_stranded_decisions: bool = True
     """Run, while open, threads whose decisions another process recorded but did not
     apply (it died, or held the thread then)."""
+    adopt_threads: bool = True
+    """With people's own graphs: take in the threads their app paused on the same
+    checkpoint database (polled twice a second)."""
     run_slots: int = 4
     """Threads stepping at once (waits on models and tools do not count)."""
     lease_seconds: float = LEASE_SECONDS
@@ -92,6 +95,7 @@ class EngineOptionsDict(TypedDict, total=False):
     warn_expiring: bool
     expire_on_time: bool
     apply_stranded_decisions: bool
+    adopt_threads: bool
     run_slots: int
     lease_seconds: float
     max_edit_bytes: int

@@ -19,15 +19,21 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.pregel.protocol import PregelProtocol
 from langgraph.types import Command, Interrupt
 
+from engine.errors import HitlError
 from engine.events import (
+    ApprovalDecided,
     ApprovalRequested,
+    ApprovalWithdrawn,
     Event,
     MessageAdded,
+    NodeUpdated,
     ThreadFailed,
     ThreadFinished,
     ThreadStatusChanged,
 )
-from engine.gate import REQUEST, call_digest
+from engine.foreign.cards import AUTO_OPERATOR, CardJudge, automatic, cards_of, resume_of
+from engine.foreign.guarded import Guard, use_guard
+from engine.gate import call_digest
 from engine.observe import Observer
 from engine.slots import RunSlots, current_priority
 from engine.storage.approvals import Approvals
@@ -35,7 +41,7 @@ from engine.storage.database import Statement, Write
 from engine.storage.store import Store
 from engine.storage.threads import Threads
 from engine.storage.verdicts import FixedVerdict, Verdicts
-from engine.views import ApprovalView, ThreadStatus, ThreadView
+from engine.views import ApprovalStatus, ApprovalView, ThreadStatus, ThreadView
 
 Graph: TypeAlias = PregelProtocol[Any, Any, Any, Any]
 """Anything LangGraph can stream and checkpoint: a compiled graph, a remote one."""
@@ -57,7 +63,9 @@ class Publish(Protocol):
 class Runner:
     """Owns this process's runner tasks, the run slots they share and the leases they
     hold. ``graph`` is the graph every thread runs, or a function giving a thread's;
-    ``observer`` is told of each run and each slot it takes."""
+    ``cards`` judges the cards of interrupts not the engine's own (default: under the
+    built-in policy); ``guard`` makes ``guarded`` tools run at most once; ``observer`` is
+    told of each run and each slot it takes."""
 
     def __init__(
         self,
@@ -67,9 +75,13 @@ class Runner:
         *,
         run_slots: int,
         lease_seconds: float,
+        cards: CardJudge | None = None,
+        guard: Guard | None = None,
         observer: Observer | None = None,
     ) -> None:
         self._store = store
+        self._cards = cards or CardJudge.default(store.verdicts)
+        self._guard = guard
         self._publish = publish
         self._graph_of: Callable[[ThreadView], Graph] = (
             (lambda _: graph) if isinstance(graph, PregelProtocol) else graph
@@ -146,14 +158,21 @@ class Runner:
         if self._observer is not None:
             self._observer.run_started(thread_id)
         async with self._slots.hold(current_priority()):
-            await self._drive_held(thread_id, first, known)
+            if self._guard is None:
+                await self._drive_held(thread_id, first, known)
+                return
+            with use_guard(self._guard):
+                await self._drive_held(thread_id, first, known)
 
     async def _drive_held(self, thread_id: str, first: Any, known: ThreadView | None) -> None:
         if not await self._store.leases.acquire(thread_id):
             return  # another process runs it; our watcher retries stranded decisions
         try:
             thread = known or await self._store.threads.find(thread_id)
-            graph = self._graph_of(thread)
+            try:
+                graph = self._graph_of(thread)
+            except HitlError:  # a graph this process was not given: one that has it runs it
+                return
             config: Any = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
             pending_input = first
             while True:
@@ -165,8 +184,13 @@ class Runner:
                     break
                 thread = await self._set_status(thread, "running")
                 try:
-                    async for chunk in graph.astream(pending_input, config, stream_mode="updates"):
-                        await self._relay(thread_id, chunk)
+                    # A graph of one's own is checkpointed before each step runs: its
+                    # tools' at-most-once records are keyed by the call ids the step saved.
+                    extra: dict[str, Any] = {"durability": "sync"} if thread.graph else {}
+                    async for chunk in graph.astream(
+                        pending_input, config, stream_mode="updates", **extra
+                    ):
+                        await self._relay(thread_id, chunk, messages_of(graph))
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # a model or graph failure fails the thread only
@@ -194,26 +218,28 @@ class Runner:
     async def _resume_input(
         self, graph: Graph, config: Any
     ) -> tuple[Command[Any] | None, list[str]]:
-        """A resume keyed by interrupt id for every decision the graph has not seen."""
+        """A resume keyed by interrupt id for every interrupt whose cards are all decided
+        and which the graph has not seen, each in its own wire format."""
         thread_id = config["configurable"]["thread_id"]
         decided = await self._store.approvals.unapplied(thread_id)
         if not decided:
             return None, []
         state = await graph.aget_state(config)
-        open_ids = {i.id for i in state.interrupts}
-        resume = {a.interrupt_id: a.decision for a in decided if a.interrupt_id in open_ids}
-        stale = [a.id for a in decided if a.interrupt_id not in open_ids]
-        if stale:  # already consumed by a run that ended before it could say so
-            await self._store.approvals.mark_applied(stale)
-        if not resume:
+        resume = resume_of(state.interrupts, decided)
+        if resume.gone:  # consumed by a run that ended before it could say so, or elsewhere
+            await self._store.approvals.mark_applied([a.id for a in resume.gone])
+        if not resume.answers:
             return None, []
-        applied = [a.id for a in decided if a.interrupt_id in open_ids]
-        return Command(resume=resume), applied
+        return Command(resume=resume.answers), resume.applied
 
-    async def _relay(self, thread_id: str, chunk: Mapping[str, Any]) -> None:
+    async def _relay(self, thread_id: str, chunk: Mapping[str, Any], messages: bool) -> None:
+        """Messages as they come; for a graph whose state has none, each node's update."""
         events: list[Event] = []
         for node, update in chunk.items():
             if node.startswith("__") or not isinstance(update, Mapping):
+                continue
+            if not messages:
+                events.append(NodeUpdated(thread_id, node, compact(update)))
                 continue
             for message in update.get("messages", ()):
                 events.append(_message_event(thread_id, message))
@@ -231,16 +257,21 @@ class Runner:
             except Exception as error:  # another process took the same short id first
                 if attempt == 2 or not is_duplicate(error):
                     raise
+        await self._withdraw_gone(thread.id, state.interrupts)
         if state.interrupts:
+            await self._decide_automatic(thread.id)
             unknown = any(_kind(i.value) == "outcome_unknown" for i in state.interrupts)
             thread = replace(thread, pending=len(state.interrupts))
             return await self._set_status(thread, "unknown" if unknown else "waiting")
         if state.next:
             return await self._set_status(thread, "running")
         answer = ""
-        messages = state.values.get("messages", [])
+        values = state.values if isinstance(state.values, Mapping) else {}
+        messages = values.get("messages", [])
         if messages and isinstance(messages[-1], AIMessage):
             answer = _text(messages[-1])
+        elif not messages_of(graph):
+            answer = compact(values)
         done = replace(thread, status="done", answer=answer, error=None, updated_at=now, pending=0)
         await self._publish(ThreadFinished(done), also=[Threads.update_statement(done)])
         return done
@@ -248,44 +279,15 @@ class Runner:
     async def _record_approvals(
         self, thread_id: str, interrupts: Sequence[Interrupt], now: float
     ) -> None:
-        """Records the approvals of new interrupts, each with its verdict and with the
-        audit entry that says it was requested, in one transaction."""
-        ids = await self._store.approvals.short_ids([i.id for i in interrupts])
+        """Records the approvals of new interrupts (a card per action), each with its
+        verdict and with the audit entry that says it was requested, in one transaction."""
+        asked = cards_of(interrupts)
+        ids = await self._store.approvals.short_ids([a.key for a in asked])
         found: list[tuple[ApprovalView, float]] = []
-        for item in interrupts:
-            if (approval_id := ids.get(item.id)) is None:
+        for item in asked:
+            if (approval_id := ids.get(item.key)) is None:
                 continue  # recorded by an earlier run
-            request = REQUEST.validate_python(item.value)
-            requested_at = request.requested_at or now
-            found.append(
-                (
-                    ApprovalView(
-                        id=approval_id,
-                        thread_id=thread_id,
-                        kind=request.type,
-                        tool_call_id=request.tool_call_id,
-                        tool=request.name,
-                        args=request.args,
-                        original_args=request.args,
-                        description=request.description,
-                        tier=request.tier,
-                        reason=request.reason,
-                        required=request.approvals_required,
-                        received=0,
-                        status="pending",
-                        created_at=now,
-                        interrupt_id=item.id,
-                        args_schema=request.args_schema,
-                        rules=tuple(request.rules),
-                        distinct_operators=request.distinct_operators,
-                        expires_at=(
-                            requested_at + request.expires_after if request.expires_after else None
-                        ),
-                        policy_digest=request.policy_digest,
-                    ),
-                    requested_at,
-                )
-            )
+            found.append(await self._cards.approval(thread_id, item, approval_id, now))
         if found:
             verdicts = [
                 Verdicts.insert_statement(
@@ -305,13 +307,53 @@ class Runner:
                     ),
                 )
                 for a, requested in found
-                if a.kind == "tool_approval"
+                if a.kind == "tool_approval" and a.format == "engine"
             ]
             await self._publish(
                 *(ApprovalRequested(a) for a, _ in found),
                 also=[*(Approvals.insert_statement(a) for a, _ in found), *verdicts],
                 when=range(len(found)),
             )
+
+    async def _decide_automatic(self, thread_id: str) -> None:
+        """The policy's own decisions on a foreign graph's cards: low approved, deny
+        rejected, each recorded as ``policy:auto``; the run goes on with them."""
+        for approval in await self._store.approvals.pending(thread_id):
+            if (wire := automatic(approval)) is None:
+                continue
+            now = time.time()
+            decided = replace(
+                approval,
+                status=_AUTO_STATUS[wire["type"]],
+                decision=wire,
+                decided_by=AUTO_OPERATOR,
+                decided_at=now,
+                version=approval.version + 1,
+            )
+            await self._publish(
+                ApprovalDecided(decided, wire["type"], AUTO_OPERATOR, final=True),
+                also=[Approvals.decision_statement(approval, decided, now)],
+            )
+            self._again.add(thread_id)
+
+    async def _withdraw_gone(self, thread_id: str, interrupts: Sequence[Interrupt]) -> None:
+        """Closes the pending cards whose interrupt the graph no longer has: someone
+        resumed the thread elsewhere (its checkpoint moved on). Nothing is sent."""
+        open_ = {i.id for i in interrupts}
+        for approval in await self._store.approvals.pending(thread_id):
+            if approval.interrupt not in open_:
+                now = time.time()
+                closed = replace(approval, status="withdrawn", decided_at=now)
+                await self._publish(
+                    ApprovalWithdrawn(closed, "resumed elsewhere"),
+                    also=[Approvals.withdraw_statement(approval, now)],
+                )
+
+    async def refresh(self, thread_id: str, known: ThreadView, graph: Graph) -> ThreadView:
+        """Reads a thread another program runs on the shared checkpointer, as it is now:
+        records new cards, closes those it answered itself, and sets the status."""
+        config: Any = {"configurable": {"thread_id": thread_id}}
+        return await self._settle(known, graph, config)
 
     async def _set_status(self, thread: ThreadView, status: ThreadStatus) -> ThreadView:
         """Writes the new status and its event in one transaction."""
@@ -320,6 +362,33 @@ class Runner:
         changed = replace(thread, status=status, error=None, updated_at=time.time())
         await self._publish(ThreadStatusChanged(changed), also=[Threads.update_statement(changed)])
         return changed
+
+
+_AUTO_STATUS: dict[str, ApprovalStatus] = {
+    "approve": "approved",
+    "reject": "rejected",
+    "respond": "responded",
+}
+
+
+def messages_of(graph: Graph) -> bool:
+    """Whether the graph's state keeps messages (else the pane shows node updates)."""
+    channels = getattr(graph, "channels", None)
+    return not isinstance(channels, Mapping) or "messages" in channels
+
+
+def compact(value: Any, width: int = 400) -> str:
+    """A node's update or a state, as one line of JSON a person can read."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, default=_shown, separators=(", ", ": "))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, BaseMessage):
+        return _text(value)
+    return str(value)
 
 
 def is_duplicate(error: BaseException) -> bool:

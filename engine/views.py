@@ -13,14 +13,22 @@ from typing import Any, Literal
 ThreadStatus = Literal["running", "waiting", "unknown", "done", "failed"]
 """``unknown``: a gated tool may or may not have run; a person must say which."""
 
-ApprovalKind = Literal["tool_approval", "outcome_unknown"]
-ApprovalStatus = Literal["pending", "approved", "edited", "rejected", "responded"]
+ApprovalKind = Literal["tool_approval", "outcome_unknown", "interrupt"]
+"""``interrupt``: a graph's own interrupt of a shape the engine does not know; a person
+answers it with a JSON value."""
+ApprovalStatus = Literal[
+    "pending", "approved", "edited", "rejected", "responded", "answered", "withdrawn"
+]
+"""``withdrawn``: the thread went on without this card (resumed elsewhere)."""
 
 
 DEMO_LABEL = "scripted (demo model)"
 
 _UNKNOWN_WORDS = {"approved": "re-run", "responded": "marked done", "rejected": "marked not run"}
 """What each decision means for a call whose outcome is unknown after a crash."""
+
+_AUTO_WORDS = {"approved": "approved", "rejected": "denied", "responded": "denied"}
+"""What the policy did alone to a call of a graph of one's own (low: approve, deny)."""
 
 
 def describe_model(spec: str) -> str:
@@ -47,6 +55,8 @@ class ThreadView:
     error: str | None = None
     answer: str | None = None
     pending: int = 0
+    graph: str = ""
+    """The graph it runs, by the name it was configured with; "" for the built-in agent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +94,31 @@ class ApprovalView:
     """The policy in force when the call was first judged; its verdict stays fixed."""
     edited_by: str | None = None
     """Who changed the arguments (the edit counts as that operator's approval)."""
+    format: str = "engine"
+    """The interrupt's wire format (``engine.foreign.formats.Format``)."""
+    action_index: int = 0
+    action_count: int = 1
+    """This card's place among its interrupt's actions: all are decided before the
+    thread resumes (LangChain's batched review, an Agent Inbox list)."""
+    allowed: tuple[str, ...] = ()
+    """The decisions the interrupt accepts; () for the engine's own (all its kind allows)."""
+    protected: bool = True
+    """False: the tool does not record that it started, so after a crash it may run twice."""
+    value: Any = None
+    """An unrecognised interrupt's value, as the graph raised it."""
+
+    @property
+    def interrupt(self) -> str:
+        """The graph's interrupt id (several cards of one interrupt share it)."""
+        return self.interrupt_id.split(":", 1)[0]
+
+    def allows(self, choice: str) -> bool:
+        """Whether this card accepts ``choice`` (approve, edit, reject, respond, answer)."""
+        if self.allowed:
+            return choice in self.allowed
+        if self.kind == "outcome_unknown":
+            return choice in ("approve", "reject", "respond")
+        return choice in ("approve", "edit", "reject", "respond")
 
     @property
     def summary(self) -> str:
@@ -102,8 +137,14 @@ class ApprovalView:
         "approved by alice"]. The engine counts an edit as its editor's approval, so the
         editor is named once, as the editor: a call one person changed and another let
         run never reads as if one person did both."""
+        if self.status == "withdrawn":
+            return ["resumed elsewhere: closed, nothing sent"]
+        if self.decided_by == "policy:auto":
+            return [f"{_AUTO_WORDS.get(self.status, self.status)} by policy:auto"]
         if (self.decided_by or "").startswith("policy:"):
             return [f"expired: rejected by {self.decided_by}"]
+        if self.status == "answered":
+            return [f"answered by {self.decided_by or '?'}"]
         if self.kind == "outcome_unknown" and self.status in _UNKNOWN_WORDS:
             return [f"{_UNKNOWN_WORDS[self.status]} by {self.decided_by or '?'}"]
         approvers = list(dict.fromkeys(self.approvers))

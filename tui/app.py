@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -26,8 +26,10 @@ from tui.decide import DecisionFlow
 from tui.demo import demo_tasks
 from tui.keys import bindings
 from tui.live import STATUSES, Changes, LiveState
+from tui.screens.answer import NOTHING, AnswerScreen
 from tui.screens.ask import AskScreen
 from tui.screens.audit import AuditScreen
+from tui.screens.choose import ChooseScreen
 from tui.screens.help import HelpScreen
 from tui.screens.policy import PolicyScreen
 from tui.screens.quit import QuitScreen
@@ -229,6 +231,15 @@ class HitlApp(App[int]):
         if changes.resync:
             await self.reload()
         self._show_changes(changes)
+        for approval in changes.withdrawn:
+            thread = self.live.threads.get(approval.thread_id)
+            where = thread.title if thread else approval.thread_id
+            self.notify(
+                f"{approval.tool or 'interrupt'} in “{where}” was resumed elsewhere: "
+                "its card is closed, nothing was sent.",
+                title="resumed elsewhere",
+                severity="warning",
+            )
         for approval in changes.expiring:
             thread = self.live.threads.get(approval.thread_id)
             notice = expiring_notice(approval, thread.title if thread else None, self.clock)
@@ -323,18 +334,50 @@ class HitlApp(App[int]):
         self.decisions.begin(kind, approval_id)
 
     def action_new_thread(self) -> None:
-        def start(task: str | None) -> None:
-            if task:
-                self._start_thread(task)
+        graphs = self.engine.graphs if self.engine is not None else []
+        if not graphs:
+            self._ask_task(None)
+            return
+        options = [(f"graph:{name}", name) for name in graphs]
+        options.append(("builtin", "the built-in demo agent"))
 
-        self.push_screen(AskScreen.new_thread(), start)
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                self._ask_task(key.removeprefix("graph:") if key != "builtin" else None)
+
+        self.push_screen(
+            ChooseScreen("New thread", options, prompt="Which agent should run it?"), chosen
+        )
+
+    def _ask_task(self, graph: str | None) -> None:
+        """The task (or, for a graph without messages, its JSON input) of a new thread."""
+        if graph is not None and self.engine is not None and not self.engine.takes_messages(graph):
+            self.push_screen(
+                AnswerScreen(
+                    f"New thread on {graph}",
+                    prompt="The graph's input, as a JSON object (checked against its schema).",
+                    initial="{}",
+                    submit="Start",
+                    cursor_blink=self.settings.cursor_blink,
+                    id="new-input",
+                ),
+                lambda value: self._start_if("", graph, value, value is not NOTHING),
+            )
+            return
+        self.push_screen(
+            AskScreen.new_thread(), lambda task: self._start_if(task or "", graph, None, bool(task))
+        )
+
+    def _start_if(self, task: str, graph: str | None, given: Any, wanted: bool) -> None:
+        if wanted:
+            self._start_thread(task, graph, given)
 
     @work(group="commands", exit_on_error=False)
-    async def _start_thread(self, task: str) -> None:
+    async def _start_thread(self, task: str, graph: str | None = None, given: Any = None) -> None:
         if self.engine is None:
             self.notify("The engine is not open yet.", severity="error")
             return
-        thread = await self.attempt(self.engine.start(task))
+        thread = await self.attempt(self.engine.start(task, graph=graph, input=given))
         if thread is not None:
             if not self.thread_list.select(thread.id):
                 self._select_when_listed = thread.id

@@ -123,7 +123,14 @@ def approval_preview(approval: ApprovalView) -> RenderableType:
     return call_preview(approval.tool, approval.args, original)
 
 
-DECIDED_GLYPH = {"approved": "✓", "edited": "✎", "rejected": "✗", "responded": "↩"}
+DECIDED_GLYPH = {
+    "approved": "✓",
+    "edited": "✎",
+    "rejected": "✗",
+    "responded": "↩",
+    "answered": "↩",
+    "withdrawn": "↷",
+}
 
 
 def who_did_what(approval: ApprovalView) -> str:
@@ -134,7 +141,7 @@ def who_did_what(approval: ApprovalView) -> str:
 
 def decided_glyph(approval: ApprovalView) -> str:
     """✓ approved, ✎ edited, ✗ rejected, ↩ answered, ⏱ expired (rejected by the clock)."""
-    if (approval.decided_by or "").startswith("policy:"):
+    if approval.decided_by == "policy:expiry":
         return "⏱"
     return DECIDED_GLYPH.get(approval.status, "·")
 

@@ -11,8 +11,9 @@ from typing import Protocol, TypeVar
 
 from textual.screen import Screen
 
-from engine import ApprovalView, Approve, Decision, Edit, Reject, Respond
+from engine import Answer, ApprovalView, Approve, Decision, Edit, Reject, Respond
 from tui.host import Host
+from tui.screens.answer import NOTHING, AnswerScreen
 from tui.screens.ask import AskScreen
 from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.edit import EditScreen
@@ -40,6 +41,28 @@ class DecisionFlow:
             return
         thread = app.live.threads.get(approval.thread_id)
         title = thread.title if thread else approval.thread_id
+        if approval.kind == "interrupt" and kind in ("edit", "respond", "approve"):
+            app.push_screen(
+                AnswerScreen(
+                    f"Answer the interrupt of “{title}”",
+                    shown=approval.value,
+                    prompt="Your answer, as JSON: the graph receives it as the interrupt's value.",
+                    initial="null",
+                    cursor_blink=app.settings.cursor_blink,
+                    id="answer",
+                ),
+                lambda value: self._send(approval, Answer(value)) if value is not NOTHING else None,
+            )
+            return
+        if not approval.allows(kind):
+            allowed = ", ".join(
+                c for c in ("approve", "edit", "reject", "respond") if approval.allows(c)
+            )
+            app.notify(
+                f"{approval.tool}: this interrupt does not allow {kind} (it takes {allowed}).",
+                severity="warning",
+            )
+            return
         if kind == "approve":
             if approval.tier == "high":
                 app.push_screen(

@@ -11,19 +11,20 @@ import argparse
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Unpack, cast
 
 import engine as engine_package
-from engine import EngineOptionsDict, Home, HomeNotFound, Reader
-from engine.cli import freeze_import_garbage
+from engine import EngineOptionsDict, HitlError, Home, HomeNotFound, Reader
+from engine.cli import freeze_import_garbage, load_graphs
 from tui.app import HitlApp
 from tui.settings import ConsoleSettings
 from tui.sources import EngineOpener, HomeSnapshot, ReadHome
 
 if TYPE_CHECKING:
-    from engine import Engine
+    from engine import Engine, LoadedGraph
 
 
 def make_app(
@@ -54,6 +55,7 @@ def engine_opener(
     *,
     policy: str | os.PathLike[str] | None = None,
     imported: Callable[[], None] | None = None,
+    graphs: Sequence[LoadedGraph] = (),
     **options: Unpack[EngineOptionsDict],
 ) -> EngineOpener:
     """Opens the engine without holding the first paint: LangGraph's import (~1 s) runs in
@@ -65,7 +67,7 @@ def engine_opener(
         engine_class = await asyncio.to_thread(lambda: engine_package.Engine)
         if imported is not None:
             imported()
-        async with engine_class.open(home, policy=policy, **options) as engine:
+        async with engine_class.open(home, policy=policy, graphs=graphs, **options) as engine:
             yield engine
 
     return open_engine
@@ -91,10 +93,11 @@ def console_app(
     *,
     policy: str | os.PathLike[str] | None = None,
     imported: Callable[[], None] | None = None,
+    graphs: Sequence[LoadedGraph] = (),
     **options: Unpack[EngineOptionsDict],
 ) -> HitlApp:
     """The console on ``home`` as ``hitl console`` runs it (the benchmark measures this)."""
-    opener = engine_opener(home, policy=policy, imported=imported, **options)
+    opener = engine_opener(home, policy=policy, imported=imported, graphs=graphs, **options)
     return make_app(opener, settings, read_home=home_reader(home))
 
 
@@ -102,11 +105,17 @@ def run_console(args: argparse.Namespace) -> int:
     """``hitl console``: the console on ``args.home``, with ``args.demo`` demo tasks."""
     home = Home.resolve(args.home, getattr(args, "database", None))
     settings = ConsoleSettings(demo=getattr(args, "demo", 0) or 0)
+    try:
+        graphs = load_graphs(getattr(args, "graph", None))
+    except HitlError as error:  # a graph that does not load: one line, before any screen
+        print(f"hitl: {error}", file=sys.stderr)
+        return 1
     app = console_app(
         home,
         settings,
         policy=getattr(args, "policy", None),
         imported=freeze_import_garbage,
+        graphs=graphs,
         operator=args.operator,
         model=getattr(args, "model", "scripted"),
         base_url=getattr(args, "base_url", None),

@@ -17,6 +17,7 @@ from engine.events import (
     ApprovalDecided,
     ApprovalExpiring,
     ApprovalRequested,
+    ApprovalWithdrawn,
     Event,
     EventsDropped,
     MessageAdded,
@@ -47,11 +48,20 @@ class Changes:
     """Per thread, the events its story pane should append, in order."""
     expiring: list[ApprovalView] = field(default_factory=list)
     """Approvals the policy will reject soon unless someone decides (warn a person)."""
+    withdrawn: list[ApprovalView] = field(default_factory=list)
+    """Pending cards closed because their thread went on elsewhere (tell a person)."""
     resync: bool = False
     """Events were lost: re-read everything from the engine."""
 
     def __bool__(self) -> bool:
-        return bool(self.threads or self.approvals or self.stories or self.expiring or self.resync)
+        return bool(
+            self.threads
+            or self.approvals
+            or self.stories
+            or self.expiring
+            or self.withdrawn
+            or self.resync
+        )
 
 
 class LiveState:
@@ -116,6 +126,13 @@ class LiveState:
                     self._pending_by_thread[approval.thread_id] += 1
                     changes.approvals[approval.id] = approval
                     touched.add(approval.thread_id)
+            elif isinstance(event, ApprovalWithdrawn):
+                approval = event.approval
+                if self.pending.pop(approval.id, None) is not None:
+                    self._pending_by_thread[approval.thread_id] -= 1
+                    touched.add(approval.thread_id)
+                    changes.withdrawn.append(approval)
+                changes.approvals[approval.id] = approval
             elif isinstance(event, ApprovalDecided):
                 approval = event.approval
                 if approval.status == "pending":

@@ -17,9 +17,11 @@ from engine.events import (
     ApprovalDecided,
     ApprovalExpiring,
     ApprovalRequested,
+    ApprovalWithdrawn,
     CallDenied,
     Event,
     MessageAdded,
+    NodeUpdated,
     ThreadFailed,
     ThreadFinished,
     ThreadStatusChanged,
@@ -27,13 +29,14 @@ from engine.events import (
 from tui.calls import decided_glyph, reveal, tier_text, who_did_what
 from tui.clock import Clock
 
-_GLYPH = {"approve": "✓", "edit": "✎", "reject": "✗", "respond": "↩"}
+_GLYPH = {"approve": "✓", "edit": "✎", "reject": "✗", "respond": "↩", "answer": "↩"}
 
 _DECIDED = {
     "approve": "approved",
     "edit": "edited",
     "reject": "rejected",
     "respond": "answered",
+    "answer": "answered",
     "expire": "expired by policy",
 }
 
@@ -54,6 +57,19 @@ def item_of(event: Event, clock: Clock) -> StoryItem | None:
     stamp = Text(f"{clock.time_of(at)} ", style="dim")
     if isinstance(event, MessageAdded):
         return _message(key, event, stamp)
+    if isinstance(event, NodeUpdated):
+        text = Text.assemble(stamp, (f"{event.node} ", "bold"))
+        text.append_text(reveal(event.update))
+        return StoryItem(key, "node", text)
+    if isinstance(event, ApprovalWithdrawn):
+        a = event.approval
+        text = Text.assemble(
+            stamp, ("↷ ", "bold"), (a.tool or "interrupt", "bold"), f" {event.reason}: closed"
+        )
+        return StoryItem(key, "decision", text)
+    if isinstance(event, ApprovalRequested) and event.approval.kind == "interrupt":
+        text = Text.assemble(stamp, ("⏸ waits for an answer ", "bold"), "· unrecognised interrupt")
+        return StoryItem(key, "approval", text)
     if isinstance(event, ApprovalRequested):
         a = event.approval
         text = Text.assemble(
@@ -107,6 +123,8 @@ def item_of(event: Event, clock: Clock) -> StoryItem | None:
                 text.append_text(tier_text(a.tier))
         if event.decision == "edit":
             text.append("\n   " + json.dumps(a.args, ensure_ascii=False), style="yellow")
+        if event.decision == "answer" and a.decision:
+            text.append("\n   " + json.dumps(a.decision.get("value"), ensure_ascii=False)[:400])
         if event.decision in ("reject", "respond") and a.decision:
             message = a.decision.get("message")
             if message:

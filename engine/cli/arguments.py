@@ -23,6 +23,18 @@ def json_object(raw: str, flag: str) -> dict[str, Any]:
     """A JSON object given inline, as ``@FILE`` or as ``-`` (stdin). Every way it can
     be wrong (unreadable, not UTF-8, not JSON, nested too deeply, not an object) is one
     line naming where the text came from."""
+    source, parsed = _json(raw, flag)
+    if not isinstance(parsed, dict):
+        raise InvalidDecision(f"{source} must be a JSON object of argument names to values")
+    return parsed
+
+
+def json_value(raw: str, flag: str) -> Any:
+    """Any JSON value, given as :func:`json_object`'s are."""
+    return _json(raw, flag)[1]
+
+
+def _json(raw: str, flag: str) -> tuple[str, Any]:
     source, text = _json_text(raw, flag)
     try:
         parsed = json.loads(text)
@@ -37,9 +49,7 @@ def json_object(raw: str, flag: str) -> dict[str, Any]:
         raise InvalidDecision(
             f"{source}: the JSON is nested too deeply (limit {MAX_JSON_DEPTH} levels)"
         )
-    if not isinstance(parsed, dict):
-        raise InvalidDecision(f"{source} must be a JSON object of argument names to values")
-    return parsed
+    return source, parsed
 
 
 def _json_text(raw: str, flag: str) -> tuple[str, str]:

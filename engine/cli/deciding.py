@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine import listing
-from engine.cli.arguments import json_object
+from engine.cli.arguments import json_object, json_value
 from engine.cli.output import jsonable, report
-from engine.decisions import Approve, Decision, Edit, Reject, Respond
+from engine.decisions import Answer, Approve, Decision, Edit, Reject, Respond
 from engine.errors import HitlError, InvalidDecision
 from engine.home import Home
 from engine.reader import Reader
@@ -36,6 +36,7 @@ _DONE = {
     "edit": "edited",
     "respond": "responded to",
     "mark-done": "marked done",
+    "answer": "answered",
 }
 """What each command did, in the line it prints: "alice approved send_email"."""
 
@@ -151,7 +152,7 @@ async def named_approvals(home: Home, args: argparse.Namespace) -> list[str] | N
         return list(args.approvals)
     if args.approvals:
         raise InvalidDecision("give approval ids or --all-matching, not both")
-    wanted = _approval_filter(args.all_matching)
+    wanted = _approval_filter(args.all_matching, own_graphs=bool(getattr(args, "graph", None)))
     kind = "outcome_unknown" if args.command in ("rerun", "mark-done") else "tool_approval"
     async with Reader.open(home) as reader:
         threads = {(await reader.thread(ref)).id for ref in wanted.get("thread", ())}
@@ -188,9 +189,10 @@ async def named_approvals(home: Home, args: argparse.Namespace) -> list[str] | N
 _FILTER_KEYS = ("tool", "tier", "thread")
 
 
-def _approval_filter(raw: str) -> dict[str, set[str]]:
+def _approval_filter(raw: str, *, own_graphs: bool = False) -> dict[str, set[str]]:
     """``tool=send_email,tier=medium,thread=abc``: every key given must match; a key
-    given twice matches either value. Unknown keys, tools and tiers are refused."""
+    given twice matches either value. Unknown keys, tools and tiers are refused (any
+    tool name is taken with ``--graph``: those graphs' tools are their own)."""
     from engine.policy import Tier
     from engine.tools import CATALOGUE
 
@@ -202,7 +204,8 @@ def _approval_filter(raw: str) -> dict[str, set[str]]:
                 f"--all-matching {raw!r}: {part.strip()!r} is not KEY=VALUE with KEY one of "
                 f"{', '.join(_FILTER_KEYS)} (e.g. tool=send_email,tier=medium)"
             )
-        known = {"tool": sorted(CATALOGUE), "tier": [t.value for t in Tier]}.get(key)
+        tools = None if own_graphs else sorted(CATALOGUE)
+        known = {"tool": tools, "tier": [t.value for t in Tier]}.get(key)
         if known is not None and value not in known:
             raise InvalidDecision(
                 f"--all-matching: unknown {key} {value!r} (known: {', '.join(known)})"
@@ -237,4 +240,6 @@ def _decision(args: argparse.Namespace) -> Decision:
             return Respond(args.note)
         case "edit":
             return Edit(json_object(args.args, "--args"))
+        case "answer":
+            return Answer(json_value(args.value, "the answer"))
     raise InvalidDecision(f"unknown decision {args.command}")

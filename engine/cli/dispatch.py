@@ -16,14 +16,18 @@ from typing import TYPE_CHECKING
 
 from engine import listing
 from engine.cli import checking, deciding, reading
+from engine.cli.arguments import json_object
 from engine.cli.freeze import freeze_import_garbage
 from engine.cli.output import report
 from engine.cli.parser import build_parser
-from engine.errors import HitlError
+from engine.errors import HitlError, InvalidDecision
 from engine.home import Home
 
 if TYPE_CHECKING:  # the options module imports pydantic, which listings never need
+    from engine.engine import Engine
+    from engine.foreign.loading import LoadedGraph
     from engine.options import EngineOptionsDict
+    from engine.views import ThreadView
 
 ConsoleRunner = Callable[[argparse.Namespace], int]
 
@@ -86,11 +90,14 @@ async def _dispatch(args: argparse.Namespace) -> int:
         options["api_key"] = args.api_key
         options["think_seconds"] = args.think
     create = args.command == "run"
-    async with Engine.open(home, policy=args.policy, create=create, **options) as engine:
+    graphs = load_graphs(args.graph)
+    async with Engine.open(
+        home, policy=args.policy, create=create, graphs=graphs, **options
+    ) as engine:
         if refs is not None:
             return await deciding.decide_each(engine, refs, args)
         if args.command == "run":
-            thread = await engine.start(args.task)
+            thread = await _start(engine, args)
             await engine.wait(thread.id)
             return report(await engine.thread(thread.id), await engine.pending(thread.id), args)
         if args.command == "resume":
@@ -106,3 +113,22 @@ async def _dispatch(args: argparse.Namespace) -> int:
             await engine.wait(thread.id)
             return report(await engine.thread(thread.id), await engine.pending(thread.id), args)
         return await deciding.decide_and_report(engine, args)
+
+
+def load_graphs(specs: Sequence[str] | None) -> list[LoadedGraph]:
+    """The ``--graph`` graphs, each refused in one line (naming the module and the cause)
+    before anything is written."""
+    from engine.foreign.loading import load_graph
+
+    return [load_graph(spec) for spec in specs or ()]
+
+
+async def _start(engine: Engine, args: argparse.Namespace) -> ThreadView:
+    """``hitl run``: the built-in agent on TASK, or ``--graph``'s first graph on TASK
+    (as a message) or on ``--input``."""
+    given = json_object(args.input, "--input") if args.input is not None else None
+    if not engine.graphs:
+        if given is not None:
+            raise InvalidDecision("--input is for --graph graphs; the built-in agent takes a TASK")
+        return await engine.start(args.task)
+    return await engine.start(args.task, graph=engine.graphs[0], input=given)

@@ -26,7 +26,16 @@ def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument(
         "--database",
         default=default,
-        help="PostgreSQL URL (default: $HITL_DATABASE_URL, else <home>/hitl.sqlite)",
+        help="PostgreSQL URL, or an app's LangGraph SQLite file to share "
+        "(default: $HITL_DATABASE_URL, else <home>/hitl.sqlite)",
+    )
+    parser.add_argument(
+        "--graph",
+        action="append",
+        default=default,
+        metavar="SPEC",
+        help="your own LangGraph graph: FILE.py:ATTR, package.module:ATTR, or a NAME from "
+        "./langgraph.json (repeatable; the first is the default)",
     )
 
 
@@ -56,7 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--think", type=float, default=0.0, help="demo model think delay, seconds")
 
     p = command("run", "start a thread on TASK and run it until it pauses or ends", json_flag=True)
-    p.add_argument("task", help="what the agent should do, in plain words")
+    p.add_argument("task", nargs="?", default="", help="what the agent should do, in plain words")
+    p.add_argument(
+        "--input",
+        metavar="JSON",
+        help="--graph's input, for a graph without messages: a JSON object, @FILE, or -",
+    )
     model_flags(p)
     p = command("threads", "list threads", json_flag=True)
     p.add_argument("--status", choices=["running", "waiting", "unknown", "done", "failed"])
@@ -96,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = decision("respond", "answer in place of the tool; the calls do not run")
     p.add_argument("--message", required=True)
+    p = decision("answer", "answer an unrecognised interrupt with a JSON value", many=False)
+    p.add_argument("value", help="the answer: JSON, @FILE, or - (read from stdin)")
     p = decision("mark-done", "say outcome-unknown calls did take effect")
     p.add_argument("--note", default="A person confirmed this call took effect.")
     p = command("resume", "continue threads left mid-run and apply stranded decisions")

@@ -23,7 +23,8 @@ _SELECT = (
     "SELECT id, thread_id, kind, tool_call_id, tool, args, original_args, description, tier, "
     "reason, required, received, status, created_at, interrupt_id, args_schema, approvers, "
     "decision, decided_by, decided_at, version, rules, distinct_operators, expires_at, "
-    "policy_digest, edited_by FROM hitl_approvals"
+    "policy_digest, edited_by, format, action_index, action_count, allowed, protected, "
+    "interrupt_value FROM hitl_approvals"
 )
 _NAMING = Naming(
     UnknownApproval,
@@ -37,7 +38,7 @@ def _approval(row: Sequence[Any]) -> ApprovalView:
     (id_, thread_id, kind, call_id, tool, args, original, description, tier, reason) = row[:10]
     (required, received, status, created_at, interrupt_id, schema, approvers) = row[10:17]
     decision, decided_by, decided_at, version, rules, distinct, expires_at = row[17:24]
-    policy_digest, edited_by = row[24:26]
+    policy_digest, edited_by, format_, index, count, allowed, protected, value = row[24:32]
     return ApprovalView(
         id=id_,
         thread_id=thread_id,
@@ -65,7 +66,20 @@ def _approval(row: Sequence[Any]) -> ApprovalView:
         expires_at=expires_at,
         policy_digest=policy_digest,
         edited_by=edited_by,
+        format=format_,
+        action_index=index,
+        action_count=count,
+        allowed=tuple(json.loads(allowed)),
+        protected=bool(protected),
+        value=json.loads(value) if value is not None else None,
     )
+
+
+def _short_candidates(key: str) -> list[str]:
+    """A card's key is its interrupt's id, or ``id:index`` for one of several actions."""
+    base, _, index = key.partition(":")
+    suffix = f"-{index}" if index else ""
+    return [f"{base[:n]}{suffix}" for n in SHORT_ID_LENGTHS] + [key]
 
 
 class Approvals:
@@ -98,6 +112,13 @@ class Approvals:
         )
         return found[0] if found else None
 
+    async def of_interrupt(self, thread_id: str, interrupt_id: str) -> list[ApprovalView]:
+        """Every card of one interrupt, in action order."""
+        return await self._select(
+            "thread_id = ? AND (interrupt_id = ? OR interrupt_id LIKE ?) ORDER BY action_index",
+            (thread_id, interrupt_id, f"{interrupt_id}:%"),
+        )
+
     async def expired(self, now: float) -> list[ApprovalView]:
         return await self._select(
             "status = 'pending' AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at",
@@ -124,7 +145,7 @@ class Approvals:
         its approval. Short ids are what people type; a clash must never lose one."""
         if not interrupt_ids:
             return {}
-        candidates = {i: [i[:n] for n in SHORT_ID_LENGTHS] + [i] for i in interrupt_ids}
+        candidates = {i: _short_candidates(i) for i in interrupt_ids}
         every = [c for options in candidates.values() for c in options]
         rows = await self.db.fetchall(
             f"SELECT id, interrupt_id FROM hitl_approvals WHERE id IN ({marks(every)}) "
@@ -178,8 +199,9 @@ class Approvals:
         return (
             "INSERT INTO hitl_approvals (id, interrupt_id, thread_id, kind, tool_call_id, "
             "tool, args, original_args, description, tier, reason, required, args_schema, "
-            "created_at, rules, distinct_operators, expires_at, policy_digest) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "created_at, rules, distinct_operators, expires_at, policy_digest, format, "
+            "action_index, action_count, allowed, protected, interrupt_value) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (interrupt_id) DO NOTHING",
             (
                 a.id,
@@ -200,6 +222,12 @@ class Approvals:
                 int(a.distinct_operators),
                 a.expires_at,
                 a.policy_digest,
+                a.format,
+                a.action_index,
+                a.action_count,
+                json.dumps(list(a.allowed)),
+                int(a.protected),
+                json.dumps(a.value) if a.value is not None else None,
             ),
         )
 
@@ -238,6 +266,16 @@ class Approvals:
                 before.version,
                 at,
             ),
+            guard=True,
+        )
+
+    @staticmethod
+    def withdraw_statement(before: ApprovalView, at: float) -> Write:
+        """Closes a pending card whose interrupt is gone: its thread went on elsewhere."""
+        return Write(
+            "UPDATE hitl_approvals SET status = 'withdrawn', decided_at = ?, applied_at = ?, "
+            "version = version + 1 WHERE id = ? AND status = 'pending' AND version = ?",
+            (at, at, before.id, before.version),
             guard=True,
         )
 

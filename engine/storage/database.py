@@ -467,9 +467,10 @@ def dialect_of(url: str | None) -> Dialect:
     shown = repr(redact_url(url))
     if url.startswith("sqlite:") or "://" not in url:
         raise UnsupportedDatabase(
-            f"--database {shown} is not needed for SQLite: a home keeps its SQLite file in "
-            "its own directory (<home>/hitl.sqlite), so choose it with --home DIR and leave "
-            "--database and $HITL_DATABASE_URL unset; for PostgreSQL give postgresql://…",
+            f"--database {shown} is not a database hitl can use: a home keeps its SQLite "
+            "file in its own directory (<home>/hitl.sqlite: leave --database unset); to share "
+            "an app's LangGraph SQLite file give its path (or sqlite:///PATH); for "
+            "PostgreSQL give postgresql://…",
             database=redact_url(url),
         )
     raise UnsupportedDatabase(

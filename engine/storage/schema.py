@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS hitl_threads (
     error TEXT,
     answer TEXT,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    graph TEXT NOT NULL DEFAULT ''
 )""",
     "hitl_approvals": """
 CREATE TABLE IF NOT EXISTS hitl_approvals (
@@ -71,7 +72,13 @@ CREATE TABLE IF NOT EXISTS hitl_approvals (
     expires_at REAL,
     warned_at REAL,
     policy_digest TEXT NOT NULL DEFAULT '',
-    edited_by TEXT
+    edited_by TEXT,
+    format TEXT NOT NULL DEFAULT 'engine',
+    action_index INTEGER NOT NULL DEFAULT 0,
+    action_count INTEGER NOT NULL DEFAULT 1,
+    allowed TEXT NOT NULL DEFAULT '[]',
+    protected INTEGER NOT NULL DEFAULT 1,
+    interrupt_value TEXT
 )""",
     "hitl_executions": """
 CREATE TABLE IF NOT EXISTS hitl_executions (
@@ -181,6 +188,20 @@ MIGRATIONS: Sequence[Migration] = (
         3,
         "approvals record who edited their arguments",
         [AddColumn("hitl_approvals", "edited_by", "TEXT")],
+    ),
+    Migration(
+        4,
+        "threads name their graph; approvals record their interrupt's format, the "
+        "decisions it allows, and whether the tool is protected against re-running",
+        [
+            AddColumn("hitl_threads", "graph", "TEXT NOT NULL DEFAULT ''"),
+            AddColumn("hitl_approvals", "format", "TEXT NOT NULL DEFAULT 'engine'"),
+            AddColumn("hitl_approvals", "action_index", "INTEGER NOT NULL DEFAULT 0"),
+            AddColumn("hitl_approvals", "action_count", "INTEGER NOT NULL DEFAULT 1"),
+            AddColumn("hitl_approvals", "allowed", "TEXT NOT NULL DEFAULT '[]'"),
+            AddColumn("hitl_approvals", "protected", "INTEGER NOT NULL DEFAULT 1"),
+            AddColumn("hitl_approvals", "interrupt_value", "TEXT"),
+        ],
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

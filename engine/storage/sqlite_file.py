@@ -107,9 +107,15 @@ def connect_for_writing(path: Path, busy_timeout: float) -> sqlite3.Connection:
     return conn
 
 
+LANGGRAPH_TABLES = frozenset({"checkpoints", "writes"})
+"""The tables of LangGraph's SQLite checkpointer: an app's checkpoint database, which
+the engine shares (it adopts the app's threads) rather than takes over."""
+
+
 def refuse_foreign(path: Path) -> None:
     """Refuses an SQLite file that holds tables but none of hitl's: another program's
-    database is never taken over (hitl's tables written into it)."""
+    database is never taken over (hitl's tables written into it), unless it is a
+    LangGraph checkpoint database, whose threads hitl is there to supervise."""
     if not path.exists():
         return
     try:  # only what it can read for sure; the open that follows names anything else
@@ -121,7 +127,7 @@ def refuse_foreign(path: Path) -> None:
             conn.close()
     except (sqlite3.Error, HitlError):
         return
-    if tables and "hitl_threads" not in tables:
+    if tables and "hitl_threads" not in tables and not LANGGRAPH_TABLES <= tables:
         shown = ", ".join(sorted(tables)[:3]) + (", …" if len(tables) > 3 else "")
         raise _damaged(path, f"it is another program's database: its tables are {shown}")
 

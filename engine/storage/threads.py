@@ -12,7 +12,7 @@ from engine.views import ThreadView
 
 _SELECT = (
     "SELECT t.id, t.title, t.task, t.model, t.status, t.created_at, t.updated_at, t.error, "
-    "t.answer, (SELECT COUNT(*) FROM hitl_approvals a "
+    "t.answer, t.graph, (SELECT COUNT(*) FROM hitl_approvals a "
     "WHERE a.thread_id = t.id AND a.status = 'pending') FROM hitl_threads t"
 )
 _NAMING = Naming(
@@ -24,7 +24,7 @@ _NAMING = Naming(
 
 
 def _thread(row: Sequence[Any]) -> ThreadView:
-    id_, title, task, model, status, created_at, updated_at, error, answer, pending = row
+    id_, title, task, model, status, created_at, updated_at, error, answer, graph, pending = row
     return ThreadView(
         id=id_,
         title=title,
@@ -36,6 +36,7 @@ def _thread(row: Sequence[Any]) -> ThreadView:
         error=error,
         answer=answer,
         pending=pending,
+        graph=graph,
     )
 
 
@@ -49,6 +50,11 @@ class Threads:
         rows = await self.db.fetchall(f"{_SELECT}{where} ORDER BY t.created_at", params)
         return [_thread(r) for r in rows]
 
+    async def get(self, thread_id: str) -> ThreadView | None:
+        """The thread with exactly this id, if the engine knows it."""
+        rows = await self.db.fetchall(f"{_SELECT} WHERE t.id = ?", (thread_id,))
+        return _thread(rows[0]) if rows else None
+
     async def find(self, ref: str) -> ThreadView:
         """The thread whose id is ``ref`` or starts with it (unique prefix)."""
         return _thread(await find_by_prefix(self.db, _SELECT, "t.id", ref, _NAMING))
@@ -56,8 +62,8 @@ class Threads:
     @staticmethod
     def insert_statement(thread: ThreadView) -> Statement:
         return (
-            "INSERT INTO hitl_threads (id, title, task, model, status, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO hitl_threads (id, title, task, model, status, created_at, updated_at, "
+            "graph) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 thread.id,
                 thread.title,
@@ -66,8 +72,16 @@ class Threads:
                 thread.status,
                 thread.created_at,
                 thread.updated_at,
+                thread.graph,
             ),
         )
+
+    @staticmethod
+    def adopt_statement(thread: ThreadView) -> Statement:
+        """A thread another program started on the shared checkpointer, recorded the
+        first time it is seen (changes no row when it is known already)."""
+        insert, params = Threads.insert_statement(thread)
+        return insert + " ON CONFLICT (id) DO NOTHING", params
 
     @staticmethod
     def update_statement(thread: ThreadView) -> Statement:

@@ -23,10 +23,12 @@ from engine.events import (
     ApprovalDecided,
     ApprovalExpiring,
     ApprovalRequested,
+    ApprovalWithdrawn,
     CallDenied,
     Event,
     EventsDropped,
     MessageAdded,
+    NodeUpdated,
     ThreadFailed,
     ThreadFinished,
     ThreadStarted,
@@ -52,9 +54,12 @@ RELEASED_KINDS = {
     "ThreadStatusChanged",
     "ThreadFinished",
     "ThreadFailed",
+    "ApprovalWithdrawn",
+    "NodeUpdated",
 }
 """The kinds journal rows carry since the journal's first release (the class names
-then). Older and newer versions on one home read each other's rows by them."""
+then; ApprovalWithdrawn and NodeUpdated since graphs of one's own). Older and newer
+versions on one home read each other's rows by them."""
 
 # A thread and an approval as the previous release wrote them into journal bodies.
 OLD_THREAD: dict[str, Any] = {
@@ -189,6 +194,13 @@ SAMPLES: list[Event] = [
     *OLD_EVENTS,
     MessageAdded("t1-pay", "tool", "sent", tool_call_id="call_1", name="send_email"),
     ApprovalDecided(replace(APPROVAL, status="edited", edited_by="bob"), "edit", "bob", False),
+    ApprovalWithdrawn(
+        replace(
+            APPROVAL, status="withdrawn", format="hitl_batched", action_index=1, action_count=2
+        ),
+        "resumed elsewhere",
+    ),
+    NodeUpdated("t1-pay", "review", '{"status": "approved"}'),
     EventsDropped(3),
 ]
 

@@ -7,6 +7,7 @@ the policy rejects it (live: the app ticks the widget each second).
 
 from __future__ import annotations
 
+import json
 import re
 
 from rich.console import Group, RenderableType
@@ -17,13 +18,31 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from engine import ApprovalView
-from tui.calls import approval_preview, tier_text
+from tui.calls import approval_preview, reveal, tier_text
 from tui.clock import Clock, SystemClock
+
+FORMAT_LABELS = {
+    "hitl_per_call": "LangChain HITL (per call)",
+    "hitl_batched": "LangChain HITL (batched)",
+    "agent_inbox": "Agent Inbox",
+    "unrecognised": "unrecognised interrupt",
+}
+"""How a graph's own interrupt format is named on a card (the engine's own: not at all)."""
+
+CHOICE_KEYS = {"approve": "a", "edit": "e", "reject": "r", "respond": "s", "answer": "e"}
+
+
+def allowed_text(approval: ApprovalView) -> Text:
+    """The decisions this card takes, with their keys: the others are refused."""
+    choices = [c for c in CHOICE_KEYS if approval.allows(c)]
+    return Text.assemble(
+        ("decisions: ", "dim"), ", ".join(f"{c} ({CHOICE_KEYS[c]})" for c in choices)
+    )
 
 
 def approval_header(approval: ApprovalView, thread_title: str | None, show_ids: bool) -> Text:
     text = Text.assemble(
-        (approval.tool, "bold"),
+        (approval.tool or FORMAT_LABELS.get(approval.format, "interrupt"), "bold"),
         " · ",
         tier_text(approval.tier),
         f" · {approval.received}/{approval.required} approvals",
@@ -32,6 +51,12 @@ def approval_header(approval: ApprovalView, thread_title: str | None, show_ids: 
         text.append(f" · {approval.id}", style="dim")
     if approval.kind == "outcome_unknown":
         text.append("\nOUTCOME UNKNOWN", style="bold red")
+    if approval.format in FORMAT_LABELS:
+        text.append(f"\n{FORMAT_LABELS[approval.format]}", style="bold magenta")
+        if approval.action_count > 1:
+            text.append(f" · action {approval.action_index + 1} of {approval.action_count}")
+    if not approval.protected:
+        text.append("\nnot protected against re-running after a crash", style="bold yellow")
     if thread_title:
         text.append("\nthread: ", style="dim")
         text.append(thread_title)
@@ -47,6 +72,8 @@ def approval_risk(approval: ApprovalView, clock: Clock | None = None) -> Text:
     lines: list[Text] = []
     if approval.reason:
         lines.append(line("why", approval.reason))
+    if approval.format != "engine":
+        lines.append(allowed_text(approval))
     if approval.rules:
         lines.append(line("rules", ", ".join(approval.rules), "bold"))
     if approval.distinct_operators:
@@ -76,6 +103,9 @@ once the arguments are edited, so it is cut, and :func:`approval_risk` says why 
 def approval_body(approval: ApprovalView) -> RenderableType:
     """The tool's description (its risk is in :func:`approval_risk`) and the call."""
     description = _RISK_SUFFIX.sub("", approval.description)
+    if approval.kind == "interrupt":
+        value = json.dumps(approval.value, indent=2, ensure_ascii=False)
+        return Group(Text(description, style="italic"), Text(""), reveal(value))
     return Group(
         Text(description, style="italic"),
         Text(""),

@@ -1,0 +1,116 @@
+"""Takes in the threads an app paused on the checkpoint database the engine shares.
+
+The app runs its graph with its own checkpointer and thread ids; when one of its
+threads pauses at an interrupt, it shows up here within a poll (the
+:class:`~engine.foreign.adoption.CheckpointFeed` says which threads changed, cheaply),
+gets a thread row and its cards, and a decision resumes it in this process. A thread
+the app moved on meanwhile has its cards closed ("resumed elsewhere").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+
+from engine.events import ThreadStarted
+from engine.foreign.adoption import CheckpointFeed
+from engine.foreign.graphs import ForeignGraphs
+from engine.runner import Publish, Runner, compact
+from engine.storage.store import Store
+from engine.storage.threads import Threads
+from engine.views import ThreadView
+
+ADOPTED = "adopted"
+"""The model an adopted thread is listed with: it runs in the app that started it."""
+POLL_SECONDS = 0.5
+
+log = logging.getLogger(__name__)
+
+
+class Adopter:
+    def __init__(
+        self, store: Store, runner: Runner, graphs: ForeignGraphs, publish: Publish
+    ) -> None:
+        self._store = store
+        self._runner = runner
+        self._graphs = graphs
+        self._publish = publish
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Takes in the threads paused now, then follows the database."""
+        feed = await CheckpointFeed.open(self._store.db)
+        await self.look(await feed.paused())
+        self._task = asyncio.create_task(self._follow(feed), name="adopter")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _follow(self, feed: CheckpointFeed) -> None:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                await self.look(await feed.poll())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a busy database: the next poll tries again
+                log.warning("adopting threads failed; retrying", exc_info=True)
+
+    async def look(self, thread_ids: Iterable[str]) -> None:
+        """Reads each changed thread as it is now (unless this process is running it)."""
+        for thread_id in thread_ids:
+            if self._runner.running(thread_id):
+                continue
+            known = await self._store.threads.get(thread_id)
+            if known is None:
+                known = await self._adopt(thread_id)
+                if known is None:
+                    continue
+            elif not known.graph:
+                continue  # the built-in agent's own thread
+            await self._runner.refresh(thread_id, known, self._graphs.graph(known.graph))
+            if await self._store.approvals.unapplied(thread_id):
+                self._runner.kick(thread_id)
+
+    async def _adopt(self, thread_id: str) -> ThreadView | None:
+        """A row for a thread the app paused; None for one that is not paused."""
+        name = self._graphs.default
+        if name is None:
+            return None
+        graph = self._graphs.graph(name)
+        state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        if not state.interrupts:
+            return None
+        task = _task_of(state.values) or thread_id
+        now = time.time()
+        thread = ThreadView(
+            id=thread_id,
+            title=task if len(task) <= 48 else task[:47] + "…",
+            task=task,
+            model=ADOPTED,
+            status="waiting",
+            created_at=now,
+            updated_at=now,
+            graph=name,
+        )
+        await self._publish(ThreadStarted(thread), also=[Threads.adopt_statement(thread)], when=[0])
+        return thread
+
+
+def _task_of(values: Any) -> str:
+    """What the thread was asked: its first human message, else its input in short."""
+    if not isinstance(values, Mapping):
+        return ""
+    for message in values.get("messages", ()):
+        if isinstance(message, HumanMessage):
+            return " ".join(str(message.content).split())
+    return compact(values, 200) if values else ""
