@@ -26,6 +26,8 @@ _SELECT = (
     "policy_digest, edited_by, format, action_index, action_count, allowed, protected, "
     "interrupt_value FROM hitl_approvals"
 )
+_UNSENT = "applied_at IS NULL AND (status != 'pending' OR action_count > 1)"
+"""Decisions not yet sent, with the pending cards that may hold them back."""
 _NAMING = Naming(
     UnknownApproval,
     needed="an approval id is needed; `hitl pending` lists the open ones",
@@ -126,18 +128,24 @@ class Approvals:
         )
 
     async def unapplied(self, thread_id: str) -> list[ApprovalView]:
-        """Decided approvals whose decision has not yet reached the graph."""
-        return await self._select(
-            "thread_id = ? AND status != 'pending' AND applied_at IS NULL ORDER BY decided_at",
-            (thread_id,),
-        )
+        """Decided approvals whose decision has not yet reached the graph and can: every
+        other card of their interrupt is decided too (a batched review is sent whole)."""
+        rows = await self._select(f"thread_id = ? AND {_UNSENT} ORDER BY decided_at", (thread_id,))
+        waiting = {a.interrupt for a in rows if a.status == "pending"}
+        return [a for a in rows if a.status != "pending" and a.interrupt not in waiting]
 
     async def threads_with_unapplied(self) -> list[str]:
+        """The threads :meth:`unapplied` has something for."""
         rows = await self.db.fetchall(
-            "SELECT DISTINCT thread_id FROM hitl_approvals "
-            "WHERE status != 'pending' AND applied_at IS NULL"
+            f"SELECT thread_id, interrupt_id, status FROM hitl_approvals WHERE {_UNSENT}"
         )
-        return [r[0] for r in rows]
+        waiting = {(t, i.split(":", 1)[0]) for t, i, status in rows if status == "pending"}
+        ready = [
+            t
+            for t, i, status in rows
+            if status != "pending" and (t, i.split(":", 1)[0]) not in waiting
+        ]
+        return list(dict.fromkeys(ready))
 
     async def short_ids(self, interrupt_ids: Sequence[str]) -> dict[str, str | None]:
         """For each interrupt, the shortest free prefix of its id (8, 12, 16 hex digits
