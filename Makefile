@@ -27,11 +27,15 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/foreign.py
+	$(BIN)/python bench/adoption.py
 
 # Every table of both benchmarks in tiny sizes: a smoke run (CI), not numbers.
 bench-quick: $(STAMP)
 	$(BIN)/python bench/engine.py --quick
 	$(BIN)/python bench/console.py --quick
+	$(BIN)/python bench/foreign.py --quick
+	$(BIN)/python bench/adoption.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -40,7 +40,7 @@ QUIET: dict[str, Any] = {
 
 
 def task(i: int) -> str:
-    return f"Email bob{i}@example.com the notes and delete draft{i}.txt"
+    return f"Email bob{i}@company.com the notes and delete draft{i}.txt"
 
 
 async def engine_side(home: Path, calls: int) -> list[float]:
