@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
+from textual.containers import VerticalScroll
 from textual.widgets import Button, OptionList, Static, TextArea
 
 from engine import ApprovalView, Home
@@ -22,11 +23,12 @@ from engine.engine import Engine
 from engine.foreign.loading import load_graph
 from tui.app import HitlApp
 from tui.calls import plain
+from tui.launch import make_app
 from tui.screens.answer import AnswerScreen
 from tui.screens.choose import ChooseScreen
 from tui.screens.edit import EditScreen
 
-from .helpers import running_console, wait_until
+from .helpers import TEST_SETTINGS, running_console, wait_until
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 TASK = "Email bob@company.com the Q3 numbers and delete draft.txt"
@@ -119,7 +121,9 @@ async def test_the_call_panel_names_the_format_its_decisions_and_the_missing_gua
             assert "LangChain HITL (per call)" in shown
             assert "decisions: approve (a), edit (e), reject (r), respond (s)" in shown
             assert "not protected against re-running after a crash" in shown
-            assert "bob@company.com" in shown
+            assert "Tool execution requires approval" in shown
+            assert "Args: {" not in shown  # LangChain's repr of the call: the preview says it
+            assert "to      bob@company.com" in shown
 
             await select_card(app, pilot, "delete_file")
             shown = call_panel(app)
@@ -211,7 +215,7 @@ async def test_a_plain_graph_starts_from_json_and_its_question_is_answered_in_js
     home: Home, policy: Path, outbox: Path
 ) -> None:
     async with own_engine(home, policy, "per_call", "plain") as engine:
-        async with running_console(engine) as (app, pilot):
+        async with running_console(engine, notifications=True) as (app, pilot):
             await wait_until(pilot, lambda: app.engine is not None, "the engine")
             await pilot.press("n")
             await wait_until(pilot, lambda: isinstance(app.screen, ChooseScreen), "the graphs")
@@ -243,22 +247,53 @@ async def test_a_plain_graph_starts_from_json_and_its_question_is_answered_in_js
             assert '"status": "received"' in app.pane.story_text
 
             await select_card(app, pilot, "")
-            assert "unrecognised interrupt" in call_panel(app)
+            assert call_panel(app).count("unrecognised interrupt") == 1
             assert "Refund order A-7?" in call_panel(app)
+            assert "decisions: answer (e)" in call_panel(app)
+            await pilot.press("r")
+            await wait_until(
+                pilot,
+                lambda: any(
+                    "This interrupt does not allow reject; it takes answer (e)." in t
+                    for t in toasts(app)
+                ),
+                "the refusal",
+            )
+            assert len(app.screen_stack) == 1
+
             await pilot.press("e")
             await wait_until(pilot, lambda: app.screen.id == "answer", "the answer dialog")
             asked = plain(app.screen.query_one("#asked Static", Static).content)
             assert '"question": "Refund order A-7?"' in asked
-            app.screen.query_one(TextArea).load_text("true")
-            await pilot.press("ctrl+s")
+            await pilot.press(*"true", "ctrl+s")  # typed over the placeholder
             await wait_until(
                 pilot,
                 lambda: app.thread_list.get(row.thread.id).thread.status == "done",
                 "the thread to finish",
             )
             await wait_until(pilot, lambda: "settle " in app.pane.story_text, "the settlement")
+            assert "↩ interrupt answered by alice" in app.pane.story_text
     refund = json.loads((outbox / "refund-A-7.json").read_text())
     assert refund["amount"] == 250
+
+
+async def test_the_answer_dialog_fits_an_80_by_24_terminal(
+    home: Home, policy: Path, outbox: Path
+) -> None:
+    async with own_engine(home, policy, "plain") as engine:
+        thread = await engine.start(graph="plain", input={"order_id": "C-3", "amount": 40})
+        await engine.wait(thread.id)
+        app = make_app(engine, TEST_SETTINGS)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: len(app.sidebar) == 1, "the question")
+            await select_card(app, pilot, "")
+            await pilot.press("e")
+            await wait_until(pilot, lambda: app.screen.id == "answer", "the answer dialog")
+            screen = app.screen.region
+            for part in ("#asked", "#json", "#cancel", "#submit"):
+                shown = app.screen.query_one(part).region
+                assert screen.contains_region(shown), f"{part} is cut off: {shown}"
+            assert app.screen.query_one("#asked", VerticalScroll).max_scroll_y == 0
 
 
 # A thread the app paused, resumed by the app itself
@@ -279,16 +314,25 @@ async def test_a_card_resumed_elsewhere_disappears_with_a_notice(
 
         shared = Home(tmp_path / "home", sqlite_file=app_db)
         async with own_engine(shared, policy, "plain") as engine:
-            console = running_console(engine, notifications=True, decided_linger_seconds=0.01)
+            console = running_console(engine, notifications=True, decided_linger_seconds=2.0)
             async with console as (app, pilot):
                 await wait_until(pilot, lambda: len(app.sidebar) == 1, "the adopted card")
-                assert app.sidebar.rows[0].thread_id == "order-9"
+                [adopted] = app.sidebar.rows
+                assert adopted.thread_id == "order-9"
+                app.action_open_approval(adopted.id)
 
                 await graph.ainvoke(Command(resume=False), thread)  # the app answers
-                await wait_until(pilot, lambda: len(app.sidebar) == 0, "the card to close")
+                await wait_until(
+                    pilot, lambda: app.sidebar.rows[0].status == "withdrawn", "the card to close"
+                )
                 assert any(
                     t.startswith("resumed elsewhere: ") and "nothing was sent" in t
                     for t in toasts(app)
                 )
+                shown = call_panel(app)
+                assert "closed: resumed elsewhere: closed, nothing sent" in shown
+                assert "decisions:" not in shown
+                assert app.header.pending == 0
+                await wait_until(pilot, lambda: len(app.sidebar) == 0, "the card to go")
             assert await engine.pending() == []
     assert not (outbox / "refund-B-9.json").exists()
