@@ -17,6 +17,7 @@ from tui.screens.answer import NOTHING, AnswerScreen
 from tui.screens.ask import AskScreen
 from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.edit import EditScreen
+from tui.widgets.approval_detail import allowed_choices
 
 AnswerT = TypeVar("AnswerT")
 
@@ -55,11 +56,9 @@ class DecisionFlow:
             )
             return
         if not approval.allows(kind):
-            allowed = ", ".join(
-                c for c in ("approve", "edit", "reject", "respond") if approval.allows(c)
-            )
+            whose = f"{approval.tool}: this" if approval.tool else "This"
             app.notify(
-                f"{approval.tool}: this interrupt does not allow {kind} (it takes {allowed}).",
+                f"{whose} interrupt does not allow {kind}; it takes {allowed_choices(approval)}.",
                 severity="warning",
             )
             return
@@ -144,7 +143,7 @@ class DecisionFlow:
             )
         else:
             app.notify(
-                f"{decided.tool}: approval {decided.received}/{decided.required} recorded; "
-                f"{needed} before it runs.",
+                f"{decided.tool or 'interrupt'}: approval {decided.received}/"
+                f"{decided.required} recorded; {needed} before it runs.",
                 title="high risk",
             )

@@ -63,9 +63,7 @@ def item_of(event: Event, clock: Clock) -> StoryItem | None:
         return StoryItem(key, "node", text)
     if isinstance(event, ApprovalWithdrawn):
         a = event.approval
-        text = Text.assemble(
-            stamp, ("↷ ", "bold"), (a.tool or "interrupt", "bold"), f" {event.reason}: closed"
-        )
+        text = Text.assemble(stamp, ("↷ ", "bold"), (_name(a), "bold"), f" {event.reason}: closed")
         return StoryItem(key, "decision", text)
     if isinstance(event, ApprovalRequested) and event.approval.kind == "interrupt":
         text = Text.assemble(stamp, ("⏸ waits for an answer ", "bold"), "· unrecognised interrupt")
@@ -87,13 +85,13 @@ def item_of(event: Event, clock: Clock) -> StoryItem | None:
         text = Text.assemble(
             stamp,
             ("⏱ ", "bold"),
-            (f"{a.tool} {_DECIDED['expire']}", "bold"),
+            (f"{_name(a)} {_DECIDED['expire']}", "bold"),
             f" at {when}: nobody decided in time; it did not run",
         )
         return StoryItem(key, "expired", text)
     if isinstance(event, ApprovalExpiring):
         a = event.approval
-        text = Text.assemble(stamp, ("⏱ ", "bold"), (a.tool, "bold"), " expires soon")
+        text = Text.assemble(stamp, ("⏱ ", "bold"), (_name(a), "bold"), " expires soon")
         if a.expires_at is not None:
             text.append(f" (at {clock.time_of(a.expires_at)}) unless someone decides")
         return StoryItem(key, "expiring", text)
@@ -108,14 +106,14 @@ def item_of(event: Event, clock: Clock) -> StoryItem | None:
         if event.final:  # every person's part: "edited by root · approved by alice"
             glyph = decided_glyph(a)
             text = Text.assemble(
-                stamp, (f"{glyph} {a.tool} ", "bold"), (who_did_what(a), "bold"), f" at {when}"
+                stamp, (f"{glyph} {_name(a)} ", "bold"), (who_did_what(a), "bold"), f" at {when}"
             )
         else:
             glyph = _GLYPH.get(event.decision, "·")
             verb = _DECIDED.get(event.decision, event.decision)
             text = Text.assemble(
                 stamp,
-                (f"{glyph} {a.tool} {verb}", "bold"),
+                (f"{glyph} {_name(a)} {verb}", "bold"),
                 f" by {event.operator} at {when} ({a.received}/{a.required}, {_more(a)})",
             )
             if event.decision == "edit":  # the edited call is judged again
@@ -142,6 +140,11 @@ def item_of(event: Event, clock: Clock) -> StoryItem | None:
             key, "failed", Text.assemble(stamp, ("? outcome unknown: a person must say", "bold"))
         )
     return None
+
+
+def _name(approval: ApprovalView) -> str:
+    """What a line calls the approval: its tool, or (for a graph's own question) "interrupt"."""
+    return approval.tool or "interrupt"
 
 
 def _more(approval: ApprovalView) -> str:
@@ -177,6 +180,6 @@ def expiring_notice(approval: ApprovalView, thread_title: str | None, clock: Clo
     """The warning a person gets before the policy rejects an undecided call."""
     left = clock.until(approval.expires_at) if approval.expires_at else "moments"
     return (
-        f"{approval.tool} in “{thread_title or approval.thread_id}” is rejected in {left} "
+        f"{_name(approval)} in “{thread_title or approval.thread_id}” is rejected in {left} "
         "unless someone decides it."
     )

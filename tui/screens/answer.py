@@ -31,12 +31,27 @@ def parse(text: str) -> tuple[Any, str | None]:
 
 
 class AnswerScreen(ModalScreen[Any]):
-    """Dismisses with the parsed value, or :data:`NOTHING` when cancelled."""
+    """Dismisses with the parsed value, or :data:`NOTHING` when cancelled.
+
+    The value asked about and the editor take only the lines they need, so the buttons
+    stay on screen in a short terminal (below 30 lines the spacing goes too)."""
 
     BINDINGS: ClassVar = [
-        Binding("ctrl+s", "submit", "Submit", priority=True),
+        # Not a priority binding: it waits behind the keys typed before it, so a fast
+        # typist (or a paste) submits what the editor shows, not what it held a moment ago.
+        Binding("ctrl+s", "submit", "Submit"),
         Binding("escape", "cancel", "Cancel", priority=True),
     ]
+
+    DEFAULT_CSS = """
+    AnswerScreen #asked { height: auto; max-height: 12; }
+    AnswerScreen #json { height: auto; min-height: 3; max-height: 10; }
+    AnswerScreen #problems { height: auto; }
+    AnswerScreen.-short #asked { max-height: 6; }
+    """
+
+    # Textual's Screen annotates this as an instance variable, so ClassVar upsets mypy.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
 
     def __init__(
         self,
@@ -75,7 +90,9 @@ class AnswerScreen(ModalScreen[Any]):
                 yield Button(f"{self.submit_label} (ctrl+s)", id="submit", variant="warning")
 
     def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
+        editor = self.query_one(TextArea)
+        editor.select_all()  # a placeholder ("null", "{}"): typing replaces it
+        editor.focus()
         self._check(self.initial)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:

@@ -30,6 +30,7 @@ class ChooseScreen(ModalScreen[str | None]):
             if self.prompt:
                 yield Static(self.prompt, id="prompt")
             yield OptionList(*(Option(label, id=key) for key, label in self.options))
+            yield Static("↑↓ and enter choose · escape cancels", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

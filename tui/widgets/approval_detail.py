@@ -18,7 +18,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from engine import ApprovalView
-from tui.calls import approval_preview, reveal, tier_text
+from tui.calls import approval_preview, reveal, tier_text, who_did_what
 from tui.clock import Clock, SystemClock
 
 FORMAT_LABELS = {
@@ -32,12 +32,15 @@ FORMAT_LABELS = {
 CHOICE_KEYS = {"approve": "a", "edit": "e", "reject": "r", "respond": "s", "answer": "e"}
 
 
+def allowed_choices(approval: ApprovalView) -> str:
+    """The decisions this card takes, with their keys ("approve (a), reject (r)")."""
+    choices = [c for c in CHOICE_KEYS if approval.allows(c)]
+    return ", ".join(f"{c} ({CHOICE_KEYS[c]})" for c in choices)
+
+
 def allowed_text(approval: ApprovalView) -> Text:
     """The decisions this card takes, with their keys: the others are refused."""
-    choices = [c for c in CHOICE_KEYS if approval.allows(c)]
-    return Text.assemble(
-        ("decisions: ", "dim"), ", ".join(f"{c} ({CHOICE_KEYS[c]})" for c in choices)
-    )
+    return Text.assemble(("decisions: ", "dim"), allowed_choices(approval))
 
 
 def approval_header(approval: ApprovalView, thread_title: str | None, show_ids: bool) -> Text:
@@ -51,7 +54,7 @@ def approval_header(approval: ApprovalView, thread_title: str | None, show_ids: 
         text.append(f" · {approval.id}", style="dim")
     if approval.kind == "outcome_unknown":
         text.append("\nOUTCOME UNKNOWN", style="bold red")
-    if approval.format in FORMAT_LABELS:
+    if approval.format in FORMAT_LABELS and approval.tool:  # else it is the first line
         text.append(f"\n{FORMAT_LABELS[approval.format]}", style="bold magenta")
         if approval.action_count > 1:
             text.append(f" · action {approval.action_index + 1} of {approval.action_count}")
@@ -72,7 +75,9 @@ def approval_risk(approval: ApprovalView, clock: Clock | None = None) -> Text:
     lines: list[Text] = []
     if approval.reason:
         lines.append(line("why", approval.reason))
-    if approval.format != "engine":
+    if approval.status == "withdrawn":  # no decision of anyone's: nothing to choose now
+        lines.append(line("closed", who_did_what(approval), "bold yellow"))
+    elif approval.format != "engine" and approval.status == "pending":
         lines.append(allowed_text(approval))
     if approval.rules:
         lines.append(line("rules", ", ".join(approval.rules), "bold"))
@@ -100,17 +105,30 @@ _RISK_SUFFIX = re.compile(r" Risk (?:low|medium|high|deny): .*\.\Z", re.DOTALL)
 once the arguments are edited, so it is cut, and :func:`approval_risk` says why instead."""
 
 
-def approval_body(approval: ApprovalView) -> RenderableType:
-    """The tool's description (its risk is in :func:`approval_risk`) and the call."""
+_LANGCHAIN_CALL = re.compile(r"\n\nTool: (?P<tool>[^\n]*)\nArgs: .*\Z", re.DOTALL)
+"""The call as LangChain's HumanInTheLoopMiddleware writes it under its default
+description ("Tool execution requires approval"): a Python repr of the arguments as the
+model first asked, which the preview below shows properly (and edits make stale)."""
+
+
+def description_of(approval: ApprovalView) -> str:
+    """The description worth reading: without the risk or the call it repeats."""
     description = _RISK_SUFFIX.sub("", approval.description)
+    repeated = _LANGCHAIN_CALL.search(description)
+    if repeated and repeated["tool"] == approval.tool:
+        description = description[: repeated.start()]
+    return description.strip()
+
+
+def approval_body(approval: ApprovalView) -> RenderableType:
+    """The tool's description (its risk is in :func:`approval_risk`) and the call, or
+    the value of an interrupt the engine does not know."""
+    description = description_of(approval)
+    said = [Text(description, style="italic"), Text("")] if description else []
     if approval.kind == "interrupt":
         value = json.dumps(approval.value, indent=2, ensure_ascii=False)
-        return Group(Text(description, style="italic"), Text(""), reveal(value))
-    return Group(
-        Text(description, style="italic"),
-        Text(""),
-        approval_preview(approval),
-    )
+        return Group(*said, reveal(value))
+    return Group(*said, approval_preview(approval))
 
 
 class ApprovalDetail(VerticalScroll, can_focus=False):
