@@ -124,7 +124,11 @@ class Engine(Reader):
             run_slots=options.run_slots,
             lease_seconds=options.lease_seconds,
             cards=CardJudge(
-                policy, lambda: self._policies.digest, store.verdicts, self._foreign.unprotected
+                policy,
+                lambda: self._policies.digest,
+                store.verdicts,
+                self._foreign.unprotected,
+                self._foreign.args_schema,
             ),
             guard=Guard(AtMostOnce(store, self._publish), policy, self._policies.digest),
             observer=options.observer,
@@ -352,7 +356,7 @@ class Engine(Reader):
         now = time.time()
         edit: EditedCall | None = None
         try:
-            if isinstance(decision, Answer) and approval.status == "pending":
+            if isinstance(decision, Answer) and approval.allows("answer"):
                 checked_answer(decision.value, self.options.max_edit_bytes, approval.args_schema)
             if isinstance(decision, Edit):
                 if (error := refusal(approval, decision, now)) is not None:

@@ -187,7 +187,7 @@ def checked_answer(value: Any, limit: int, schema: Mapping[str, Any] = {}) -> An
     schema the graph gave for it (``Interrupt.response_schema``), if any."""
     _within_limits(value, limit, "the answer", "is")
     if schema:
-        check_schema(schema, value, "the answer")
+        check_schema(schema, value, "the answer is")
     return value
 
 

@@ -272,6 +272,8 @@ class Runner:
             answer = _text(messages[-1])
         elif not messages_of(graph):
             answer = compact(values)
+        if thread.status == "done":
+            return thread  # read again (an adopted thread, a second look): said once
         done = replace(thread, status="done", answer=answer, error=None, updated_at=now, pending=0)
         await self._publish(ThreadFinished(done), also=[Threads.update_statement(done)])
         return done

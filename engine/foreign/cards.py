@@ -72,6 +72,9 @@ class CardJudge:
     verdicts: Verdicts
     unprotected: Callable[[str], bool] = lambda _tool: False
     """Whether a tool of the graph runs without recording that it started."""
+    schema_of: Callable[[str], dict[str, Any] | None] = lambda _tool: None
+    """A tool's argument schema from the graph's tool nodes, for a card whose interrupt
+    gives none (a batched review, an inbox request): edits are checked against it."""
 
     @classmethod
     def default(cls, verdicts: Verdicts) -> CardJudge:
@@ -106,7 +109,9 @@ class CardJudge:
             status="pending",
             created_at=now,
             interrupt_id=asked.key,
-            args_schema=dict(card.args_schema or {}),
+            args_schema=dict(
+                card.args_schema or (None if unrecognised else self.schema_of(card.tool)) or {}
+            ),
             rules=verdict.rules,
             distinct_operators=verdict.distinct_operators,
             expires_at=verdict.at + verdict.expires_after if verdict.expires_after else None,

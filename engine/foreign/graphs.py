@@ -14,7 +14,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from engine.errors import HitlError
-from engine.foreign.introspect import graph_tools, unprotected_tools
+from engine.foreign.introspect import graph_tools, tool_args_schema, unprotected_tools
 from engine.foreign.loading import LoadedGraph, takes_messages, validate_input
 
 Built = Any
@@ -33,6 +33,7 @@ class ForeignGraphs:
         self._built: dict[str, Built] = {}
         self._unprotected: set[str] = set()
         self._known_tools: set[str] = set()
+        self._schemas: dict[str, dict[str, Any]] = {}
 
     def __bool__(self) -> bool:
         return bool(self._loaded)
@@ -52,6 +53,11 @@ class ForeignGraphs:
             self._built[name] = graph
             tools = graph_tools(graph)
             self._known_tools |= set(tools)
+            for tool_name, tool in tools.items():
+                try:
+                    self._schemas.setdefault(tool_name, tool_args_schema(tool))
+                except Exception:  # a schema pydantic cannot render: edit as free JSON
+                    continue
             self._unprotected |= unprotected_tools(graph)
 
     def graph(self, name: str) -> Built:
@@ -67,6 +73,10 @@ class ForeignGraphs:
 
     def takes_messages(self, name: str) -> bool:
         return takes_messages(self.graph(name))
+
+    def args_schema(self, tool: str) -> dict[str, Any] | None:
+        """The JSON schema of a tool's arguments, from the graph's tool nodes, if found."""
+        return self._schemas.get(tool)
 
     def first_input(self, name: str, task: str, given: Any = None) -> Any:
         """The input a new thread starts with: the task as a message, for a graph whose

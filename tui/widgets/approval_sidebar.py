@@ -101,19 +101,21 @@ class ApprovalSidebar(RowList[ApprovalView]):
             if row.status != "pending":  # who did what, where a pending card shows the call
                 return Text("  " + padded(who_did_what(row), max(0, width - 2)), style=decided)
             style = self.get_component_rich_style("approval-sidebar--summary")
-            return Text("  " + padded(row.summary, max(0, width - 2)), style=style)
+            summary = row.summary if row.kind != "interrupt" else _asks(row.value)
+            return Text("  " + padded(summary, max(0, width - 2)), style=style)
         tool_style = self.get_component_rich_style("approval-sidebar--tool")
         if row.status != "pending":
-            return Text.assemble((f"{decided_glyph(row)} ", decided), (row.tool, tool_style))
+            return Text.assemble((f"{decided_glyph(row)} ", decided), (_named(row), tool_style))
         tier_style = self.get_component_rich_style(f"approval-sidebar--{row.tier}")
         marker = "?" if row.kind == "outcome_unknown" else "●"
         right = f"{row.received}/{row.required} {self.clock.age(row.created_at):>4}"
-        ident = f"{row.id[:4]} " if self.show_ids else ""
+        base, _, action = row.id.partition("-")  # a batched review's cards: abcd1234-0, -1
+        ident = f"{base[:4]}{'-' + action if action else ''} " if self.show_ids else ""
         expiring = self._expiring(row)
         left_width = width - len(right) - len(row.tier) - len(expiring) - 5
         text = Text.assemble(
             (f"{marker} ", tier_style),
-            (padded(f"{ident}{row.tool}", max(0, left_width)), tool_style),
+            (padded(f"{ident}{_named(row)}", max(0, left_width)), tool_style),
             " ",
             (expiring, self.get_component_rich_style("approval-sidebar--expiring")),
             (row.tier, tier_style),
@@ -163,3 +165,15 @@ class ApprovalSidebar(RowList[ApprovalView]):
 
     def action_respond(self) -> None:
         self._request("respond")
+
+
+def _named(row: ApprovalView) -> str:
+    """The tool, or what an interrupt without one is."""
+    return row.tool or "unrecognised interrupt"
+
+
+def _asks(value: object) -> str:
+    """What an unrecognised interrupt asks, on one line."""
+    import json
+
+    return "asks: " + json.dumps(value, ensure_ascii=False, default=str).replace("\n", " ")

@@ -340,3 +340,19 @@ async def test_events_of_a_graph_without_messages_are_node_updates(
         assert nodes[:2] == ["input", "receive"] and "notify" in nodes
         assert not any(isinstance(e, MessageAdded) for e in seen)
         assert (outbox / "refund-S-1.json").exists()  # under 20: refunded without asking
+        await asyncio.sleep(1.2)  # the adopter's polls see the thread's checkpoints: once
+        kinds = [e.kind for e in await engine.history(thread.id)]
+        assert kinds.count("ThreadFinished") == 1
+
+
+async def test_a_batched_card_is_edited_against_the_schema_of_the_graph_s_tool(
+    home: Home, tmp_path: Path, outbox: Path
+) -> None:
+    async with Engine.open(
+        home, policy=policy_file(tmp_path), graphs=[graph("hitl_agent.py:batched_agent")]
+    ) as engine:
+        email = (await started(engine))["send_email"]
+        assert email.args_schema["required"] == ["to", "subject", "body"]
+        with pytest.raises(InvalidArguments, match="body"):
+            await engine.decide(email.id, Edit({"to": "x@company.com", "subject": "s"}))
+        assert (await engine.approval(email.id)).status == "pending"
