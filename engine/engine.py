@@ -335,6 +335,11 @@ class Engine(Reader):
         """The names of the graphs threads may start on besides the built-in agent."""
         return self._foreign.names
 
+    def check_input(self, graph: str, value: Any) -> None:
+        """Raises what :meth:`start` would for ``value`` as ``graph``'s input (not JSON
+        object, failing the input schema); writes nothing."""
+        self._foreign.first_input(graph, "", value)
+
     def takes_messages(self, graph: str) -> bool:
         """Whether a new thread on ``graph`` starts from a task (else from JSON input)."""
         return self._foreign.takes_messages(graph)

@@ -27,9 +27,7 @@ def schema_problems(schema: Mapping[str, Any], value: Any, limit: int = 5) -> li
     ]
 
 
-def check_schema(
-    schema: Mapping[str, Any], args: Any, what: str = "the arguments are"
-) -> None:
+def check_schema(schema: Mapping[str, Any], args: Any, what: str = "the arguments are") -> None:
     """Raises InvalidArguments naming each field of ``args`` that fails ``schema``
     (``what``: the subject and its verb, "the answer is")."""
     if problems := schema_problems(schema, args):

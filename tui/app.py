@@ -359,14 +359,26 @@ class HitlApp(App[int]):
                     initial="{}",
                     submit="Start",
                     cursor_blink=self.settings.cursor_blink,
+                    check=lambda value: self._input_refusal(graph, value),
                     id="new-input",
                 ),
                 lambda value: self._start_if("", graph, value, value is not NOTHING),
             )
             return
         self.push_screen(
-            AskScreen.new_thread(), lambda task: self._start_if(task or "", graph, None, bool(task))
+            AskScreen.new_thread(graph),
+            lambda task: self._start_if(task or "", graph, None, bool(task)),
         )
+
+    def _input_refusal(self, graph: str, value: Any) -> str | None:
+        """Why the engine would refuse ``value`` as the graph's input, if it would."""
+        if self.engine is None:
+            return "The engine is not open yet."
+        try:
+            self.engine.check_input(graph, value)
+        except HitlError as error:
+            return str(error)
+        return None
 
     def _start_if(self, task: str, graph: str | None, given: Any, wanted: bool) -> None:
         if wanted:

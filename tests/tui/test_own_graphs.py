@@ -235,6 +235,14 @@ async def test_a_plain_graph_starts_from_json_and_its_question_is_answered_in_js
             assert app.screen is dialog
             assert engine.graphs and not app.thread_list.rows
 
+            # JSON, but not the graph's input: refused before the dialog closes, text kept
+            dialog.query_one(TextArea).load_text('{"order_id": 7, "amount": 250}')
+            await pilot.pause()
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert app.screen is dialog and "order_id" in dialog.query_one(TextArea).text
+            assert not app.thread_list.rows
+
             dialog.query_one(TextArea).load_text('{"order_id": "A-7", "amount": 250}')
             await pilot.pause()
             assert not dialog.query_one("#submit", Button).disabled

@@ -5,6 +5,7 @@ it cannot be submitted until it parses."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -62,9 +63,13 @@ class AnswerScreen(ModalScreen[Any]):
         initial: str = "",
         submit: str = "Answer",
         cursor_blink: bool = True,
+        check: Callable[[Any], str | None] | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
+        self.check = check
+        """Says why a parsed value would be refused (None: fine), before the dialog
+        closes, so what was typed is not lost."""
         self.title_text = title
         self.shown = shown
         self.prompt = prompt
@@ -115,6 +120,9 @@ class AnswerScreen(ModalScreen[Any]):
         value, problem = parse(self.query_one(TextArea).text)
         if problem is not None:
             self.notify(f"Not JSON yet: {problem}", severity="error")
+            return
+        if self.check is not None and (refusal := self.check(value)) is not None:
+            self.notify(refusal, severity="error")
             return
         self.dismiss(value)
 

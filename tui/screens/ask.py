@@ -34,12 +34,14 @@ class AskScreen(ModalScreen[str | None]):
         self.required = required
 
     @classmethod
-    def new_thread(cls) -> AskScreen:
-        """Asks for the task of a new agent thread."""
+    def new_thread(cls, graph: str | None = None) -> AskScreen:
+        """Asks for the task of a new agent thread (on ``graph``, one of your own)."""
         return cls(
-            "New thread",
+            f"New thread on {graph}" if graph else "New thread",
             prompt="What should the agent do?",
-            placeholder="email the Q3 report to boss@company.com",
+            placeholder="what to do, in plain words"
+            if graph
+            else "email the Q3 report to boss@company.com",
             submit="Start",
             required=True,
             id="new-thread",
