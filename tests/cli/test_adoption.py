@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.own_cli import EXAMPLES, PER_CALL, ROOT, TASK, Desk, Outbox, one_line
+from tests.cli.own_cli import BATCHED, EXAMPLES, PER_CALL, ROOT, TASK, Desk, Outbox, one_line
 
 POSTGRES_URL = os.environ.get("HITL_TEST_POSTGRES_URL")
 HUNG_SECONDS = 120
@@ -62,7 +62,9 @@ def desk(app_database: str, outbox: Outbox, tmp_path: Path) -> Desk:
     return Desk(home, app_database, outbox, PER_CALL)
 
 
-def app(database: str, outbox: Outbox, thread: str, task: str) -> list[dict[str, Any]]:
+def app(
+    database: str, outbox: Outbox, thread: str, task: str, graph: str = "per_call"
+) -> list[dict[str, Any]]:
     """``python examples/app.py``: runs the agent on its own thread until it pauses;
     the interrupts it printed."""
     ran = subprocess.run(
@@ -73,6 +75,8 @@ def app(database: str, outbox: Outbox, thread: str, task: str) -> list[dict[str,
             database,
             "--thread",
             thread,
+            "--graph",
+            graph,
             task,
         ],
         capture_output=True,
@@ -85,12 +89,15 @@ def app(database: str, outbox: Outbox, thread: str, task: str) -> list[dict[str,
     return list(json.loads(ran.stdout))
 
 
-def app_thread(database: str, outbox: Outbox, thread: str, resume: Any = None) -> dict[str, Any]:
+def app_thread(
+    database: str, outbox: Outbox, thread: str, resume: Any = None, graph: str = "per_call"
+) -> dict[str, Any]:
     """The thread as the app sees it on its own checkpointer (``tests.cli.own_app``),
     resumed by the app itself first when ``resume`` is given."""
     extra = [json.dumps(resume)] if resume is not None else []
+    helper = [sys.executable, "-m", "tests.cli.own_app", "--database", database]
     ran = subprocess.run(
-        [sys.executable, "-m", "tests.cli.own_app", "--database", database, thread, *extra],
+        [*helper, "--graph", graph, thread, *extra],
         capture_output=True,
         text=True,
         env={**os.environ, "EXAMPLE_OUTBOX": str(outbox.path)},
@@ -202,6 +209,29 @@ def test_a_thread_the_app_paused_is_adopted_and_resumed_by_a_decision(
         ("send_email", "approve", "carol"),
         ("delete_file", "approve", "carol"),
     ]
+
+
+def test_an_adopted_batched_turn_runs_once_both_its_cards_are_decided(
+    desk: Desk, app_database: str, outbox: Outbox
+) -> None:
+    [paused] = app(app_database, outbox, "order-9", TASK, graph="batched")
+    d = desk.on(BATCHED)
+    d("resume")
+    shown = cards(d)
+    assert {c["interrupt_id"] for c in shown.values()} == {f"{paused['id']}:0", f"{paused['id']}:1"}
+
+    edited = {"to": "ann@company.com", "subject": "Q3", "body": "The checked numbers."}
+    d("edit", shown["send_email"]["id"], "--args", json.dumps(edited))
+    assert outbox.emails() == []
+    assert app_thread(app_database, outbox, "order-9", graph="batched")["interrupts"] == [
+        paused["id"]
+    ]
+
+    d("reject", shown["delete_file"]["id"], "--reason", "the auditors want it")
+    assert outbox.emails() == ["ann@company.com"] and outbox.draft_kept()
+    after = app_thread(app_database, outbox, "order-9", graph="batched")
+    assert after["interrupts"] == []
+    assert "the auditors want it" in after["last"]
 
 
 def test_a_second_paused_thread_is_taken_in_by_the_next_engine_look(
