@@ -257,7 +257,7 @@ def test_a_listing_before_any_engine_looked_does_not_call_the_apps_database_dama
                 strict=True,
                 reason="on an app's SQLite file without hitl's tables yet, a listing says "
                 "'is not a whole hitl database ... Run `hitl doctor` ... keep a copy' "
-                "(engine/reader.py via Reader.open), though nothing is wrong with it",
+                "(engine/storage/sqlite_file.py:264-269), though nothing is wrong with it",
             )
         )
     app(app_database, outbox, "order-7", TASK)
