@@ -601,3 +601,721 @@ async def test_a_thread_id_cannot_forge_lines_in_the_pending_listing(
     assert listed.returncode == 0, listed.stderr
     assert not any(line.startswith("0000beef") for line in listed.stdout.splitlines())
     assert "\u202e" not in listed.stdout
+
+
+# --- 3. graphs that misbehave: raising, exiting, hanging, odd values ------------------
+
+ASKS = """
+    def ask(state: State) -> State:
+        answer = interrupt({"question": "refund order A-7?"})
+        effect(f"answered {answer!r}")
+        return {"answer": answer}
+
+    graph = one_node(ask)
+"""
+
+RAISES = """
+    def boom(state: State) -> State:
+        raise ValueError("the CRM is down")
+
+    graph = one_node(boom)
+"""
+
+
+async def test_a_graph_that_raises_fails_its_thread_and_the_others_go_on(
+    home: Home, tmp_path: Path
+) -> None:
+    """Held."""
+    raising = graph_file(tmp_path, "raises", RAISES)
+    asking = graph_file(tmp_path, "asks", ASKS)
+    async with supervising(home, f"{raising}:graph", f"{asking}:graph") as engine:
+        broken, cards = await paused(engine)
+        assert (broken.status, broken.error, cards) == (
+            "failed",
+            "ValueError: the CRM is down",
+            [],
+        )
+        fine, [card] = await paused(engine, graph=engine.graphs[1])
+        await engine.decide(card.id, Answer(True))
+        await engine.wait(fine.id)
+        assert (await engine.thread(fine.id)).status == "done"
+
+    assert effects(tmp_path) == ["answered True"]
+
+
+EXITS = """
+    def check(state: State) -> State:
+        sys.exit("cannot reach the CRM")  # what a script's helper does when it gives up
+
+    graph = one_node(check)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "A node that calls sys.exit() (or raises KeyboardInterrupt) ends the whole hitl "
+        "process, the console with it, and its thread stays 'running' for ever with no "
+        "error: Runner._drive_held() catches Exception around graph.astream(), and "
+        "SystemExit is a BaseException, which asyncio re-raises out of the event loop. "
+        "A user's node must not be able to stop the fleet: the runner should catch "
+        "BaseException from the graph (but CancelledError) and fail that thread with it."
+    ),
+)
+def test_a_graph_that_calls_sys_exit_fails_its_thread_not_the_process(tmp_path: Path) -> None:
+    graph = graph_file(tmp_path, "exits", EXITS)
+    home = tmp_path / "home"
+
+    hitl(home, "--graph", f"{graph}:graph", "run", "--input", '{"given": 1}')
+    listed = hitl(home, "threads", "--json")
+
+    [thread] = json.loads(listed.stdout)
+    assert thread["status"] == "failed"
+    assert "SystemExit" in thread["error"] and "cannot reach the CRM" in thread["error"]
+
+
+NOT_JSON = {
+    "bytes": 'b"\\xff\\x00"',
+    "set": '{"finance", "legal"}',
+    "datetime": "datetime.datetime(2030, 1, 1, 9, 30)",
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "A recognised interrupt (here LangChain's per-call request) whose args hold a "
+        "value JSON cannot (bytes, a set, a datetime, all of which LangGraph checkpoints "
+        "happily) leaves its thread 'running' for ever, with no card and no error "
+        "anywhere: CardJudge._verdict() calls call_digest(card.tool, card.args), whose "
+        "json.dumps raises TypeError; Runner._settle() lets it escape _drive_held() (it "
+        "is outside the try around astream), the task dies, and engine.wait() gathers "
+        "it with return_exceptions=True. The card should hold the args as plain() shows "
+        "them (it already does for the card's own row), the digest be taken of those."
+    ),
+)
+@pytest.mark.parametrize("kind", sorted(NOT_JSON))
+async def test_arguments_json_cannot_hold_still_give_a_card(
+    home: Home, tmp_path: Path, kind: str
+) -> None:
+    value = NOT_JSON[kind]
+    graph = graph_file(
+        tmp_path,
+        f"not_json_{kind}",
+        f"""
+        import datetime
+
+        def ask(state: State) -> State:
+            answer = interrupt({{
+                "type": "tool_approval", "tool_call_id": "call-1", "name": "schedule",
+                "args": {{"when": {value}}}, "description": "Put it in the calendar?",
+            }})
+            effect(f"scheduled: {{answer['type']}}")
+            return {{"answer": str(answer)}}
+
+        graph = one_node(ask)
+        """,
+    )
+    async with supervising(home, f"{graph}:graph") as engine:
+        thread, cards = await paused(engine)
+
+    assert thread.status == "waiting"
+    assert [c.tool for c in cards] == ["schedule"]
+
+
+async def test_an_unrecognised_interrupt_of_any_python_value_is_shown_and_answered(
+    home: Home, tmp_path: Path
+) -> None:
+    """Held: sets, bytes and dates in an interrupt the engine does not know are shown
+    as text, and the JSON answer reaches the graph as typed."""
+    graph = graph_file(
+        tmp_path,
+        "odd_values",
+        """
+        import datetime
+
+        def ask(state: State) -> State:
+            odd = {"pick one": {1, 2}, "raw": b"\\xff", "by": datetime.date(2030, 1, 1)}
+            answer = interrupt(odd)
+            effect(f"answered {answer!r}")
+            return {"answer": answer}
+
+        graph = one_node(ask)
+        """,
+    )
+    async with supervising(home, f"{graph}:graph") as engine:
+        thread, [card] = await paused(engine)
+        assert card.format == "unrecognised"
+        assert card.value == {
+            "pick one": "{1, 2}",
+            "raw": "b'\\xff'",
+            "by": "datetime.date(2030, 1, 1)",
+        }
+        await engine.decide(card.id, Answer({"pick": 2}))
+        await engine.wait(thread.id)
+
+    assert effects(tmp_path) == ["answered {'pick': 2}"]
+
+
+async def test_arguments_nested_too_deep_to_checkpoint_fail_the_thread_with_a_reason(
+    home: Home, tmp_path: Path
+) -> None:
+    """Held: LangGraph cannot checkpoint the interrupt; the thread says so."""
+    graph = graph_file(
+        tmp_path,
+        "deep",
+        """
+        def ask(state: State) -> State:
+            deep: Any = "bottom"
+            for _ in range(5000):
+                deep = {"next": deep}
+            interrupt({"type": "tool_approval", "tool_call_id": "c", "name": "note",
+                       "args": {"deep": deep}, "description": "deep"})
+            return {}
+
+        graph = one_node(ask)
+        """,
+    )
+    async with supervising(home, f"{graph}:graph") as engine:
+        thread, cards = await paused(engine)
+
+    assert (thread.status, cards) == ("failed", [])
+    assert "serializable" in (thread.error or "")
+
+
+SUBGRAPHS = """
+    def inner(state: State) -> State:
+        answer = interrupt({"type": "tool_approval", "tool_call_id": "call-9", "name": "note",
+                            "args": {"text": "from the subgraph"}, "description": "Note it?"})
+        effect(f"inner got {answer['type']}")
+        return {"answer": answer["type"]}
+
+    inner_graph = one_node(inner)
+
+    def calls_inner(state: State) -> State:
+        return inner_graph.invoke(state)
+
+    as_node = one_node(inner_graph)
+    as_call = one_node(calls_inner)
+"""
+
+
+@pytest.mark.parametrize("attr", ["as_node", "as_call"])
+async def test_an_interrupt_raised_in_a_subgraph_is_a_card_and_its_answer_reaches_it(
+    home: Home, tmp_path: Path, attr: str
+) -> None:
+    """Held: as a node, and invoked from inside a node."""
+    graph = graph_file(tmp_path, f"subgraphs_{attr}", SUBGRAPHS)
+    async with supervising(home, f"{graph}:{attr}") as engine:
+        thread, [card] = await paused(engine)
+        assert (card.format, card.tool, card.args) == (
+            "hitl_per_call",
+            "note",
+            {"text": "from the subgraph"},
+        )
+        await engine.decide(card.id, Approve())
+        await engine.wait(thread.id)
+        assert (await engine.thread(thread.id)).status == "done"
+
+    assert effects(tmp_path) == ["inner got approve"]
+
+
+MANY = 10_000
+
+
+async def test_an_interrupt_of_ten_thousand_actions_is_one_card_each_sent_whole(
+    tmp_path: Path,
+) -> None:
+    """Held: each action its own card with the decisions its config allows, and the
+    graph hears nothing until every one is decided."""
+    graph = graph_file(
+        tmp_path,
+        "many",
+        f"""
+        def ask(state: State) -> State:
+            reply = interrupt({{
+                "action_requests": [
+                    {{"name": "refund", "args": {{"order": i}}, "description": ""}}
+                    for i in range({MANY})
+                ],
+                "review_configs": [{{"action_name": "refund",
+                                     "allowed_decisions": ["approve", "reject"]}}] * {MANY},
+            }})
+            effect(f"{{len(reply['decisions'])}} decisions")
+            return {{"answer": "ok"}}
+
+        graph = one_node(ask)
+        """,
+    )
+    async with supervising(Home(tmp_path / "home"), f"{graph}:graph") as engine:
+        thread, cards = await paused(engine)
+        assert len(cards) == MANY
+        assert {(c.format, c.action_count, c.allowed) for c in cards} == {
+            ("hitl_batched", MANY, ("approve", "reject")),
+        }
+        assert sorted(c.args["order"] for c in cards) == list(range(MANY))
+        for card in cards[:3]:
+            await engine.decide(card.id, Approve())
+        await engine.wait(thread.id)
+        assert (await engine.thread(thread.id)).status == "waiting"
+
+    assert effects(tmp_path) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        'Once the policy names a tool of a user\'s graph (`pay = "high"` in policy.toml), '
+        "deciding without --graph is refused ('tools.pay: unknown tool'), though a decision "
+        "'is recorded by any process': Engine.open() checks the policy's tool names "
+        "against the built-in catalogue unless graphs are given (known = AnyName(...) "
+        "only `if graphs`), and `hitl approve` loads none. The same home's `hitl pending` "
+        "lists the card; only the decision fails. A home that has threads of its own "
+        "graphs should take any tool name, as it does with --graph."
+    ),
+)
+def test_a_policy_naming_a_graphs_tool_still_lets_any_process_decide(tmp_path: Path) -> None:
+    graph = graph_file(tmp_path, "pay", PAY)
+    home = tmp_path / "home"
+    started = hitl(home, "--graph", f"{graph}:graph", "run", "--input", '{"given": 1}')
+    assert started.returncode == 0, started.stderr
+    policy = home / "policy.toml"
+    policy.write_text(
+        policy.read_text().replace('search = "low"', 'search = "low"\npay = "medium"')
+    )
+    [card] = pending_ids(home)
+
+    decided = hitl(home, "approve", card)
+
+    assert decided.returncode == 0, decided.stderr
+
+
+PAY = """
+    def ask(state: State) -> State:
+        answer = interrupt({"type": "tool_approval", "tool_call_id": "call-1", "name": "pay",
+                            "args": {"amount": 5}, "description": "Pay 5?"})
+        if answer["type"] == "approve":
+            effect("paid 5")
+        return {"answer": answer["type"]}
+
+    graph = one_node(ask)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=subprocess.TimeoutExpired,
+    reason=(
+        "`hitl approve ID` without --graph, on a card of a user's graph, records the "
+        "decision, then waits DECIDE_WAIT_SECONDS (60 s) and says 'the thread is being "
+        "run, which applies it', which is false: no process runs it. Runner._drive_held() "
+        "returns at once (UnknownGraph: this process has no such graph), and "
+        "Runner.wait() keeps kicking it every 50 ms while the decision is unapplied. It "
+        "should say at once that the decision is recorded and that `hitl --graph NAME "
+        "resume` (or the console with --graph) will apply it."
+    ),
+)
+def test_deciding_without_the_graph_says_at_once_where_it_will_be_applied(
+    tmp_path: Path,
+) -> None:
+    graph = graph_file(tmp_path, "pay", PAY)
+    home = tmp_path / "home"
+    hitl(home, "--graph", f"{graph}:graph", "run", "--input", '{"given": 1}')
+    [card] = pending_ids(home)
+
+    decided = hitl(home, "approve", card, timeout=30)
+
+    assert decided.returncode == 0
+    assert "--graph" in decided.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "With a thread of graph A paused in a home, any engine opened with --graph B "
+        "fails to open: 'no graph named A here (configured: B)'. The Adopter reads the "
+        "home's own checkpoint tables too (CheckpointFeed reports 'threads the engine "
+        "runs itself'), and Adopter.look() calls ForeignGraphs.graph(known.graph) for a "
+        "thread of a graph this process was not given; the UnknownGraph escapes "
+        "Adopter.start() and so Engine.open(). In the poll loop the same error drops "
+        "the rest of that poll's threads. look() must skip threads of other graphs (as "
+        "the runner does), so one home can serve several graphs, one process each."
+    ),
+)
+async def test_a_home_with_threads_of_another_graph_opens_for_this_one(
+    home: Home, tmp_path: Path
+) -> None:
+    first = graph_file(tmp_path, "pay", PAY)
+    second = graph_file(tmp_path, "asks", ASKS)
+    async with supervising(home, f"{first}:graph") as engine:
+        _, [card] = await paused(engine)
+
+    async with supervising(home, f"{second}:graph") as engine:
+        assert [c.id for c in await engine.pending()] == [card.id]
+        await engine.decide(card.id, Approve())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "`hitl answer ID JSON`, the documented way to answer an unrecognised interrupt, "
+        "crashes with a traceback: AttributeError: 'Namespace' object has no attribute "
+        "'all_matching'. parser.py builds `answer` with many=False (no --all-matching), "
+        "but dispatch.py exempts only `edit` from deciding.named_approvals(), which reads "
+        "args.all_matching."
+    ),
+)
+def test_hitl_answer_answers_an_unrecognised_interrupt(tmp_path: Path) -> None:
+    graph = graph_file(tmp_path, "asks", ASKS)
+    home = tmp_path / "home"
+    hitl(home, "--graph", f"{graph}:graph", "run", "--input", '{"given": 1}')
+    [card] = pending_ids(home)
+
+    answered = hitl(home, "--graph", f"{graph}:graph", "answer", card, '{"refund": 20}')
+
+    assert answered.returncode == 0, answered.stderr
+    assert effects(tmp_path) == ["answered {'refund': 20}"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "A graph module that prints (at import, or in a node: common in people's code) "
+        "writes into hitl's own stdout, so `hitl --graph X run ... --json` is not JSON "
+        "any more. hitl could send what the user's code prints to stderr while it loads "
+        "and runs graphs (contextlib.redirect_stdout), keeping stdout for its own output."
+    ),
+)
+def test_a_graph_that_prints_does_not_spoil_json_output(tmp_path: Path) -> None:
+    graph = graph_file(
+        tmp_path, "noisy", 'print("connecting to the CRM...")\n' + textwrap.dedent(ASKS)
+    )
+    home = tmp_path / "home"
+
+    started = hitl(home, "--graph", f"{graph}:graph", "run", "--input", '{"given": 1}', "--json")
+
+    assert started.returncode == 0, started.stderr
+    json.loads(started.stdout)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "A user's graph cannot import a module of its own named `engine` (or `tui`): "
+        "hitl's packages are top-level and already in sys.modules, and load_graph() "
+        "appends the user's directory to sys.path (never prepends), so `from engine "
+        "import ...` in their code gets hitl's engine: 'cannot import name ... from "
+        "engine'. `engine` is a common module name in people's projects; hitl's "
+        "packages need names of their own (hitl_console.engine, ...)."
+    ),
+)
+def test_a_users_module_named_engine_is_the_one_their_graph_imports(tmp_path: Path) -> None:
+    graph = graph_file(
+        tmp_path, "uses_engine", "from engine import answer_for\n" + textwrap.dedent(ASKS)
+    )
+    (graph.parent / "engine.py").write_text('def answer_for(order: str) -> str:\n    return "42"\n')
+
+    load_graph(f"{graph}:graph")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=subprocess.TimeoutExpired,
+    reason=(
+        "A graph factory that never returns (a connection that hangs) hangs every hitl "
+        "command given that --graph, deciding included, without a word: "
+        "ForeignGraphs.bind() calls it inside Engine.open(), unbounded, before anything "
+        "else. (Here the test gives up after 20 s.) hitl should bound the build and "
+        "name the factory ('graph factory hang.py:make did not return within N s'), "
+        "or build lazily so that decisions are recorded regardless."
+    ),
+)
+def test_a_graph_factory_that_never_returns_is_named_not_waited_on_for_ever(
+    tmp_path: Path,
+) -> None:
+    graph = graph_file(
+        tmp_path,
+        "hang",
+        textwrap.dedent(ASKS)
+        + "\n\ndef make() -> Any:\n    import threading\n    threading.Event().wait()\n",
+    )
+    home = tmp_path / "home"
+
+    started = hitl(home, "--graph", f"{graph}:make", "run", "--input", '{"given": 1}', timeout=20)
+
+    assert started.returncode == 1
+    assert "make" in started.stderr
+
+
+# --- 4. names that only look alike -------------------------------------------------
+
+LOOK_ALIKES = {
+    "zero-width space": "wipe\u200b",
+    "trailing space": "wipe ",
+    "cyrillic i": "w\u0456pe",
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "The policy matches tool names byte for byte (Policy.verdict: `tool in "
+        "self.tiers`), so a call named 'wipe' plus a zero-width space, a trailing space, "
+        "or with a Cyrillic i (U+0456) is 'not listed: default tier medium' and one "
+        "approval lets it through, while the card shows what reads as 'wipe' (high: "
+        "two). A graph that acts on the arguments whatever the name (as "
+        "examples/inbox_agent.py does) then runs the high-tier effect. Names should be "
+        "judged by their normalised form too (NFKC, trimmed, hidden characters dropped; "
+        "for look-alike letters a confusables skeleton, Unicode TR39), the stricter "
+        "verdict winning, "
+        "and hidden characters in a tool name flagged as they are in arguments."
+    ),
+)
+@pytest.mark.parametrize("shown", sorted(LOOK_ALIKES))
+async def test_a_tool_name_that_only_looks_like_a_listed_one_is_judged_as_that_tool(
+    home: Home, tmp_path: Path, shown: str
+) -> None:
+    name = LOOK_ALIKES[shown]
+    graph = graph_file(
+        tmp_path,
+        "look_alike",
+        f"""
+        def review(state: State) -> State:
+            reply = interrupt([{{
+                "action_request": {{"action": {name!r}, "args": {{"path": "/srv"}}}},
+                "config": {{"allow_accept": True, "allow_edit": False,
+                           "allow_respond": False, "allow_ignore": True}},
+                "description": "The agent asks to wipe /srv.",
+            }}])
+            if reply[0]["type"] == "accept":  # the request's args are acted on, as proposed
+                effect("wiped /srv")
+            return {{"answer": reply}}
+
+        graph = one_node(review)
+        """,
+    )
+    policy = policy_file(tmp_path, 'default_tier = "medium"\n[tools]\nwipe = "high"\n')
+    async with supervising(home, f"{graph}:graph", policy=policy) as engine:
+        thread, [card] = await paused(engine)
+        assert card.tier in ("high", "deny"), card.reason
+
+        await engine.decide(card.id, Approve())
+        await engine.wait(thread.id)
+
+    assert effects(tmp_path) == []
+
+
+# --- 5. expiry, and at most once across repeated ids and crashes --------------------
+
+ACCEPT_ONLY = """
+    def ask(state: State) -> State:
+        reply = interrupt([{
+            "action_request": {"action": "note", "args": {"text": "ship v2"}},
+            "config": {"allow_accept": True, "allow_edit": False,
+                       "allow_respond": False, "allow_ignore": False},
+            "description": "Write the note?",
+        }])
+        effect(f"note: {reply[0]['type']}")
+        return {"answer": reply}
+
+    graph = one_node(ask)
+"""
+
+EXPIRES_AT_ONCE = DEFAULT_POLICY_TOML.replace(
+    '[tiers.medium]\napprovals = 1\nexpires_after = "24h"',
+    '[tiers.medium]\napprovals = 1\nexpires_after = "0.001s"',
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TimeoutError,
+    reason=(
+        "A card that expires when its interrupt offers no refusal (an Agent Inbox request "
+        "with only allow_accept) wedges its thread: expiry records a reject, "
+        "resume_value() refuses it (DecisionNotAllowed: 'note does not allow reject'), "
+        "the exception escapes Runner._drive_held(), the decision stays unapplied, and "
+        "every kick (Runner.wait() every 50 ms, the watcher's stranded decisions) runs "
+        "into it again: engine.wait() never returns, `hitl` decision commands wait their "
+        "60 s, the log fills with 'Task exception was never retrieved'. Fail-closed needs "
+        "a way to say no: when the format has none, expiry should leave the card "
+        "expired and the thread paused (or failed, saying why), and the runner must "
+        "never die of a decision it cannot send. (The test gives up after 20 s.)"
+    ),
+)
+async def test_an_expired_card_its_format_cannot_refuse_does_not_wedge_the_thread(
+    home: Home, tmp_path: Path
+) -> None:
+    assert 'expires_after = "0.001s"' in EXPIRES_AT_ONCE
+    graph = graph_file(tmp_path, "accept_only", ACCEPT_ONLY)
+    policy = policy_file(tmp_path, EXPIRES_AT_ONCE)
+    async with supervising(home, f"{graph}:graph", policy=policy) as engine:
+        thread, [card] = await paused(engine)
+        with pytest.raises(HitlError, match="expired"):
+            await engine.decide(card.id, Approve())
+
+        async with asyncio.timeout(20):
+            await engine.wait(thread.id)
+        assert (await engine.thread(thread.id)).status in ("waiting", "failed")
+
+    assert effects(tmp_path) == []
+
+
+SAME_CALL_ID = """
+    from langchain.agents import create_agent
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+    from langchain_core.tools import tool
+
+    from engine import guarded
+
+
+    class SameCallIds(BaseChatModel):
+        \"\"\"Pays 5, then 6, each time with the call id "call_0": some model servers
+        number tool calls per message.\"\"\"
+
+        @property
+        def _llm_type(self) -> str:
+            return "same-call-ids"
+
+        def bind_tools(self, tools: Any, **kwargs: Any) -> SameCallIds:
+            return self
+
+        def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None,
+                      **kwargs: Any) -> ChatResult:
+            turn = sum(isinstance(m, AIMessage) for m in messages)
+            if turn < 2:
+                pay = {"name": "pay", "args": {"amount": 5 + turn}, "id": "call_0",
+                       "type": "tool_call"}
+                reply = AIMessage(content="", tool_calls=[pay])
+            else:
+                reply = AIMessage(content="done")
+            return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+    @guarded
+    @tool
+    def pay(amount: int) -> str:
+        \"\"\"Pay an amount.\"\"\"
+        effect(f"paid {amount}")
+        return f"paid {amount}"
+
+
+    gate = HumanInTheLoopMiddleware(interrupt_on={"pay": True}, interrupt_mode="per_call")
+    graph = create_agent(SameCallIds(), tools=[pay], middleware=[gate])
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "A guarded tool skips an approved call whose id the model used before in the "
+        "thread, and hands the model the earlier call's result: AtMostOnce.run() keys "
+        "the execution record on (thread, call id) alone and returns prior.result for "
+        "any finished record, without comparing its tool and arguments. Models and "
+        "servers that number calls per message ('call_0') repeat ids. A record whose "
+        "tool or arguments differ is another call: it should run (keyed by the call "
+        "digest too), or at least come back to a person, never silently not run."
+    ),
+)
+async def test_a_guarded_tool_runs_each_approved_call_though_the_model_repeats_its_id(
+    home: Home, tmp_path: Path
+) -> None:
+    graph = graph_file(tmp_path, "same_call_id", SAME_CALL_ID)
+    async with supervising(home, f"{graph}:graph") as engine:
+        thread, [first] = await paused(engine, task="pay twice")
+        assert (first.args, first.protected) == ({"amount": 5}, True)
+        await engine.decide(first.id, Approve())
+        await engine.wait(thread.id)
+        [second] = await engine.pending(thread.id)
+        assert second.args == {"amount": 6}
+        await engine.decide(second.id, Approve())
+        await engine.wait(thread.id)
+
+    assert effects(tmp_path) == ["paid 5", "paid 6"]
+
+
+GUARDED_PAY = """
+    sys.path.append({examples!r})
+    from langchain.agents import create_agent
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+    from langchain_core.tools import tool
+    from scripted_chat import ScriptedChat, call
+
+    from engine import guarded
+
+
+    @tool
+    def pay(amount: int) -> str:
+        \"\"\"Pay an amount.\"\"\"
+        effect(f"paid {{amount}}")
+        return f"paid {{amount}}"
+
+
+    def agent(tools: list[Any]) -> Any:
+        gate = HumanInTheLoopMiddleware(interrupt_on={{"pay": True}}, interrupt_mode="per_call")
+        model = ScriptedChat(script=[[call("pay", amount=5)], "done"])
+        return create_agent(model, tools=tools, middleware=[gate])
+
+
+    guarded_agent = agent([guarded(pay)])
+    plain_agent = agent([pay])
+"""
+
+
+@pytest.mark.parametrize(
+    ("crash", "ran"),
+    [
+        ("before:decision", 0),
+        ("after:decision", 1),
+        ("before:tool_started", 1),
+        ("after:tool_started", 0),
+        ("before:tool_executed", 1),
+        ("after:tool_executed", 1),
+    ],
+)
+def test_a_crash_at_each_commit_of_an_approval_runs_a_guarded_call_at_most_once(
+    tmp_path: Path, crash: str, ran: int
+) -> None:
+    """Held: `hitl approve` is killed (-9) at each commit of the approval of a per-call
+    card of a guarded tool; `hitl resume` picks the thread up. The tool ran at most
+    once, and nothing was lost: the thread is done, or the call waits for a person
+    ("outcome unknown") or for the decision not yet recorded."""
+    graph = graph_file(tmp_path, "guarded_pay", GUARDED_PAY.format(examples=str(EXAMPLES)))
+    home = tmp_path / "home"
+    spec = f"{graph}:guarded_agent"
+    hitl(home, "--graph", spec, "run", "pay alice")
+    [card] = pending_ids(home)
+
+    killed = hitl(home, "--graph", spec, "approve", card, HITL_CRASH_AT=crash)
+    assert killed.returncode == -9, killed.stderr
+    resumed = hitl(home, "--graph", spec, "resume")
+    assert resumed.returncode == 0, resumed.stderr
+
+    assert effects(tmp_path) == ["paid 5"] * ran
+    [thread] = json.loads(hitl(home, "threads", "--json").stdout)
+    listed = json.loads(hitl(home, "pending", "--json").stdout)
+    if crash == "before:decision":
+        assert thread["status"] == "waiting" and [a["id"] for a in listed] == [card]
+    elif crash in ("after:tool_started", "before:tool_executed"):
+        assert thread["status"] == "unknown"
+        assert [a["kind"] for a in listed] == ["outcome_unknown"]
+    else:
+        assert (thread["status"], listed) == ("done", [])
+
+
+def test_an_unguarded_tool_is_marked_on_its_card(tmp_path: Path) -> None:
+    """Held: the card says a crash may run it twice; a guarded one's does not. (One home
+    per graph: see test_a_home_with_threads_of_another_graph_opens_for_this_one.)"""
+    graph = graph_file(tmp_path, "guarded_pay", GUARDED_PAY.format(examples=str(EXAMPLES)))
+    marked = {}
+    for attr in ("plain_agent", "guarded_agent"):
+        home = tmp_path / attr
+        hitl(home, "--graph", f"{graph}:{attr}", "run", "pay alice")
+        [card] = json.loads(hitl(home, "pending", "--json").stdout)
+        shown = hitl(home, "pending").stdout
+        marked[attr] = (card["protected"], "not protected against re-running" in shown)
+
+    assert marked == {"plain_agent": (False, True), "guarded_agent": (True, False)}
