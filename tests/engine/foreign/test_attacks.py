@@ -413,6 +413,42 @@ async def test_one_card_decided_by_two_processes_at_once_is_decided_once(
     assert (outbox / "draft.txt").exists()
 
 
+def test_one_card_decided_by_two_hitl_commands_at_once_is_decided_once(
+    tmp_path: Path, outbox: Path
+) -> None:
+    """Held, across processes: `hitl approve` and `hitl reject` of the same batched card
+    started together; one is told it came too late, and the email went out only if
+    the approval won."""
+    home = tmp_path / "home"
+    spec = f"{EXAMPLES}/hitl_agent.py:batched_agent"
+    hitl(home, "--graph", spec, "run", INSIDE_TASK)
+    cards = json.loads(hitl(home, "pending", "--json").stdout)
+    mail = next(c["id"] for c in cards if c["tool"] == "send_email")
+    draft = next(c["id"] for c in cards if c["tool"] == "delete_file")
+    hitl(home, "--graph", spec, "reject", draft, "--reason", "keep it")
+
+    environment = {**os.environ, "HITL_OPERATOR": "carol"}
+    environment.pop("HITL_DATABASE_URL", None)
+    racing = [
+        subprocess.Popen(
+            [str(HITL), "--home", str(home), "--graph", spec, *decision, mail],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+        )
+        for decision in (["approve"], ["reject", "--reason", "no"])
+    ]
+    said = [process.communicate(timeout=120) for process in racing]
+    codes = [process.returncode for process in racing]
+
+    assert sorted(codes) == [0, 1], said
+    [(_, late)] = [s for s, code in zip(said, codes, strict=True) if code == 1]
+    assert "already decided" in late
+    approved = codes[0] == 0
+    assert recipients(outbox) == (["bob@company.com"] if approved else [])
+
+
 # --- 2. adoption: the app and the console on one checkpoint database ----------------
 
 ADOPTED = """
