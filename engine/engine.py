@@ -182,7 +182,10 @@ class Engine(Reader):
         if not create:
             resolved.require()
         catalogue = tools or CATALOGUE
-        known: Collection[str] = AnyName(catalogue) if graphs else catalogue
+        # With graphs of one's own, or only to decide (a home's threads may run graphs
+        # whose tools the policy names), any tool name is taken; `hitl policy check` and
+        # a run of the built-in agent still name an unknown one.
+        known: Collection[str] = AnyName(catalogue) if graphs or not create else catalogue
         # Everything that can be refused is refused before anything is written.
         if (
             create

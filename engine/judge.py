@@ -106,6 +106,12 @@ def refusal(approval: ApprovalView, decision: Decision, now: float) -> HitlError
     if isinstance(decision, Respond) and not decision.message.strip():
         return InvalidDecision("a response needs a message: it becomes the tool's result")
     choice = type(decision).__name__.lower()
+    if approval.tier == "deny" and choice in ("approve", "edit"):
+        # A graph's card the policy denies, whose interrupt offers no way to say no.
+        return InvalidDecision(
+            f"approval {approval.id} ({approval.tool}) is denied by policy "
+            f"({approval.reason}); it cannot be approved or edited, only refused"
+        )
     if approval.allows(choice):
         return None
     if approval.kind == "outcome_unknown":

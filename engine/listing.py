@@ -217,7 +217,7 @@ def _approval_head(approval: ApprovalView) -> str:
     tool = approval.tool or "unrecognised interrupt"
     return (
         f"{approval.id}  {tool:14} {approval.tier:6} "
-        f"{approval.received}/{approval.required}  {approval.thread_id}{kind}{state}{flag}"
+        f"{approval.received}/{approval.required}  {visible(approval.thread_id)}{kind}{state}{flag}"
     )
 
 
@@ -241,7 +241,7 @@ def thread_line(thread: ThreadView) -> str:
 def _thread_head(thread: ThreadView, id_width: int) -> str:
     extra = f"  {thread.pending} pending" if thread.pending else ""
     since = age(time.time() - thread.created_at)
-    return f"{thread.status:8} {thread.id:{id_width}}  {since:>4}{extra}"
+    return f"{thread.status:8} {visible(thread.id):{id_width}}  {since:>4}{extra}"
 
 
 def _thread_error(thread: ThreadView) -> str:

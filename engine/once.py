@@ -137,12 +137,14 @@ class _Call(NamedTuple):
     id: str
     tool: str
     args: dict[str, Any]
+    record: str
+    """The key of its execution record: its id, or the id and what the call asks."""
 
     def note(self, kind: str, **body: Any) -> AuditNote:
         return AuditNote(kind, {**body, "tool_call_id": self.id}, self.thread_id, tool=self.tool)
 
     def finish(self, status: str, result: str) -> Statement:
-        return Executions.finish_statement(self.thread_id, self.id, status, result)
+        return Executions.finish_statement(self.thread_id, self.record, status, result)
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class AtMostOnce:
         args: dict[str, Any],
         body: Callable[[], Awaitable[tuple[str, bool]]],
         unknown_request: Callable[[], Awaitable[dict[str, Any]]],
+        record: str | None = None,
     ) -> tuple[str, bool]:
         """The call's (result, ok): from running ``body`` once, from the record of the
         run that already finished, or from a person when a run may have died mid-call
@@ -171,20 +174,23 @@ class AtMostOnce:
         ``body`` returns (result, ok); an exception from it is recorded as the call's
         failed result and raised on. An interrupt raised inside it (a tool that asks its
         own question) leaves the call "paused": it runs from its top when answered.
+        ``record``: the execution record's key, when the call id alone may not name one
+        call (a model that repeats ids); the audit names the call by its id.
         """
-        call = _Call(thread_id, call_id, tool, args)
+        key = record or call_id
+        call = _Call(thread_id, call_id, tool, args, key)
         started = call.note("tool_started", args=args)
-        claim = self.store.executions.claim_statement(thread_id, call_id, tool, args)
+        claim = self.store.executions.claim_statement(thread_id, key, tool, args)
         counts = await self.publish(also=[claim], audit=[(0, started)])
         if not (counts and counts[0]):
-            prior = await self.store.executions.get(thread_id, call_id)
+            prior = await self.store.executions.get(thread_id, key)
             if prior is not None and prior.status not in ("started", PAUSED):
                 return prior.result or "", prior.status == "ok"
             if prior is not None and prior.status == "started":
                 settled = await self._ask(call, await unknown_request())
                 if settled is not None:
                     return settled
-            restart = self.store.executions.restart_statement(thread_id, call_id, tool, args)
+            restart = self.store.executions.restart_statement(thread_id, key, tool, args)
             await self.publish(also=[restart], audit=[(None, started)])
         return await self._body(call, body)
 

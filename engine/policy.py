@@ -10,10 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+
+_CONFUSABLE = str.maketrans(
+    "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0458\u0455\u0501\u04bb\u04cf\u051b"
+    "\u051d\u0261\u03bf\u03b1\u03b5\u03b9\u03ba\u03bd\u03c1\u03c4\u03c5\u03c7\u04af\u0269-",
+    "aeopcyxijsdhlqwgoaeikvptuxyi_",
+)
+"""Letters that read as Latin ones (Cyrillic, Greek: U+0430 for a, U+0456 for i, ...),
+the commonest of Unicode's confusables (TR39), and "-" read as "_": enough that a
+graph's tool spelt with a Cyrillic i is judged as the one it reads as too."""
+
+
+def looks_like(name: str) -> str:
+    """The name a person reads: compatibility forms folded (NFKC), hidden characters
+    dropped, spaces trimmed, case and the commonest look-alike letters folded."""
+    from engine.hidden import is_hidden
+
+    folded = unicodedata.normalize("NFKC", name)
+    shown = "".join(c for c in folded if not is_hidden(c)).strip()
+    return shown.casefold().translate(_CONFUSABLE)
 
 
 class Tier(StrEnum):
@@ -143,7 +163,20 @@ class Policy:
 
     def verdict(self, tool: str, args: Mapping[str, Any] | None = None) -> Verdict:
         """The tier of calling ``tool`` with ``args``: the most severe of the tool's tier
-        and every matching rule's."""
+        and every matching rule's. A name that only looks like another (hidden or
+        look-alike characters, spacing, case: a graph names its own tools) is judged as
+        that one too, and the stricter verdict stands."""
+        verdict = self._verdict(tool, args)
+        alike = looks_like(tool)
+        if alike == tool:
+            return verdict
+        other = self._verdict(alike, args)
+        if other.tier.severity <= verdict.tier.severity:
+            return verdict.stricter(other)
+        judged = verdict.stricter(other)
+        return replace(judged, reason=f"{judged.reason} (the name {tool!r} reads as {alike!r})")
+
+    def _verdict(self, tool: str, args: Mapping[str, Any] | None) -> Verdict:
         if tool in self.tiers:
             tier, reason = self.tiers[tool], f"tool {tool} is {self.tiers[tool]}"
         else:

@@ -50,6 +50,12 @@ when = "!args.to.endsWith('@company.com')"
 tier = "high"
 
 [[rules]]
+name = "several addresses in to"
+tool = "send_email"
+when = "args.to.contains(',') || args.to.contains(';')"
+tier = "high"
+
+[[rules]]
 name = "cc outside company.com"
 tool = "send_email"
 when = "has(args.cc) && args.cc.exists(a, !a.endsWith('@company.com'))"

@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from engine.errors import HomeNotFound
 from engine.home import Home
 from engine.storage.audit import AuditEntry, Verification
 from engine.storage.database import Database, dialect_of, open_postgres, open_sqlite
-from engine.storage.schema import check_readable
+from engine.storage.schema import check_readable, schema_version
 from engine.storage.store import Store, database_name
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
 
@@ -36,6 +37,12 @@ class Reader:
         dialect_of(home.database_url)  # a bad URL is named before a missing home
         home.require()
         async with _database(home) as db:
+            if home.sqlite_file is not None and await schema_version(db) is None:
+                raise HomeNotFound(
+                    f"hitl has not opened {home.sqlite_file} yet, so it lists nothing of it; "
+                    "open it once with `hitl --graph SPEC --database FILE` (the console, or "
+                    "`resume`), which takes in the threads your app paused there"
+                )
             await check_readable(db, database_name(home))
             yield cls(Store(db, origin="reader"))
 

@@ -132,10 +132,20 @@ class Runner:
                 await asyncio.gather(*running, return_exceptions=True)
                 continue
             if thread and await self._store.approvals.unapplied(thread):
+                if not self._runs_here(await self._store.threads.find(thread)):
+                    return  # its graph was not given here: a process that has it applies it
                 await asyncio.sleep(0.05)
                 self.kick(thread)
                 continue
             return
+
+    def _runs_here(self, thread: ThreadView) -> bool:
+        """Whether this process has the thread's graph."""
+        try:
+            self._graph_of(thread)
+        except HitlError:
+            return False
+        return True
 
     async def _keep_leases(self) -> None:
         """Renews the lease of every thread this process runs, as long as it is open:
@@ -193,17 +203,18 @@ class Runner:
                         await self._relay(thread_id, chunk, messages_of(graph))
                 except asyncio.CancelledError:
                     raise
-                except Exception as error:  # a model or graph failure fails the thread only
-                    thread = replace(
-                        thread, status="failed", error=error_line(error), updated_at=time.time()
-                    )
-                    await self._publish(
-                        ThreadFailed(thread), also=[Threads.update_statement(thread)]
-                    )
+                except (Exception, SystemExit) as error:  # a graph's failure fails its thread
+                    await self._fail(thread, error)
                     break
                 if applied:
                     await self._store.approvals.mark_applied(applied)
-                thread = await self._settle(thread, graph, config)
+                try:
+                    thread = await self._settle(thread, graph, config)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # a pause the engine cannot record: say so
+                    await self._fail(thread, error)
+                    break
                 pending_input = None
                 if thread.status == "done":
                     break
@@ -228,6 +239,10 @@ class Runner:
         resume = resume_of(state.interrupts, decided)
         if resume.gone:  # consumed by a run that ended before it could say so, or elsewhere
             await self._store.approvals.mark_applied([a.id for a in resume.gone])
+        for approvals, why in resume.refused:  # e.g. expired, but the format cannot refuse
+            await self._store.approvals.mark_applied([a.id for a in approvals])
+            thread = await self._store.threads.find(thread_id)
+            await self._fail(thread, HitlError(f"nothing was sent: {why}"))
         if not resume.answers:
             return None, []
         return Command(resume=resume.answers), resume.applied
@@ -252,7 +267,7 @@ class Runner:
         now = time.time()
         for attempt in range(3):
             try:
-                await self._record_approvals(thread.id, state.interrupts, now)
+                await self._record_approvals(thread, state.interrupts, now)
                 break
             except Exception as error:  # another process took the same short id first
                 if attempt == 2 or not is_duplicate(error):
@@ -279,17 +294,22 @@ class Runner:
         return done
 
     async def _record_approvals(
-        self, thread_id: str, interrupts: Sequence[Interrupt], now: float
+        self, thread: ThreadView, interrupts: Sequence[Interrupt], now: float
     ) -> None:
         """Records the approvals of new interrupts (a card per action), each with its
         verdict and with the audit entry that says it was requested, in one transaction."""
+        thread_id = thread.id
         asked = cards_of(interrupts)
         ids = await self._store.approvals.short_ids([a.key for a in asked])
         found: list[tuple[ApprovalView, float]] = []
         for item in asked:
             if (approval_id := ids.get(item.key)) is None:
                 continue  # recorded by an earlier run
-            found.append(await self._cards.approval(thread_id, item, approval_id, now))
+            found.append(
+                await self._cards.approval(
+                    thread_id, item, approval_id, now, trusted=not thread.graph
+                )
+            )
         if found:
             verdicts = [
                 Verdicts.insert_statement(
@@ -356,6 +376,10 @@ class Runner:
         records new cards, closes those it answered itself, and sets the status."""
         config: Any = {"configurable": {"thread_id": thread_id}}
         return await self._settle(known, graph, config)
+
+    async def _fail(self, thread: ThreadView, error: BaseException) -> None:
+        failed = replace(thread, status="failed", error=error_line(error), updated_at=time.time())
+        await self._publish(ThreadFailed(failed), also=[Threads.update_statement(failed)])
 
     async def _set_status(self, thread: ThreadView, status: ThreadStatus) -> ThreadView:
         """Writes the new status and its event in one transaction."""

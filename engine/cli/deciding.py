@@ -73,6 +73,18 @@ async def decide_and_report(engine: Engine, args: argparse.Namespace) -> int:
     if decided.status == "pending":
         print(json.dumps({"approval": jsonable(decided)}, indent=2) if args.json else said)
         return 0
+    thread = await engine.thread(decided.thread_id)
+    if thread.graph and thread.graph not in engine.graphs:
+        elsewhere = (
+            f"the thread runs graph {thread.graph!r}, which this command was not given: it "
+            "resumes where that graph runs (the console, or `hitl --graph SPEC resume`)"
+        )
+        print(
+            json.dumps({"approval": jsonable(decided), "note": elsewhere}, indent=2)
+            if args.json
+            else f"{said}; {elsewhere}"
+        )
+        return 0
     try:
         async with asyncio.timeout(DECIDE_WAIT_SECONDS):
             await engine.wait(decided.thread_id)

@@ -64,7 +64,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("threads", "show", "pending", "ledger", "audit"):
         return await reading.read(home, args)  # Reader.open names a bad URL, then a missing home
     refs: list[str] | None = None
-    if args.command in deciding.DECISION_COMMANDS and args.command != "edit":
+    if args.command in deciding.DECISION_COMMANDS and args.command not in ("edit", "answer"):
         refs = await deciding.named_approvals(home, args)
         if refs is None:
             return 1
@@ -89,8 +89,12 @@ async def _dispatch(args: argparse.Namespace) -> int:
         options["base_url"] = args.base_url
         options["api_key"] = args.api_key
         options["think_seconds"] = args.think
-    create = args.command == "run"
     graphs = load_graphs(args.graph)
+    if args.command == "run":
+        _check_first_input(graphs, args)  # refused before a home is made
+    # Sharing an app's database: whatever opens an engine first takes its threads in.
+    shared = home.sqlite_file is not None or home.database_url is not None
+    create = args.command == "run" or (bool(graphs) and shared)
     async with Engine.open(
         home, policy=args.policy, create=create, graphs=graphs, **options
     ) as engine:
@@ -121,6 +125,25 @@ def load_graphs(specs: Sequence[str] | None) -> list[LoadedGraph]:
     from engine.foreign.loading import load_graph
 
     return [load_graph(spec) for spec in specs or ()]
+
+
+def _check_first_input(graphs: Sequence[LoadedGraph], args: argparse.Namespace) -> None:
+    """What ``run`` would refuse of its task or ``--input``, refused before anything is
+    written (a factory's graph is known only once built: the engine checks it then)."""
+    from engine.foreign.loading import takes_messages, validate_input
+
+    if not graphs or graphs[0].graph is None:
+        return
+    graph = graphs[0].graph
+    if args.input is not None:
+        validate_input(graph, json_object(args.input, "--input"))
+    elif not takes_messages(graph):
+        raise InvalidDecision(
+            f"graph {graphs[0].name!r} does not take messages: give its input as JSON "
+            "(--input JSON, @FILE or -)"
+        )
+    elif not args.task.strip():
+        raise InvalidDecision("a task needs some words: what should the agent do?")
 
 
 async def _start(engine: Engine, args: argparse.Namespace) -> ThreadView:

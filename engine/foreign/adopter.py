@@ -46,7 +46,11 @@ class Adopter:
     async def start(self) -> None:
         """Takes in the threads paused now, then follows the database."""
         feed = await CheckpointFeed.open(self._store.db)
-        await self.look(await feed.paused())
+        mine = set(self._graphs.names)
+        waiting = [t.id for t in await self._store.threads.all("waiting") if t.graph in mine]
+        # Paused now, and those this home saw paused: the app may have moved them on
+        # while no engine was open.
+        await self.look(dict.fromkeys([*await feed.paused(), *waiting]))
         self._task = asyncio.create_task(self._follow(feed), name="adopter")
 
     async def close(self) -> None:
@@ -75,8 +79,8 @@ class Adopter:
                 known = await self._adopt(thread_id)
                 if known is None:
                     continue
-            elif not known.graph:
-                continue  # the built-in agent's own thread
+            elif known.graph not in self._graphs.names:
+                continue  # the built-in agent's, or a graph this process was not given
             await self._runner.refresh(thread_id, known, self._graphs.graph(known.graph))
             if await self._store.approvals.unapplied(thread_id):
                 self._runner.kick(thread_id)

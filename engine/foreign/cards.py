@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langgraph.types import Interrupt
 
+from engine.errors import HitlError
 from engine.foreign.formats import Card, read_interrupt, resume_value
 from engine.gate import REQUEST, call_digest
 from engine.once import fixed_verdict
@@ -85,12 +86,18 @@ class CardJudge:
         return cls(policy, lambda: policy.digest, verdicts)
 
     async def approval(
-        self, thread_id: str, asked: Asked, approval_id: str, now: float
+        self, thread_id: str, asked: Asked, approval_id: str, now: float, *, trusted: bool
     ) -> tuple[ApprovalView, float]:
-        """The new card's approval row and when it was first requested."""
+        """The new card's approval row and when it was first requested. ``trusted``: the
+        thread runs the engine's own agent, whose gate states its verdict in the request;
+        any other graph's request in that shape is judged by the policy like any card,
+        never below it (a graph must not choose how many people it needs)."""
         card = asked.card
         if card.format == "engine":
-            return _engine_approval(thread_id, asked, approval_id, now)
+            approval, requested_at = _engine_approval(thread_id, asked, approval_id, now)
+            if trusted:
+                return approval, requested_at
+            return _at_least(approval, await self._verdict(thread_id, asked)), requested_at
         verdict = await self._verdict(thread_id, asked)
         unrecognised = card.format == "unrecognised"
         approval = ApprovalView(
@@ -131,9 +138,10 @@ class CardJudge:
             return FixedVerdict(
                 "medium", 1, False, None, UNRECOGNISED_REASON, (), self.digest(), time.time()
             )
-        mine = fixed_verdict(self.policy, self.digest(), card.tool, card.args)
+        args = plain(card.args)
+        mine = fixed_verdict(self.policy, self.digest(), card.tool, args)
         return await self.verdicts.fix(
-            thread_id, asked.call_id, call_digest(card.tool, card.args), card.tool, mine
+            thread_id, asked.call_id, call_digest(card.tool, args), card.tool, mine
         )
 
 
@@ -157,6 +165,23 @@ def plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v, depth + 1) for v in value]
     return repr(value)
+
+
+def _at_least(approval: ApprovalView, verdict: FixedVerdict) -> ApprovalView:
+    """The approval asking at least what ``verdict`` asks (tier, people, four-eyes)."""
+    if Tier(verdict.tier).severity <= Tier(approval.tier).severity:
+        tier, reason, rules = approval.tier, approval.reason, approval.rules
+    else:
+        tier, reason, rules = verdict.tier, verdict.reason, verdict.rules
+    return replace(
+        approval,
+        tier=tier,
+        reason=reason,
+        rules=rules,
+        required=max(approval.required, verdict.required, 1),
+        distinct_operators=approval.distinct_operators or verdict.distinct_operators,
+        policy_digest=verdict.policy_digest,
+    )
 
 
 def automatic(approval: ApprovalView) -> dict[str, Any] | None:
@@ -183,6 +208,9 @@ class Resume:
     applied: list[str]
     gone: list[ApprovalView]
     """Decided cards whose interrupt is no longer open: the thread went on elsewhere."""
+    refused: list[tuple[list[ApprovalView], str]]
+    """Decided cards whose interrupt cannot take what was decided (an expiry's rejection
+    of a card that cannot be refused), and why; nothing is sent for them."""
 
 
 def resume_of(interrupts: Sequence[Interrupt], decided: Sequence[ApprovalView]) -> Resume:
@@ -197,6 +225,7 @@ def resume_of(interrupts: Sequence[Interrupt], decided: Sequence[ApprovalView]) 
             gone.append(approval)
     answers: dict[str, Any] = {}
     applied: list[str] = []
+    refused: list[tuple[list[ApprovalView], str]] = []
     for interrupt_id, approvals in by_interrupt.items():
         approvals.sort(key=lambda a: a.action_index)
         if len(approvals) < approvals[0].action_count:
@@ -206,9 +235,13 @@ def resume_of(interrupts: Sequence[Interrupt], decided: Sequence[ApprovalView]) 
         else:
             item = open_[interrupt_id]
             cards = read_interrupt(item.value, _schema_of(item))
-            answers[interrupt_id] = resume_value(cards, [neutral(a) for a in approvals])
+            try:
+                answers[interrupt_id] = resume_value(cards, [neutral(a) for a in approvals])
+            except HitlError as error:
+                refused.append((approvals, str(error)))
+                continue
         applied += [a.id for a in approvals]
-    return Resume(answers, applied, gone)
+    return Resume(answers, applied, gone, refused)
 
 
 def neutral(approval: ApprovalView) -> Mapping[str, Any]:
@@ -225,14 +258,15 @@ def _engine_approval(
 ) -> tuple[ApprovalView, float]:
     request = REQUEST.validate_python(asked.interrupt.value)
     requested_at = request.requested_at or now
+    args = plain(request.args)
     approval = ApprovalView(
         id=approval_id,
         thread_id=thread_id,
         kind=request.type,
         tool_call_id=request.tool_call_id,
         tool=request.name,
-        args=request.args,
-        original_args=request.args,
+        args=args,
+        original_args=args,
         description=request.description,
         tier=request.tier,
         reason=request.reason,

@@ -39,6 +39,7 @@ from langgraph.config import get_config
 
 from engine.errors import HitlError
 from engine.foreign.introspect import tool_args_schema
+from engine.gate import call_digest
 from engine.once import AtMostOnce, asked_again, fixed_verdict, outcome_unknown
 from engine.policy import Policy
 
@@ -107,7 +108,12 @@ class _Guarded(BaseTool):
             again = await asked_again(guard.once.store, thread_id, call_id, judged)
             return outcome_unknown(call_id, self.name, args, again, tool_args_schema(self))
 
-        result, ok = await guard.once.run(thread_id, call_id, self.name, args, body, unknown)
+        # The record is the call's: its id and what it asks. A model that numbers calls
+        # per message repeats ids, and another call under a used id must still run.
+        record = f"{call_id}#{call_digest(self.name, args)[:16]}"
+        result, ok = await guard.once.run(
+            thread_id, call_id, self.name, args, body, unknown, record=record
+        )
         if output:
             return output[0]
         status = "success" if ok else "error"

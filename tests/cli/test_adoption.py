@@ -249,30 +249,14 @@ def test_a_second_paused_thread_is_taken_in_by_the_next_engine_look(
 
 
 def test_a_listing_before_any_engine_looked_does_not_call_the_apps_database_damaged(
-    desk: Desk, app_database: str, outbox: Outbox, request: pytest.FixtureRequest
+    desk: Desk, app_database: str, outbox: Outbox
 ) -> None:
-    if not app_database.startswith("postgresql"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="on an app's SQLite file without hitl's tables yet, a listing says "
-                "'is not a whole hitl database ... Run `hitl doctor` ... keep a copy' "
-                "(engine/storage/sqlite_file.py:264-269), though nothing is wrong with it",
-            )
-        )
     app(app_database, outbox, "order-7", TASK)
     listed = desk("pending", ok=False)
     assert "not a whole hitl database" not in listed.stderr
     assert "keep a copy" not in listed.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with --database naming the app's database, a first `hitl resume` is refused "
-    "'no hitl home at H (no hitl.sqlite there); start one with `hitl run TASK`' "
-    "(engine/home.py:75-83, Engine.open(create=False) from engine/cli/dispatch.py:94): "
-    "the CLI cannot adopt until something else made the home directory",
-)
 def test_the_first_look_from_the_cli_needs_no_home_made_before(
     app_database: str, outbox: Outbox, tmp_path: Path
 ) -> None:
@@ -316,13 +300,6 @@ def test_cards_of_a_thread_the_app_resumed_itself_close_while_hitl_watches(
     assert "handled by phone" in app_thread(app_database, outbox, "order-8")["last"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an engine's first look (Adopter.start, engine/foreign/adopter.py:47-51) reads "
-    "only threads paused now and its feed starts from then: a known adopted thread the app "
-    "moved on meanwhile is never refreshed, its cards stay pending, and an approve is "
-    "accepted (marked applied, not withdrawn: engine/runner.py:229-230)",
-)
 def test_cards_of_a_thread_the_app_resumed_while_no_hitl_ran_close_at_the_next_look(
     desk: Desk, app_database: str, outbox: Outbox
 ) -> None:

@@ -289,12 +289,6 @@ def test_a_plain_interrupt_takes_only_an_answer(desk: Desk) -> None:
     assert d.outbox.files() == ["draft.txt"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`hitl answer` crashes: AttributeError 'Namespace' has no 'all_matching' "
-    "(engine/cli/dispatch.py:67 sends every decision command but edit through "
-    "deciding.named_approvals; answer is many=False too)",
-)
 def test_a_plain_interrupt_answered_with_json_decides_the_refund(desk: Desk) -> None:
     d = desk.on(PLAIN)
     partial = started(d, "--input", ORDER)
@@ -471,11 +465,6 @@ def test_an_input_that_does_not_fit_the_graph_is_refused_and_starts_nothing(desk
     assert d.outbox.files() == ["draft.txt", "refund-A-0.json"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the input is checked in Engine.start, after Engine.open(create=True) has made "
-    "the home, its database and its first audit entry (engine/cli/dispatch.py:94-99)",
-)
 def test_an_input_that_does_not_fit_the_graph_makes_no_home(home: Home, desk: Desk) -> None:
     d = desk.on(PLAIN)
     one_line(d("run", "--input", '{"order_id": 5}', ok=False), "input does not fit graph")

@@ -207,18 +207,6 @@ NO_WAY_OUT = {
 DENY_WIPE = 'default_tier = "medium"\n[tools]\nwipe = "deny"\n'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A call the policy denies runs after one person's approval when its interrupt "
-        "offers no way to refuse (an Agent Inbox request with only allow_accept, a HITL "
-        "review config allowing only approve): cards.automatic() rightly cannot reject "
-        "it, so it leaves the card pending, but the card is then an ordinary one: "
-        "CardJudge.approval() sets required=max(1, 0)=1 and judge() lets approve through "
-        "(refusal() checks only approval.allows(choice)). A card whose tier is deny must "
-        "refuse approve and edit (the thread stays paused, or fails, saying why)."
-    ),
-)
 @pytest.mark.parametrize("shape", sorted(NO_WAY_OUT))
 async def test_a_denied_call_cannot_be_approved_where_the_interrupt_offers_no_refusal(
     home: Home, tmp_path: Path, shape: str
@@ -253,19 +241,6 @@ FORGED = """
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A user's graph that raises an interrupt in the engine's own request shape "
-        "(anything with 'approvals_required') chooses its own verdict: "
-        "CardJudge.approval() sends format 'engine' to _engine_approval(), which copies "
-        "tier, required, four-eyes and expiry from the interrupt value instead of asking "
-        "the policy, and automatic() skips engine cards. So send_email to an outside "
-        "address (high under the default policy: two approvals) runs after one. Only the "
-        "engine's own agent (thread.graph == '') may be trusted to carry its verdict; a "
-        "foreign graph's engine-shaped card must be judged like any other."
-    ),
-)
 async def test_a_users_graph_cannot_choose_its_own_verdict_in_the_engines_format(
     home: Home, tmp_path: Path
 ) -> None:
@@ -298,18 +273,6 @@ def recipients(outbox: Path) -> list[str]:
 INSIDE_TASK = "Email bob@company.com the Q3 numbers and delete draft.txt"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "The default policy's rule 'email outside company.com' is "
-        "!args.to.endsWith('@company.com'): a recipient list 'leak@evil.com, "
-        "bob@company.com' ends with @company.com, so the call stays medium and one "
-        "approval (an edit counts as one) sends it to leak@evil.com. The rule must look "
-        "at every address (e.g. args.to.split(',').exists(a, "
-        "!a.trim().endsWith('@company.com')), or refuse anything but one plain address); "
-        "the 'cc' rule checks each entry already."
-    ),
-)
 async def test_the_default_policy_rates_high_an_email_to_any_outside_address(
     home: Home, outbox: Path
 ) -> None:
@@ -615,17 +578,6 @@ async def test_threads_with_odd_ids_are_adopted_and_resumed_by_their_own_id(
             assert (await engine.thread(thread_id)).status == "done"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "`hitl pending` prints an adopted thread's id as it is: an id with a newline "
-        "spreads one card over several lines (a line that looks like another card's "
-        "can be forged) and a bidi override (U+202E) reorders what follows on screen. "
-        "listing.py shortens and flattens arguments (one_line) but not thread ids; ids "
-        "(and titles) taken from an app need the same treatment, with hidden characters "
-        "shown as engine.hidden.marker does."
-    ),
-)
 async def test_a_thread_id_cannot_forge_lines_in_the_pending_listing(
     app_db: AppDatabase, tmp_path: Path
 ) -> None:
@@ -717,19 +669,6 @@ NOT_JSON = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A recognised interrupt (here LangChain's per-call request) whose args hold a "
-        "value JSON cannot (bytes, a set, a datetime, all of which LangGraph checkpoints "
-        "happily) leaves its thread 'running' for ever, with no card and no error "
-        "anywhere: CardJudge._verdict() calls call_digest(card.tool, card.args), whose "
-        "json.dumps raises TypeError; Runner._settle() lets it escape _drive_held() (it "
-        "is outside the try around astream), the task dies, and engine.wait() gathers "
-        "it with return_exceptions=True. The card should hold the args as plain() shows "
-        "them (it already does for the card's own row), the digest be taken of those."
-    ),
-)
 @pytest.mark.parametrize("kind", sorted(NOT_JSON))
 async def test_arguments_json_cannot_hold_still_give_a_card(
     home: Home, tmp_path: Path, kind: str
@@ -898,18 +837,6 @@ async def test_an_interrupt_of_ten_thousand_actions_is_one_card_each_sent_whole(
     assert effects(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        'Once the policy names a tool of a user\'s graph (`pay = "high"` in policy.toml), '
-        "deciding without --graph is refused ('tools.pay: unknown tool'), though a decision "
-        "'is recorded by any process': Engine.open() checks the policy's tool names "
-        "against the built-in catalogue unless graphs are given (known = AnyName(...) "
-        "only `if graphs`), and `hitl approve` loads none. The same home's `hitl pending` "
-        "lists the card; only the decision fails. A home that has threads of its own "
-        "graphs should take any tool name, as it does with --graph."
-    ),
-)
 def test_a_policy_naming_a_graphs_tool_still_lets_any_process_decide(tmp_path: Path) -> None:
     graph = graph_file(tmp_path, "pay", PAY)
     home = tmp_path / "home"
@@ -938,19 +865,6 @@ PAY = """
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=subprocess.TimeoutExpired,
-    reason=(
-        "`hitl approve ID` without --graph, on a card of a user's graph, records the "
-        "decision, then waits DECIDE_WAIT_SECONDS (60 s) and says 'the thread is being "
-        "run, which applies it', which is false: no process runs it. Runner._drive_held() "
-        "returns at once (UnknownGraph: this process has no such graph), and "
-        "Runner.wait() keeps kicking it every 50 ms while the decision is unapplied. It "
-        "should say at once that the decision is recorded and that `hitl --graph NAME "
-        "resume` (or the console with --graph) will apply it."
-    ),
-)
 def test_deciding_without_the_graph_says_at_once_where_it_will_be_applied(
     tmp_path: Path,
 ) -> None:
@@ -965,19 +879,6 @@ def test_deciding_without_the_graph_says_at_once_where_it_will_be_applied(
     assert "--graph" in decided.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "With a thread of graph A paused in a home, any engine opened with --graph B "
-        "fails to open: 'no graph named A here (configured: B)'. The Adopter reads the "
-        "home's own checkpoint tables too (CheckpointFeed reports 'threads the engine "
-        "runs itself'), and Adopter.look() calls ForeignGraphs.graph(known.graph) for a "
-        "thread of a graph this process was not given; the UnknownGraph escapes "
-        "Adopter.start() and so Engine.open(). In the poll loop the same error drops "
-        "the rest of that poll's threads. look() must skip threads of other graphs (as "
-        "the runner does), so one home can serve several graphs, one process each."
-    ),
-)
 async def test_a_home_with_threads_of_another_graph_opens_for_this_one(
     home: Home, tmp_path: Path
 ) -> None:
@@ -991,16 +892,6 @@ async def test_a_home_with_threads_of_another_graph_opens_for_this_one(
         await engine.decide(card.id, Approve())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "`hitl answer ID JSON`, the documented way to answer an unrecognised interrupt, "
-        "crashes with a traceback: AttributeError: 'Namespace' object has no attribute "
-        "'all_matching'. parser.py builds `answer` with many=False (no --all-matching), "
-        "but dispatch.py exempts only `edit` from deciding.named_approvals(), which reads "
-        "args.all_matching."
-    ),
-)
 def test_hitl_answer_answers_an_unrecognised_interrupt(tmp_path: Path) -> None:
     graph = graph_file(tmp_path, "asks", ASKS)
     home = tmp_path / "home"
@@ -1092,21 +983,6 @@ LOOK_ALIKES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "The policy matches tool names byte for byte (Policy.verdict: `tool in "
-        "self.tiers`), so a call named 'wipe' plus a zero-width space, a trailing space, "
-        "or with a Cyrillic i (U+0456) is 'not listed: default tier medium' and one "
-        "approval lets it through, while the card shows what reads as 'wipe' (high: "
-        "two). A graph that acts on the arguments whatever the name (as "
-        "examples/inbox_agent.py does) then runs the high-tier effect. Names should be "
-        "judged by their normalised form too (NFKC, trimmed, hidden characters dropped; "
-        "for look-alike letters a confusables skeleton, Unicode TR39), the stricter "
-        "verdict winning, "
-        "and hidden characters in a tool name flagged as they are in arguments."
-    ),
-)
 @pytest.mark.parametrize("shown", sorted(LOOK_ALIKES))
 async def test_a_tool_name_that_only_looks_like_a_listed_one_is_judged_as_that_tool(
     home: Home, tmp_path: Path, shown: str
@@ -1163,22 +1039,6 @@ EXPIRES_AT_ONCE = DEFAULT_POLICY_TOML.replace(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason=(
-        "A card that expires when its interrupt offers no refusal (an Agent Inbox request "
-        "with only allow_accept) wedges its thread: expiry records a reject, "
-        "resume_value() refuses it (DecisionNotAllowed: 'note does not allow reject'), "
-        "the exception escapes Runner._drive_held(), the decision stays unapplied, and "
-        "every kick (Runner.wait() every 50 ms, the watcher's stranded decisions) runs "
-        "into it again: engine.wait() never returns, `hitl` decision commands wait their "
-        "60 s, the log fills with 'Task exception was never retrieved'. Fail-closed needs "
-        "a way to say no: when the format has none, expiry should leave the card "
-        "expired and the thread paused (or failed, saying why), and the runner must "
-        "never die of a decision it cannot send. (The test gives up after 20 s.)"
-    ),
-)
 async def test_an_expired_card_its_format_cannot_refuse_does_not_wedge_the_thread(
     home: Home, tmp_path: Path
 ) -> None:
@@ -1244,18 +1104,6 @@ SAME_CALL_ID = """
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A guarded tool skips an approved call whose id the model used before in the "
-        "thread, and hands the model the earlier call's result: AtMostOnce.run() keys "
-        "the execution record on (thread, call id) alone and returns prior.result for "
-        "any finished record, without comparing its tool and arguments. Models and "
-        "servers that number calls per message ('call_0') repeat ids. A record whose "
-        "tool or arguments differ is another call: it should run (keyed by the call "
-        "digest too), or at least come back to a person, never silently not run."
-    ),
-)
 async def test_a_guarded_tool_runs_each_approved_call_though_the_model_repeats_its_id(
     home: Home, tmp_path: Path
 ) -> None:
