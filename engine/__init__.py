@@ -50,6 +50,7 @@ from engine.reader import Reader
 from engine.storage.audit import AuditEntry, Verification
 from engine.subscription import Subscription
 from engine.views import (
+    FORMAT_LABELS,
     ApprovalView,
     HistoryEntry,
     LedgerEntry,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CATALOGUE",
+    "FORMAT_LABELS",
     "AlreadyDecided",
     "Answer",
     "ApprovalView",

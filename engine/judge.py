@@ -73,7 +73,7 @@ def judge(
     kind = type(decision).__name__.lower()
     if isinstance(decision, Reject | Respond | Answer):
         status: ApprovalStatus = _STATUS_OF[kind]
-        return Outcome(_decided(approval, status, decision.wire(), operator, now), kind)
+        return Outcome(decided(approval, status, decision.wire(), operator, now), kind)
     if isinstance(decision, Edit):
         if edit is None:
             raise TypeError("an edit is judged with its EditedCall")
@@ -91,9 +91,9 @@ def judge(
         return Outcome(replace(approval, version=approval.version + 1), kind)
     if approval.args == approval.original_args:
         wire = {"type": "approve", "call_digest": call_digest(approval.tool, approval.args)}
-        return Outcome(_decided(approval, "approved", wire, operator, now), kind)
+        return Outcome(decided(approval, "approved", wire, operator, now), kind)
     edited = Edit(approval.args).wire(approval.tool)
-    return Outcome(_decided(approval, "edited", edited, operator, now), kind)
+    return Outcome(decided(approval, "edited", edited, operator, now), kind)
 
 
 def refusal(approval: ApprovalView, decision: Decision, now: float) -> HitlError | None:
@@ -124,14 +124,13 @@ def refusal(approval: ApprovalView, decision: Decision, now: float) -> HitlError
             f"approval {approval.id} is an unrecognised interrupt: answer it with a JSON "
             "value (`hitl answer ID JSON`)"
         )
-    allowed = ", ".join(c for c in _CHOICES if approval.allows(c))
+    allowed = ", ".join(approval.choices)
     return InvalidDecision(
         f"approval {approval.id} ({approval.tool}) does not allow {choice}: the graph "
         f"accepts {allowed}; nothing changed"
     )
 
 
-_CHOICES = ("approve", "edit", "reject", "respond", "answer")
 _STATUS_OF: dict[str, ApprovalStatus] = {
     "reject": "rejected",
     "respond": "responded",
@@ -170,7 +169,7 @@ def expire(approval: ApprovalView, now: float) -> Outcome:
     """The approval rejected for want of a decision (fail-closed); the model is told."""
     waited = span(now - approval.created_at)
     reason = f"Expired: nobody decided within {waited}; the call was not run."
-    rejected = _decided(approval, "rejected", Reject(reason).wire(), EXPIRY_OPERATOR, now)
+    rejected = decided(approval, "rejected", Reject(reason).wire(), EXPIRY_OPERATOR, now)
     return Outcome(rejected, "expire")
 
 
@@ -252,9 +251,10 @@ def _edited(approval: ApprovalView, edit: EditedCall, operator: str, now: float)
     )
 
 
-def _decided(
+def decided(
     approval: ApprovalView, status: ApprovalStatus, wire: dict[str, Any], who: str, now: float
 ) -> ApprovalView:
+    """The approval as ``who``'s final decision (``wire``) leaves it."""
     return replace(
         approval,
         status=status,

@@ -19,7 +19,7 @@ from typing import Any
 from engine.durations import age
 from engine.events import ApprovalDecided, MessageAdded, ThreadFailed
 from engine.hidden import has_hidden, is_hidden, marker
-from engine.views import ApprovalView, ThreadView
+from engine.views import FORMAT_LABELS, ApprovalView, ThreadView
 
 # --- listing lines -----------------------------------------------------------------
 #
@@ -194,19 +194,14 @@ def _approval_body(approval: ApprovalView, summary: str) -> str:
     return summary if approval.args else "(no arguments)"
 
 
-_FORMAT_WORDS = {
-    "hitl_per_call": " (LangChain HITL, per call)",
-    "hitl_batched": " (LangChain HITL, batched)",
-    "agent_inbox": " (Agent Inbox)",
-}
-
-
 def _approval_head(approval: ApprovalView) -> str:
     kind = " OUTCOME UNKNOWN" if approval.kind == "outcome_unknown" else ""
-    kind += _FORMAT_WORDS.get(approval.format, "")
-    if approval.format != "engine" and approval.status == "pending":
-        allowed = [c for c in ("approve", "edit", "reject", "respond") if approval.allows(c)]
-        kind += f" allows {'/'.join(allowed)}" if approval.kind != "interrupt" else ""
+    if approval.format != "engine" and approval.kind != "interrupt":
+        # On one listing line: "(LangChain HITL, per call)", no brackets in brackets.
+        label = FORMAT_LABELS[approval.format].replace(" (", ", ").removesuffix(")")
+        kind += f" ({label})"
+        if approval.status == "pending":
+            kind += f" allows {'/'.join(approval.choices)}"
     if not approval.protected:
         kind += " ⚠ not protected against re-running after a crash"
     state = "" if approval.status == "pending" else f" [{one_line(approval.outcome)}]"

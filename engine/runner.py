@@ -34,6 +34,7 @@ from engine.events import (
 from engine.foreign.cards import AUTO_OPERATOR, CardJudge, automatic, cards_of, resume_of
 from engine.foreign.guarded import Guard, use_guard
 from engine.gate import call_digest
+from engine.judge import decided
 from engine.observe import Observer
 from engine.slots import RunSlots, current_priority
 from engine.storage.approvals import Approvals
@@ -272,9 +273,8 @@ class Runner:
             except Exception as error:  # another process took the same short id first
                 if attempt == 2 or not is_duplicate(error):
                     raise
-        await self._withdraw_gone(thread.id, state.interrupts)
+        await self._review_pending(thread, state.interrupts)
         if state.interrupts:
-            await self._decide_automatic(thread.id)
             unknown = any(_kind(i.value) == "outcome_unknown" for i in state.interrupts)
             thread = replace(thread, pending=len(state.interrupts))
             return await self._set_status(thread, "unknown" if unknown else "waiting")
@@ -337,39 +337,30 @@ class Runner:
                 when=range(len(found)),
             )
 
-    async def _decide_automatic(self, thread_id: str) -> None:
-        """The policy's own decisions on a foreign graph's cards: low approved, deny
-        rejected, each recorded as ``policy:auto``; the run goes on with them."""
-        for approval in await self._store.approvals.pending(thread_id):
-            if (wire := automatic(approval)) is None:
-                continue
-            now = time.time()
-            decided = replace(
-                approval,
-                status=_AUTO_STATUS[wire["type"]],
-                decision=wire,
-                decided_by=AUTO_OPERATOR,
-                decided_at=now,
-                version=approval.version + 1,
-            )
-            await self._publish(
-                ApprovalDecided(decided, wire["type"], AUTO_OPERATOR, final=True),
-                also=[Approvals.decision_statement(approval, decided, now)],
-            )
-            self._again.add(thread_id)
-
-    async def _withdraw_gone(self, thread_id: str, interrupts: Sequence[Interrupt]) -> None:
-        """Closes the pending cards whose interrupt the graph no longer has: someone
-        resumed the thread elsewhere (its checkpoint moved on). Nothing is sent."""
+    async def _review_pending(self, thread: ThreadView, interrupts: Sequence[Interrupt]) -> None:
+        """A graph of one's own: its pending cards whose interrupt is gone are closed
+        (someone resumed the thread elsewhere; nothing is sent), and the policy decides
+        alone what it may (low approved, deny rejected, as ``policy:auto``). The built-in
+        agent's gate does both itself, so its pauses skip this read."""
+        if not thread.graph:
+            return
         open_ = {i.id for i in interrupts}
-        for approval in await self._store.approvals.pending(thread_id):
+        for approval in await self._store.approvals.pending(thread.id):
+            now = time.time()
             if approval.interrupt not in open_:
-                now = time.time()
                 closed = replace(approval, status="withdrawn", decided_at=now)
                 await self._publish(
                     ApprovalWithdrawn(closed, "resumed elsewhere"),
                     also=[Approvals.withdraw_statement(approval, now)],
                 )
+            elif (wire := automatic(approval)) is not None:
+                status = _AUTO_STATUS[wire["type"]]
+                decided_ = decided(approval, status, wire, AUTO_OPERATOR, now)
+                await self._publish(
+                    ApprovalDecided(decided_, wire["type"], AUTO_OPERATOR, final=True),
+                    also=[Approvals.decision_statement(approval, decided_, now)],
+                )
+                self._again.add(thread.id)
 
     async def refresh(self, thread_id: str, known: ThreadView, graph: Graph) -> ThreadView:
         """Reads a thread another program runs on the shared checkpointer, as it is now:

@@ -24,6 +24,18 @@ ApprovalStatus = Literal[
 
 DEMO_LABEL = "scripted (demo model)"
 
+CHOICES = ("approve", "edit", "reject", "respond", "answer")
+"""Every decision a card may take, in the order they are offered."""
+
+FORMAT_LABELS = {
+    "engine": "hitl-console gate",
+    "hitl_per_call": "LangChain HITL (per call)",
+    "hitl_batched": "LangChain HITL (batched)",
+    "agent_inbox": "Agent Inbox",
+    "unrecognised": "unrecognised interrupt",
+}
+"""How each interrupt format is named to a person (``engine.foreign.formats.Format``)."""
+
 _UNKNOWN_WORDS = {"approved": "re-run", "responded": "marked done", "rejected": "marked not run"}
 """What each decision means for a call whose outcome is unknown after a crash."""
 
@@ -119,6 +131,11 @@ class ApprovalView:
         if self.kind == "outcome_unknown":
             return choice in ("approve", "reject", "respond")
         return choice in ("approve", "edit", "reject", "respond")
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The decisions this card takes, in the order they are offered."""
+        return tuple(c for c in CHOICES if self.allows(c))
 
     @property
     def summary(self) -> str:

@@ -47,7 +47,11 @@ class Adopter:
         """Takes in the threads paused now, then follows the database."""
         feed = await CheckpointFeed.open(self._store.db)
         mine = set(self._graphs.names)
-        waiting = [t.id for t in await self._store.threads.all("waiting") if t.graph in mine]
+        waiting = [
+            t.id
+            for t in await self._store.threads.all("waiting")
+            if t.model == ADOPTED and t.graph in mine
+        ]
         # Paused now, and those this home saw paused: the app may have moved them on
         # while no engine was open.
         await self.look(dict.fromkeys([*await feed.paused(), *waiting]))
@@ -79,8 +83,8 @@ class Adopter:
                 known = await self._adopt(thread_id)
                 if known is None:
                     continue
-            elif known.graph not in self._graphs.names:
-                continue  # the built-in agent's, or a graph this process was not given
+            elif known.model != ADOPTED or known.graph not in self._graphs.names:
+                continue  # one hitl started (its runs settle it), or of another graph
             await self._runner.refresh(thread_id, known, self._graphs.graph(known.graph))
             if await self._store.approvals.unapplied(thread_id):
                 self._runner.kick(thread_id)

@@ -30,6 +30,7 @@ from typing import Any
 
 from engine.errors import InvalidArguments, InvalidDecision
 from engine.foreign.interrupt_shapes import READERS, Choice, Format
+from engine.views import FORMAT_LABELS as LABELS
 
 __all__ = [
     "FORMAT_LABELS",
@@ -43,15 +44,7 @@ __all__ = [
     "resume_value",
 ]
 
-FORMAT_LABELS: Mapping[Format, str] = MappingProxyType(
-    {
-        "engine": "hitl-console gate",
-        "hitl_per_call": "LangChain HITL (per call)",
-        "hitl_batched": "LangChain HITL (batched)",
-        "agent_inbox": "Agent Inbox",
-        "unrecognised": "unrecognised interrupt",
-    }
-)
+FORMAT_LABELS: Mapping[str, str] = MappingProxyType(LABELS)
 
 
 class DecisionNotAllowed(InvalidDecision):

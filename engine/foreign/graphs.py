@@ -58,7 +58,7 @@ class ForeignGraphs:
                     self._schemas.setdefault(tool_name, tool_args_schema(tool))
                 except Exception:  # a schema pydantic cannot render: edit as free JSON
                     continue
-            self._unprotected |= unprotected_tools(graph)
+            self._unprotected |= unprotected_tools(graph, tools)
 
     def graph(self, name: str) -> Built:
         if name not in self._built:

@@ -6,7 +6,7 @@ again after a crash) without running the graph: it reads the nodes LangGraph com
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableSequence
@@ -36,12 +36,13 @@ def tool_args_schema(tool: BaseTool) -> dict[str, Any]:
     return dict(schema) if isinstance(schema, dict) else model_json_schema(schema)
 
 
-def unprotected_tools(graph: Any) -> set[str]:
+def unprotected_tools(graph: Any, tools: Mapping[str, BaseTool] | None = None) -> set[str]:
     """The graph's tools that are not ``guarded``: after a crash mid-call, LangGraph
     runs them again without asking anyone."""
     from engine.foreign.guarded import is_guarded  # guarded builds on this module
 
-    return {name for name, tool in graph_tools(graph).items() if not is_guarded(tool)}
+    found = graph_tools(graph) if tools is None else tools  # ``tools``: read already
+    return {name for name, tool in found.items() if not is_guarded(tool)}
 
 
 def _graphs(graph: Any) -> Iterator[Pregel[Any, Any, Any, Any]]:

@@ -17,25 +17,16 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from engine import ApprovalView
+from engine import FORMAT_LABELS, ApprovalView
 from tui.calls import approval_preview, reveal, tier_text, who_did_what
 from tui.clock import Clock, SystemClock
-
-FORMAT_LABELS = {
-    "hitl_per_call": "LangChain HITL (per call)",
-    "hitl_batched": "LangChain HITL (batched)",
-    "agent_inbox": "Agent Inbox",
-    "unrecognised": "unrecognised interrupt",
-}
-"""How a graph's own interrupt format is named on a card (the engine's own: not at all)."""
 
 CHOICE_KEYS = {"approve": "a", "edit": "e", "reject": "r", "respond": "s", "answer": "e"}
 
 
 def allowed_choices(approval: ApprovalView) -> str:
     """The decisions this card takes, with their keys ("approve (a), reject (r)")."""
-    choices = [c for c in CHOICE_KEYS if approval.allows(c)]
-    return ", ".join(f"{c} ({CHOICE_KEYS[c]})" for c in choices)
+    return ", ".join(f"{c} ({CHOICE_KEYS[c]})" for c in approval.choices)
 
 
 def allowed_text(approval: ApprovalView) -> Text:
@@ -54,7 +45,7 @@ def approval_header(approval: ApprovalView, thread_title: str | None, show_ids: 
         text.append(f" · {approval.id}", style="dim")
     if approval.kind == "outcome_unknown":
         text.append("\nOUTCOME UNKNOWN", style="bold red")
-    if approval.format in FORMAT_LABELS and approval.tool:  # else it is the first line
+    if approval.format != "engine" and approval.tool:  # else it is the first line
         text.append(f"\n{FORMAT_LABELS[approval.format]}", style="bold magenta")
         if approval.action_count > 1:
             text.append(f" · action {approval.action_index + 1} of {approval.action_count}")
