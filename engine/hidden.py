@@ -52,3 +52,19 @@ def has_hidden(text: str, keep: str = "") -> bool:
 def marker(char: str) -> str:
     """How a hidden character is shown: ``⟨U+202E⟩``."""
     return f"⟨U+{ord(char):04X}⟩"
+
+
+_CONFUSABLE = str.maketrans(
+    "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0458\u0455\u0501\u04bb\u04cf\u051b"
+    "\u051d\u0261\u03bf\u03b1\u03b5\u03b9\u03ba\u03bd\u03c1\u03c4\u03c5\u03c7\u04af\u0269-",
+    "aeopcyxijsdhlqwgoaeikvptuxyi_",
+)
+"""Letters that read as Latin ones (Cyrillic, Greek: U+0430 for a, U+0456 for i, ...),
+the commonest of Unicode's confusables (TR39), and "-" read as "_": enough that a
+graph's tool spelt with a Cyrillic i is judged as the one it reads as too."""
+
+
+def read_as_latin(text: str) -> str:
+    """``text`` with the letters that read as Latin ones (and "-" as "_") folded to
+    them: two names a person cannot tell apart compare equal."""
+    return text.translate(_CONFUSABLE)

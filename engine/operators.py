@@ -13,7 +13,7 @@ from __future__ import annotations
 import unicodedata
 
 from engine.errors import InvalidOperator
-from engine.hidden import is_hidden
+from engine.hidden import is_hidden, read_as_latin
 
 RESERVED_PREFIX = "policy:"
 """Decisions the engine makes itself (``policy:expiry``); no person may take the name."""
@@ -46,7 +46,7 @@ def operator_name(raw: str) -> str:
 def operator_key(name: str) -> str:
     """What identity compares: one key per person however the name was typed."""
     folded = unicodedata.normalize("NFKC", name).casefold()
-    return " ".join(unicodedata.normalize("NFKC", folded).split())
+    return read_as_latin(" ".join(unicodedata.normalize("NFKC", folded).split()))
 
 
 def same_operator(a: str, b: str) -> bool:

@@ -16,24 +16,15 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-_CONFUSABLE = str.maketrans(
-    "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0458\u0455\u0501\u04bb\u04cf\u051b"
-    "\u051d\u0261\u03bf\u03b1\u03b5\u03b9\u03ba\u03bd\u03c1\u03c4\u03c5\u03c7\u04af\u0269-",
-    "aeopcyxijsdhlqwgoaeikvptuxyi_",
-)
-"""Letters that read as Latin ones (Cyrillic, Greek: U+0430 for a, U+0456 for i, ...),
-the commonest of Unicode's confusables (TR39), and "-" read as "_": enough that a
-graph's tool spelt with a Cyrillic i is judged as the one it reads as too."""
-
 
 def looks_like(name: str) -> str:
     """The name a person reads: compatibility forms folded (NFKC), hidden characters
     dropped, spaces trimmed, case and the commonest look-alike letters folded."""
-    from engine.hidden import is_hidden
+    from engine.hidden import is_hidden, read_as_latin
 
     folded = unicodedata.normalize("NFKC", name)
     shown = "".join(c for c in folded if not is_hidden(c)).strip()
-    return shown.casefold().translate(_CONFUSABLE)
+    return read_as_latin(shown.casefold())
 
 
 class Tier(StrEnum):

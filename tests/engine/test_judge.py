@@ -169,7 +169,11 @@ def test_a_high_tier_call_stays_pending_until_its_second_approval() -> None:
     }
 
 
-@pytest.mark.parametrize("again", ["alice", "Alice ", "\uff41\uff4c\uff49\uff43\uff45"])
+@pytest.mark.parametrize(
+    "again",
+    ["alice", "Alice ", "\uff41\uff4c\uff49\uff43\uff45", "\u0430lice", "al\u0456ce"],
+    ids=["same", "case and space", "full-width", "cyrillic a", "cyrillic i"],
+)
 def test_four_eyes_refuses_the_same_operator_however_the_name_is_typed(again: str) -> None:
     first = judge(_approval(required=2, distinct_operators=True), Approve(), "alice", NOW)
     with pytest.raises(FourEyes, match=r"already approved it; .* approval 2 of 2 from another"):
