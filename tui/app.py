@@ -262,7 +262,7 @@ class HitlApp(App[int]):
                 self.set_timer(
                     self.settings.decided_linger_seconds, lambda: self.sidebar.discard(decided)
                 )
-            self._show_detail()
+            self.decisions.decided_elsewhere(changes.approvals.values())
         for thread_id, events in changes.stories.items():
             panes = self.stories.panes_of(thread_id)
             if panes:
@@ -273,13 +273,42 @@ class HitlApp(App[int]):
         self.header.pending = len(self.live.pending)
         if self.pane.thread is None:
             self.stories.show_something()
+        self._show_detail()
 
-    # --- what is shown ---------------------------------------------------------
+    # --- what is shown: one selection ---------------------------------------------
+
+    def _show_thread(self, thread_id: str) -> None:
+        """Puts ``thread_id`` in the pane, and the Call panel with it."""
+        self.stories.show(thread_id)
+        self._show_detail()
 
     def _show_detail(self) -> None:
+        """The Call panel shows a call of the thread in the pane, never another's: the
+        one under the approval cursor when it is that thread's, else that thread's first
+        waiting call (the cursor moves there, silently), else none."""
         approval = self.sidebar.cursor_row
-        thread = self.live.threads.get(approval.thread_id) if approval else None
+        shown = self.pane.thread_id
+        if shown is not None and (approval is None or approval.thread_id != shown):
+            approval = next(
+                (a for a in self.sidebar.rows if a.thread_id == shown and a.status == "pending"),
+                None,
+            )
+            if approval is not None:
+                self.sidebar.select(approval.id)
+        thread = self.live.threads.get(approval.thread_id if approval else shown or "")
         self.detail.show(approval, thread.title if thread else None)
+
+    def _follow_approval(self) -> None:
+        """The thread of the call under the approval cursor in the pane and the list."""
+        approval = self.sidebar.cursor_row
+        if approval is not None:
+            self.thread_list.select(approval.thread_id)
+            self.stories.show(approval.thread_id)
+        self._show_detail()
+
+    def advance_past(self, approval_id: str) -> None:
+        """A decision was sent: the next waiting call comes under the cursor at once."""
+        self.sidebar.advance_past(approval_id)
 
     def _title_threads(self) -> None:
         self.thread_list.border_title = self.thread_list.title(len(self.live.threads))
@@ -287,7 +316,7 @@ class HitlApp(App[int]):
     # --- a person's intent (messages up) ----------------------------------------
 
     def on_thread_list_thread_selected(self, message: ThreadList.ThreadSelected) -> None:
-        self.stories.show(message.thread_id)
+        self._show_thread(message.thread_id)
 
     def on_thread_list_retry_requested(self, message: ThreadList.RetryRequested) -> None:
         self.action_retry(message.thread_id)
@@ -307,11 +336,10 @@ class HitlApp(App[int]):
     ) -> None:
         if not self.is_running:
             return  # a card moved as the console closed: its widgets are already gone
-        self._show_detail()
-        approval = self.sidebar.cursor_row
-        if message.by_person and approval is not None:
-            self.thread_list.select(approval.thread_id)
-            self.stories.show(approval.thread_id)
+        if message.by_person or self.focused is self.sidebar:
+            self._follow_approval()
+        else:
+            self._show_detail()
 
     def on_approval_sidebar_decision_requested(
         self, message: ApprovalSidebar.DecisionRequested
@@ -394,6 +422,7 @@ class HitlApp(App[int]):
             if not self.thread_list.select(thread.id):
                 self._select_when_listed = thread.id
             self.stories.show(thread.id, thread)
+            self._show_detail()
 
     def action_retry(self, thread_id: str | None = None) -> None:
         thread_id = thread_id or self.thread_list.cursor
@@ -421,14 +450,12 @@ class HitlApp(App[int]):
             self.action_status_filter("")
             self.query_one("#filter", ThreadFilter).value = ""
             self.thread_list.select(thread_id)
-        self.stories.show(thread_id)
+        self._show_thread(thread_id)
 
     def action_open_approval(self, approval_id: str) -> None:
         if self.sidebar.select(approval_id):
             self.sidebar.focus()
-            self._show_detail()
-            if (approval := self.sidebar.cursor_row) is not None:
-                self.stories.show(approval.thread_id)
+            self._follow_approval()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -6,12 +6,14 @@ arrives, so a decision made here and one made from the CLI look the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from textual.screen import Screen
 
 from engine import Answer, ApprovalView, Approve, Decision, Edit, Reject, Respond
+from tui.calls import who_did_what
 from tui.host import Host
 from tui.screens.answer import NOTHING, AnswerScreen
 from tui.screens.ask import AskScreen
@@ -23,16 +25,69 @@ AnswerT = TypeVar("AnswerT")
 
 
 class DecisionHost(Host, Protocol):
-    """The app as the decision dialogs see it: a host that can show a dialog."""
+    """The app as the decision dialogs see it: a host that can show a dialog and knows
+    which call is under the cursor."""
 
     def push_screen(
         self, screen: Screen[AnswerT], callback: Callable[[AnswerT | None], None]
     ) -> object: ...
 
+    def advance_past(self, approval_id: str) -> None: ...
+
+
+@dataclass(slots=True)
+class OpenDialog:
+    """The dialog deciding one call, and what dismissing it without an answer returns."""
+
+    approval: ApprovalView
+    screen: Screen[Any]
+    nothing: object = None
+
 
 class DecisionFlow:
     def __init__(self, app: DecisionHost) -> None:
         self.app = app
+        self.open: OpenDialog | None = None
+        """The dialog on screen for a call, closed if the call is decided elsewhere."""
+
+    def _ask(
+        self,
+        approval: ApprovalView,
+        screen: Screen[AnswerT],
+        then: Callable[[AnswerT | None], None],
+        nothing: object = None,
+    ) -> None:
+        opened = OpenDialog(approval, screen, nothing)
+
+        def answered(value: AnswerT | None) -> None:
+            if self.open is opened:
+                self.open = None
+            then(value)
+
+        self.open = opened
+        self.app.push_screen(screen, answered)
+
+    def decided_elsewhere(self, approvals: Iterable[ApprovalView]) -> None:
+        """Closes the open dialog when its call was decided (or withdrawn) by someone
+        else meanwhile: what it offers can no longer happen, and must not look as if."""
+        opened = self.open
+        if opened is None:
+            return
+        for approval in approvals:
+            if approval.id == opened.approval.id and approval.status != "pending":
+                self.open = None
+                opened.screen.dismiss(opened.nothing)
+                at = approval.decided_at
+                when = self.app.settings.clock.time_of(at) if at else ""
+                self.app.notify(
+                    f"{approval.tool or 'interrupt'} ({approval.id}) was decided elsewhere"
+                    f"{' at ' + when if when else ''}: {who_did_what(approval) or approval.status}"
+                    " — the dialog is closed, nothing was sent from here.",
+                    title="decided elsewhere",
+                    severity="warning",
+                    timeout=15,
+                )
+                return
 
     def begin(self, kind: str, approval_id: str) -> None:
         app = self.app
@@ -43,7 +98,8 @@ class DecisionFlow:
         thread = app.live.threads.get(approval.thread_id)
         title = thread.title if thread else approval.thread_id
         if approval.kind == "interrupt" and kind in ("edit", "respond", "approve"):
-            app.push_screen(
+            self._ask(
+                approval,
                 AnswerScreen(
                     f"Answer the interrupt of “{title}”",
                     shown=approval.value,
@@ -53,6 +109,7 @@ class DecisionFlow:
                     id="answer",
                 ),
                 lambda value: self._send(approval, Answer(value)) if value is not NOTHING else None,
+                nothing=NOTHING,
             )
             return
         if not approval.allows(kind):
@@ -64,7 +121,8 @@ class DecisionFlow:
             return
         if kind == "approve":
             if approval.tier == "high":
-                app.push_screen(
+                self._ask(
+                    approval,
                     ConfirmHighRisk(
                         approval,
                         title,
@@ -76,10 +134,12 @@ class DecisionFlow:
             else:
                 self._send(approval, Approve())
         elif kind == "reject":
-            app.push_screen(
+            self._ask(
+                approval,
                 AskScreen(
-                    f"Reject {approval.tool}?",
-                    prompt="The model is told the call was rejected, and why (optional).",
+                    f"Reject {approval.tool} ({approval.id}) in “{title}”?",
+                    prompt=f"{approval.summary}\n\nThe model is told the call was rejected, "
+                    "and why (optional).",
                     placeholder="reason (optional)",
                     submit="Reject",
                     id="reject",
@@ -89,10 +149,12 @@ class DecisionFlow:
                 ),
             )
         elif kind == "respond":
-            app.push_screen(
+            self._ask(
+                approval,
                 AskScreen(
-                    f"Answer in place of {approval.tool}",
-                    prompt="The call does not run; the model gets this as the tool's result.",
+                    f"Answer in place of {approval.tool} ({approval.id}) in “{title}”",
+                    prompt=f"{approval.summary}\n\nThe call does not run; the model gets this "
+                    "as the tool's result.",
                     placeholder="e.g. Done by hand; the report was sent yesterday.",
                     submit="Respond",
                     required=True,
@@ -109,7 +171,8 @@ class DecisionFlow:
                 )
                 return
             engine = app.engine
-            app.push_screen(
+            self._ask(
+                approval,
                 EditScreen(
                     approval,
                     judge=(lambda args: engine.edit_verdict(approval.id, args)) if engine else None,
@@ -122,6 +185,7 @@ class DecisionFlow:
             app.notify(f"unknown decision {kind!r}", severity="error")
 
     def _send(self, approval: ApprovalView, decision: Decision) -> None:
+        self.app.advance_past(approval.id)
         self.app.run_worker(self._decide(approval, decision), group="decisions")
 
     async def _decide(self, approval: ApprovalView, decision: Decision) -> None:

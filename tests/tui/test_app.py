@@ -6,6 +6,7 @@ import json
 
 from textual.command import CommandList
 from textual.widgets import Button, Input, Static
+from textual.widgets._footer import FooterKey
 
 from engine import Approve, Home
 from engine.engine import Engine
@@ -21,6 +22,11 @@ from tui.screens.quit import QuitScreen
 from tui.widgets.json_editor import JsonEditor
 
 from .helpers import EMAIL, TRANSFER, paused, running_console, wait_until
+
+
+def _footer(app: HitlApp) -> list[str]:
+    """What the footer of the screen on top offers, as a person reads it."""
+    return [key.description for key in app.screen.query(FooterKey)]
 
 
 def _status(app: HitlApp, thread_id: str) -> str:
@@ -341,8 +347,10 @@ async def test_a_failing_model_endpoint_fails_the_thread_and_retry_continues_it(
 
                 server.fail_with = None  # the endpoint recovers; R retries the thread
                 app.thread_list.focus()
+                await wait_until(pilot, lambda: "Retry failed" in _footer(app), "R offered")
                 await pilot.press("R")
                 await wait_until(pilot, lambda: _status(app, thread_id) == "waiting", "the retry")
+                await wait_until(pilot, lambda: "Retry failed" not in _footer(app), "R gone")
                 assert "error:" not in plain(app.pane.query_one("#head").content)
                 await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
                 assert app.sidebar.rows[0].tool_call_id == "call_email"
@@ -413,7 +421,7 @@ async def test_help_lists_every_key(engine: Engine) -> None:
 async def test_a_decided_card_leaves_the_sidebar_after_a_moment(engine: Engine) -> None:
     await paused(engine, EMAIL)
     await paused(engine, TRANSFER)
-    async with running_console(engine, decided_linger_seconds=1.0) as (app, pilot):
+    async with running_console(engine, decided_linger_seconds=3.0) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 2, "both cards")
         email = next(a for a in app.sidebar.rows if a.tool == "send_email")
         await engine.decide(email.id, Approve(), operator="bob")  # from elsewhere
@@ -426,3 +434,18 @@ async def test_a_decided_card_leaves_the_sidebar_after_a_moment(engine: Engine) 
         await wait_until(pilot, lambda: email.id not in app.sidebar, "the card to leave")
         assert [a.tool for a in app.sidebar.rows] == ["transfer_money"]
         assert app.sidebar.pending_count == 1
+
+
+async def test_a_dialog_footer_offers_the_dialog_keys_not_the_main_screens(
+    engine: Engine,
+) -> None:
+    await paused(engine, EMAIL)
+    async with running_console(engine) as (app, pilot):
+        await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
+        assert "Retry failed" not in _footer(app)  # no failed thread under the cursor
+        app.sidebar.focus()
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, EditScreen), "the editor")
+        await wait_until(pilot, lambda: "Submit edit" in _footer(app), "its footer")
+        assert "Cancel" in _footer(app)
+        assert not {"New thread", "Approve", "Quit"} & set(_footer(app))

@@ -91,8 +91,8 @@ async def test_the_policy_screen_lists_tools_rules_and_tiers(engine: Engine) -> 
 async def test_the_audit_screen_shows_the_decision_and_a_broken_chain(
     engine: Engine, home: Home
 ) -> None:
-    email = await paused(engine, EMAIL)
-    await paused(engine, TRANSFER)
+    await paused(engine, EMAIL)
+    transfer = await paused(engine, TRANSFER)
     async with running_console(engine) as (app, pilot):
         await wait_until(pilot, lambda: len(app.sidebar) == 2, "the approval cards")
         app.sidebar.focus()
@@ -111,10 +111,12 @@ async def test_the_audit_screen_shows_the_decision_and_a_broken_chain(
         assert decision[5].startswith("approve → approved · 1/1")
         assert any(r[2] == "approval_requested" and r[3] == "transfer_money" for r in rows)
 
-        await pilot.press("t")  # the thread in the pane: the email's
-        await wait_until(pilot, lambda: screen.thread_id == email, "the thread's entries")
+        await pilot.press("t")  # the thread in the pane: the next call's, the transfer
+        await wait_until(pilot, lambda: screen.thread_id == transfer, "the thread's entries")
         await wait_until(
-            pilot, lambda: {r[3] for r in _table_rows(screen)} == {"send_email"}, "only its rows"
+            pilot,
+            lambda: {r[3] for r in _table_rows(screen)} == {"transfer_money"},
+            "only its rows",
         )
 
         run_sql(home, "UPDATE hitl_audit SET operator = 'mallory' WHERE kind = 'decision'")

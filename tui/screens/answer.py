@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static, TextArea
+from textual.widgets import Button, Footer, Label, Static, TextArea
 
 from tui.calls import reveal
 
@@ -93,6 +93,7 @@ class AnswerScreen(ModalScreen[Any]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(f"{self.submit_label} (ctrl+s)", id="submit", variant="warning")
+        yield Footer()
 
     def on_mount(self) -> None:
         editor = self.query_one(TextArea)

@@ -15,7 +15,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import DataTable, Footer, Label, Static
 
 from engine import HitlError
 from tui.calls import reveal
@@ -101,6 +101,7 @@ class AuditScreen(ModalScreen[None]):
             yield Static(Text("verifying the chain…", style="dim"), id="verify")
             yield DataTable(id="entries", cursor_type="row", zebra_stripes=True)
             yield Static("r refresh · t this thread / whole home · escape closes", classes="hint")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#entries", DataTable).add_columns(*COLUMNS)

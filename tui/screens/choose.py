@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList, Static
+from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 
@@ -31,6 +31,7 @@ class ChooseScreen(ModalScreen[str | None]):
                 yield Static(self.prompt, id="prompt")
             yield OptionList(*(Option(label, id=key) for key, label in self.options))
             yield Static("↑↓ and enter choose · escape cancels", classes="hint")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

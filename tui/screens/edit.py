@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 from engine import ApprovalView, HitlError, InvalidArguments, Verdict
 from tui.calls import tier_text
@@ -116,6 +116,7 @@ class EditScreen(ModalScreen[dict[str, Any] | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Submit edit (ctrl+s)", id="submit", variant="warning")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(JsonEditor).text_area.focus()

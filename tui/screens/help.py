@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
+from textual.widgets import Footer, Label, Static
 
 from tui.keys import EXTRA_HELP, KEYS, display_key
 
@@ -41,6 +41,7 @@ class HelpScreen(ModalScreen[None]):
                 "A high-risk call needs two approvals, each confirmed in a second step.",
                 classes="hint",
             )
+        yield Footer()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
+from textual.widgets import Footer, Label, Static
 
 from engine import Policy, span
 from tui.calls import tier_text
@@ -93,6 +93,7 @@ class PolicyScreen(ModalScreen[None]):
                 "restart. Escape closes.",
                 classes="hint",
             )
+        yield Footer()
 
     def action_close(self) -> None:
         self.dismiss(None)

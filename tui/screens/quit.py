@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 
 class QuitScreen(ModalScreen[bool]):
@@ -32,6 +32,7 @@ class QuitScreen(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button("Stay (n)", id="stay", variant="primary")
                 yield Button("Quit (y)", id="leave")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#stay", Button).focus()

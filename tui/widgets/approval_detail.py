@@ -151,8 +151,12 @@ class ApprovalDetail(VerticalScroll, can_focus=False):
         yield Static(Text("Select an approval to see its full call.", style="dim"), id="call")
 
     def show(self, approval: ApprovalView | None, thread_title: str | None = None) -> None:
+        """Shows ``approval`` (of the thread titled so), or, with None, that nothing of
+        that thread waits; repaints only when something changed."""
+        if approval == self.approval and thread_title == self.thread_title:
+            return
         self.thread_title = thread_title
-        self.approval = approval
+        self.set_reactive(ApprovalDetail.approval, approval)
         self._paint()
 
     def watch_approval(self) -> None:
@@ -168,7 +172,12 @@ class ApprovalDetail(VerticalScroll, can_focus=False):
         self.set_class(approval is not None and approval.tier == "high", "-high")
         self.set_class(approval is not None and approval.status != "pending", "-decided")
         if approval is None:
-            body: RenderableType = Text("Select an approval to see its full call.", style="dim")
+            hint = (
+                f"Nothing in “{self.thread_title}” waits for a decision."
+                if self.thread_title
+                else "Select an approval to see its full call."
+            )
+            body: RenderableType = Text(hint, style="dim")
         else:
             parts: list[RenderableType] = [
                 approval_header(approval, self.thread_title, self.show_ids)

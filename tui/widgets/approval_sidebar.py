@@ -126,12 +126,33 @@ class ApprovalSidebar(RowList[ApprovalView]):
             text.stylize(self.get_component_rich_style("approval-sidebar--unknown"))
         return text
 
+    def advance_past(self, approval_id: str) -> None:
+        """After a person decided ``approval_id``: the cursor goes to the next waiting
+        card at once (below it, else above), so the next key decides the next call, never
+        the one just decided (which lingers a moment, out from under the cursor)."""
+        if self.cursor != approval_id:
+            return  # the person has moved on already
+        keys = self.visible_keys
+        at = keys.index(approval_id) if approval_id in keys else 0
+        for key in [*keys[at + 1 :], *reversed(keys[:at])]:
+            row = self.get(key)
+            if row is not None and row.status == "pending":
+                self.move_to(key)
+                return
+
     def _expiring(self, row: ApprovalView) -> str:
         """ "⏱4m " when the policy rejects the call soon, else nothing."""
         if row.expires_at is None:
             return ""
         left = row.expires_at - self.clock.now()
         return f"⏱{age(left)} " if left <= self.expiry_warning_seconds else ""
+
+    def on_focus(self) -> None:
+        """Focusing the calls makes the one under the cursor the selection."""
+        had = self.cursor
+        super().on_focus()
+        if had is not None and had == self.cursor:
+            self.post_message(self.ApprovalSelected(had, by_person=True))
 
     def cursor_moved(self, key: str | None, *, by_person: bool) -> None:
         if not by_person:

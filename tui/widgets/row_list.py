@@ -176,6 +176,11 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
             self.refresh()
         return True
 
+    def move_to(self, key: str) -> None:
+        """Moves the cursor to ``key`` for the person, as a key press would."""
+        if key in self._index:
+            self._move_to(key, by_person=True)
+
     def _move_to(self, key: str, *, by_person: bool) -> None:
         if key == self.cursor:
             return

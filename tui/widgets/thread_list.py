@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import ClassVar
 
 from rich.text import Text
@@ -142,8 +142,20 @@ class ThreadList(RowList[ThreadRow]):
         )
 
     def cursor_moved(self, key: str | None, *, by_person: bool) -> None:
+        self.refresh_bindings()
         if key is not None and by_person:
             self.post_message(self.ThreadSelected(key))
+
+    def upsert(self, rows: Iterable[ThreadRow]) -> None:
+        super().upsert(rows)
+        self.refresh_bindings()  # the thread under the cursor may have failed, or recovered
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Retry is offered (in the footer too) only on a failed thread."""
+        if action == "retry":
+            row = self.cursor_row
+            return row is not None and row.thread.status == "failed"
+        return True
 
     def action_cycle_status(self) -> None:
         order: list[ThreadStatus | None] = [None, *STATUSES]
