@@ -45,6 +45,7 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("clear_filter", "escape", "Clear filter", "threads", show=False),
     KeySpec("refresh", "r,f5", "Refresh", "audit"),
     KeySpec("toggle_scope", "t", "This thread / whole home", "audit"),
+    KeySpec("filter_entries", "slash", "Filter", "audit"),
     KeySpec("close", "escape", "Close", "audit"),
     KeySpec("cursor_down", "down,j", "Down", "rows", show=False, palette=False),
     KeySpec("cursor_up", "up,k", "Up", "rows", show=False, palette=False),
@@ -59,6 +60,7 @@ EXTRA_HELP: tuple[tuple[str, str], ...] = (
     ("ctrl+p", "Command palette: every action, and jump to a thread or approval by name"),
     ("ctrl+s", "In the editor: submit the edit (when valid, and the policy allows it)"),
     ("escape", "Close a dialog without doing anything"),
+    ("enter", "In the audit log: the entry under the cursor, whole (an edit's diff)"),
 )
 
 

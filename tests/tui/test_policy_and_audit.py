@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from textual.command import CommandList
 from textual.widgets import DataTable, Static
 
-from engine import Home
+from engine import Edit, Home
 from engine.engine import Engine
 from engine.policy_file import DEFAULT_POLICY_TOML
 from tests.conftest import run_sql
 from tui.app import HitlApp
 from tui.calls import plain
-from tui.screens.audit import AuditScreen
+from tui.screens.audit import AuditEntryScreen, AuditScreen
 from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.policy import PolicyScreen
 
@@ -107,15 +107,15 @@ async def test_the_audit_screen_shows_the_decision_and_a_broken_chain(
         assert f"head {screen.verification.head[:16]}" in screen.verify_line  # type: ignore[union-attr]
         rows = _table_rows(screen)
         [decision] = [r for r in rows if r[2] == "decision"]
-        assert decision[3:5] == ["send_email", "alice"]
-        assert decision[5].startswith("approve → approved · 1/1")
-        assert any(r[2] == "approval_requested" and r[3] == "transfer_money" for r in rows)
+        assert decision[4:6] == ["send_email", "alice"]
+        assert decision[6].startswith("approve → approved · 1/1")
+        assert any(r[2] == "approval_requested" and r[4] == "transfer_money" for r in rows)
 
         await pilot.press("t")  # the thread in the pane: the next call's, the transfer
         await wait_until(pilot, lambda: screen.thread_id == transfer, "the thread's entries")
         await wait_until(
             pilot,
-            lambda: {r[3] for r in _table_rows(screen)} == {"transfer_money"},
+            lambda: {r[4] for r in _table_rows(screen)} == {"transfer_money"},
             "only its rows",
         )
 
@@ -139,7 +139,7 @@ async def test_the_thread_list_opens_the_audit_of_its_thread(engine: Engine) -> 
         assert isinstance(screen, AuditScreen)
         await wait_until(pilot, lambda: screen.verification is not None, "the entries")
         assert screen.thread_id == email
-        assert {r[3] for r in _table_rows(screen)} == {"send_email"}
+        assert {r[4] for r in _table_rows(screen)} == {"send_email"}
         await pilot.press("escape")
         await wait_until(pilot, lambda: len(app.screen_stack) == 1, "the screen to close")
 
@@ -241,3 +241,60 @@ async def test_the_console_says_nothing_when_the_policy_is_the_same(engine: Engi
         await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
         await pilot.pause()
         assert not [n for n in app._notifications if n.title == "policy changed"]
+
+
+async def test_the_audit_log_opens_focused_newest_first_and_shows_an_edit_whole(
+    engine: Engine,
+) -> None:
+    email = await paused(engine, EMAIL)
+    await paused(engine, TRANSFER)
+    [approval] = await engine.pending(email)
+    edited = {**approval.args, "to": "cfo@company.com"}
+    await engine.decide(approval.id, Edit(edited), operator="alice")
+    async with running_console(engine) as (app, pilot):
+        await wait_until(pilot, lambda: app.engine is not None, "the engine")
+        await pilot.press("A")
+        await wait_until(pilot, lambda: isinstance(app.screen, AuditScreen), "the audit screen")
+        screen = app.screen
+        assert isinstance(screen, AuditScreen)
+        await wait_until(pilot, lambda: len(screen.shown) > 3, "the entries")
+        assert screen.focused is screen.table  # keys move through it at once
+        seqs = [int(r[0]) for r in _table_rows(screen)]
+        assert seqs == sorted(seqs, reverse=True)  # newest first
+        assert {r[3] for r in _table_rows(screen)} >= {email[:8]}  # a thread column
+
+        await pilot.press("slash", *"decision")
+        await wait_until(pilot, lambda: len(screen.shown) == 1, "the filter")
+        await pilot.press("enter", "home", "enter")  # to the table, first row, open it
+        await wait_until(pilot, lambda: isinstance(app.screen, AuditEntryScreen), "the entry")
+        entry = app.screen
+        assert isinstance(entry, AuditEntryScreen)
+        assert '- to: "boss@company.com"' in entry.text
+        assert '+ to: "cfo@company.com"' in entry.text
+        assert approval.id in entry.text and email in entry.text
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen, "back to the log")
+        await pilot.press("escape")  # first clears the filter…
+        await wait_until(pilot, lambda: len(screen.shown) > 3, "every entry again")
+        assert app.screen is screen
+        await pilot.press("escape")  # …then closes
+        await wait_until(pilot, lambda: len(app.screen_stack) == 1, "the log to close")
+
+
+async def test_the_audit_table_moves_with_the_list_keys(engine: Engine) -> None:
+    await paused(engine, EMAIL)
+    async with running_console(engine) as (app, pilot):
+        await wait_until(pilot, lambda: app.engine is not None, "the engine")
+        await pilot.press("A")
+        await wait_until(pilot, lambda: isinstance(app.screen, AuditScreen), "the audit screen")
+        screen = app.screen
+        assert isinstance(screen, AuditScreen)
+        await wait_until(pilot, lambda: len(screen.shown) > 1, "the entries")
+        await pilot.press("j")
+        assert screen.table.cursor_row == 1
+        await pilot.press("k")
+        assert screen.table.cursor_row == 0
+        await pilot.press("end")
+        assert screen.table.cursor_row == len(screen.shown) - 1
+        await pilot.press("home")
+        assert screen.table.cursor_row == 0

@@ -2,7 +2,9 @@
 
 The top line is ``verify_audit()``'s answer: intact, with the entry count and the head
 hash to note elsewhere, or the first entry that was changed, removed or moved, in red.
-``r`` reads both again; ``t`` switches between the thread and the whole home.
+Newest first, the table focused; ``enter`` shows one entry whole (an edit's diff, every
+argument), ``/`` filters, ``r`` reads both again, ``t`` switches between the thread and
+the whole home.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from engine import HitlError
 from tui.calls import reveal
 from tui.clock import Clock
 from tui.keys import bindings
+from tui.screens.edit import args_diff
 
 if TYPE_CHECKING:
     from engine import AuditEntry, Verification
@@ -35,7 +39,7 @@ class AuditSource(Protocol):
 
 
 DETAIL_WIDTH = 90
-COLUMNS = ("seq", "time", "kind", "tool", "operator", "detail")
+COLUMNS = ("seq", "time", "kind", "thread", "tool", "operator", "detail")
 
 
 def entry_detail(entry: AuditEntry) -> str:
@@ -74,6 +78,35 @@ def verification_text(verification: Verification, shown: int) -> Text:
     )
 
 
+class AuditTable(DataTable[str | Text]):
+    """The entries, moved through with the keys every list of the console uses."""
+
+    BINDINGS: ClassVar = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=max(0, self.row_count - 1))
+
+
+def entry_row(entry: AuditEntry, clock: Clock) -> tuple[str | Text, ...]:
+    return (
+        str(entry.seq),
+        clock.time_of(entry.at),
+        entry.kind,
+        (entry.thread_id or "")[:8],
+        entry.tool or "",
+        entry.operator or "",
+        reveal(entry_detail(entry)),
+    )
+
+
 class AuditScreen(ModalScreen[None]):
     BINDINGS: ClassVar = bindings("audit")
 
@@ -94,18 +127,27 @@ class AuditScreen(ModalScreen[None]):
         self.whole_home = whole_home or thread is None
         self.verification: Verification | None = None
         self.entries: list[AuditEntry] = []
+        """Newest first, as shown (before the filter)."""
+        self.shown: list[AuditEntry] = []
+        """The entries the table holds, in its order."""
+        self.text_filter = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="audit"):
             yield Label(self._title(), id="title")
             yield Static(Text("verifying the chain…", style="dim"), id="verify")
-            yield DataTable(id="entries", cursor_type="row", zebra_stripes=True)
-            yield Static("r refresh · t this thread / whole home · escape closes", classes="hint")
+            yield Input(placeholder="filter: words every shown entry contains", id="filter")
+            yield AuditTable(id="entries", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#entries", DataTable).add_columns(*COLUMNS)
+        self.table.add_columns(*COLUMNS)
+        self.table.focus()
         self.refresh_entries()
+
+    @property
+    def table(self) -> AuditTable:
+        return self.query_one("#entries", AuditTable)
 
     @property
     def verify_line(self) -> str:
@@ -119,8 +161,8 @@ class AuditScreen(ModalScreen[None]):
 
     def _title(self) -> str:
         if self.whole_home or self.thread is None:
-            return "Audit log · whole home"
-        return f"Audit log · thread “{self.thread[1]}”"
+            return "Audit log · whole home · newest first"
+        return f"Audit log · thread “{self.thread[1]}” · newest first"
 
     @work(exclusive=True, group="audit", exit_on_error=False)
     async def refresh_entries(self) -> None:
@@ -132,24 +174,52 @@ class AuditScreen(ModalScreen[None]):
             message = str(error) if isinstance(error, HitlError) else repr(error)
             self.notify(message, title="audit", severity="error")
             return
-        self.entries, self.verification = entries, verification
+        self.entries, self.verification = entries[::-1], verification
         self.query_one("#title", Label).update(self._title())
-        line = self.query_one("#verify", Static)
-        line.update(verification_text(verification, len(entries)))
-        line.set_class(not verification.ok, "-broken")
-        table = self.query_one("#entries", DataTable)
+        self._fill()
+
+    def _fill(self) -> None:
+        """The table: the entries the filter keeps, newest first."""
+        words = self.text_filter.lower().split()
+        rows = [(e, entry_row(e, self.clock)) for e in self.entries]
+        kept = [(e, r) for e, r in rows if all(w in " ".join(map(str, r)).lower() for w in words)]
+        self.shown = [e for e, _ in kept]
+        assert self.verification is not None or not self.entries
+        if self.verification is not None:
+            line = self.query_one("#verify", Static)
+            line.update(verification_text(self.verification, len(kept)))
+            line.set_class(not self.verification.ok, "-broken")
+        table = self.table
         table.clear()
-        table.add_rows(
+        table.add_rows(r for _, r in kept)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.text_filter = event.value
+        self._fill()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if 0 <= event.cursor_row < len(self.shown):
+            entry = self.shown[event.cursor_row]
+            self.app.push_screen(AuditEntryScreen(entry, self._asked(entry), self.clock))
+
+    def _asked(self, entry: AuditEntry) -> AuditEntry | None:
+        """The request an entry decided (for an edit's diff against what was asked)."""
+        if entry.approval_id is None:
+            return None
+        return next(
             (
-                str(e.seq),
-                self.clock.time_of(e.at),
-                e.kind,
-                e.tool or "",
-                e.operator or "",
-                reveal(entry_detail(e)),
-            )
-            for e in entries
+                e
+                for e in self.entries
+                if e.approval_id == entry.approval_id and e.kind == "approval_requested"
+            ),
+            None,
         )
+
+    def action_filter_entries(self) -> None:
+        self.query_one("#filter", Input).focus()
 
     def action_refresh(self) -> None:
         self.refresh_entries()
@@ -160,6 +230,75 @@ class AuditScreen(ModalScreen[None]):
             return
         self.whole_home = not self.whole_home
         self.refresh_entries()
+
+    def action_close(self) -> None:
+        if self.text_filter:  # escape clears the filter first
+            self.query_one("#filter", Input).value = ""
+            self.text_filter = ""
+            self._fill()
+            self.table.focus()
+            return
+        self.dismiss(None)
+
+
+class AuditEntryScreen(ModalScreen[None]):
+    """One audit entry whole: who, when, what; an edit's diff; every field it holds."""
+
+    BINDINGS: ClassVar = [Binding("escape,enter,q", "close", "Close")]
+
+    def __init__(self, entry: AuditEntry, asked: AuditEntry | None, clock: Clock) -> None:
+        super().__init__()
+        self.entry, self.asked, self.clock = entry, asked, clock
+
+    def compose(self) -> ComposeResult:
+        e = self.entry
+        with Vertical(id="dialog", classes="audit-entry"):
+            yield Label(Text(f"Audit entry {e.seq} · {e.kind}", style="bold"), id="title")
+            with VerticalScroll(id="entry-body"):
+                yield Static(self._head(), id="entry-head")
+                if diff := self._diff():
+                    yield Static(diff, id="entry-diff")
+                yield Static(
+                    reveal(json.dumps(e.body, ensure_ascii=False, indent=2, default=str)),
+                    id="entry-json",
+                )
+        yield Footer()
+
+    def _head(self) -> Text:
+        e = self.entry
+        lines = [
+            ("time", f"{self.clock.time_of(e.at)}"),
+            ("thread", e.thread_id or "—"),
+            ("approval", e.approval_id or "—"),
+            ("tool", e.tool or "—"),
+            ("operator", e.operator or "—"),
+            ("hash", f"{e.hash[:16]}… (previous {e.prev_hash[:16]}…)"),
+        ]
+        text = Text()
+        for label, value in lines:
+            text.append(f"{label:<9}", style="dim")
+            text.append(f"{reveal(value)}\n")
+        text.rstrip()
+        return text
+
+    def _diff(self) -> Text | None:
+        """What an edit changed: against the original arguments it records, else the
+        arguments the call was requested with."""
+        body = self.entry.body
+        if not body.get("edited"):
+            return None
+        original = body.get("original_args")
+        if not isinstance(original, dict) and self.asked is not None:
+            original = self.asked.body.get("args")
+        edited = body.get("args")
+        if not isinstance(original, dict) or not isinstance(edited, dict):
+            return None
+        return Text.assemble(("the edit\n", "bold"), args_diff(original, edited))
+
+    @property
+    def text(self) -> str:
+        """Everything the screen shows, as plain text (for tests)."""
+        return "\n".join(str(s.render()) for s in self.query(Static))
 
     def action_close(self) -> None:
         self.dismiss(None)
