@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from textual.command import CommandList
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from engine import Edit, Home
@@ -243,6 +244,17 @@ async def test_the_console_says_nothing_when_the_policy_is_the_same(engine: Engi
         assert not [n for n in app._notifications if n.title == "policy changed"]
 
 
+async def _open_audit(app: HitlApp, pilot: Pilot[int], more_than: int) -> AuditScreen:
+    """Opens the whole home's audit log with its key, once it holds enough entries."""
+    await wait_until(pilot, lambda: app.engine is not None, "the engine")
+    await pilot.press("A")
+    await wait_until(pilot, lambda: isinstance(app.screen, AuditScreen), "the audit screen")
+    screen = app.screen
+    assert isinstance(screen, AuditScreen)
+    await wait_until(pilot, lambda: len(screen.shown) > more_than, "the entries")
+    return screen
+
+
 async def test_the_audit_log_opens_focused_newest_first_and_shows_an_edit_whole(
     engine: Engine,
 ) -> None:
@@ -252,12 +264,7 @@ async def test_the_audit_log_opens_focused_newest_first_and_shows_an_edit_whole(
     edited = {**approval.args, "to": "cfo@company.com"}
     await engine.decide(approval.id, Edit(edited), operator="alice")
     async with running_console(engine) as (app, pilot):
-        await wait_until(pilot, lambda: app.engine is not None, "the engine")
-        await pilot.press("A")
-        await wait_until(pilot, lambda: isinstance(app.screen, AuditScreen), "the audit screen")
-        screen = app.screen
-        assert isinstance(screen, AuditScreen)
-        await wait_until(pilot, lambda: len(screen.shown) > 3, "the entries")
+        screen = await _open_audit(app, pilot, more_than=3)
         assert screen.focused is screen.table  # keys move through it at once
         seqs = [int(r[0]) for r in _table_rows(screen)]
         assert seqs == sorted(seqs, reverse=True)  # newest first
@@ -284,12 +291,7 @@ async def test_the_audit_log_opens_focused_newest_first_and_shows_an_edit_whole(
 async def test_the_audit_table_moves_with_the_list_keys(engine: Engine) -> None:
     await paused(engine, EMAIL)
     async with running_console(engine) as (app, pilot):
-        await wait_until(pilot, lambda: app.engine is not None, "the engine")
-        await pilot.press("A")
-        await wait_until(pilot, lambda: isinstance(app.screen, AuditScreen), "the audit screen")
-        screen = app.screen
-        assert isinstance(screen, AuditScreen)
-        await wait_until(pilot, lambda: len(screen.shown) > 1, "the entries")
+        screen = await _open_audit(app, pilot, more_than=1)
         await pilot.press("j")
         assert screen.table.cursor_row == 1
         await pilot.press("k")
