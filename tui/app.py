@@ -248,6 +248,7 @@ class HitlApp(App[int]):
     def _show_changes(self, changes: Changes) -> None:
         if changes.threads:
             self.thread_list.upsert(changes.threads.values())
+            self._title_threads()
             for row in changes.threads.values():
                 for pane in self.stories.panes_of(row.thread.id):
                     pane.update_thread(row.thread)

@@ -22,7 +22,8 @@ class Clock(Protocol):
         ...
 
     def time_of(self, at: float) -> str:
-        """``at`` as a wall-clock time, "HH:MM:SS"."""
+        """``at`` as a wall-clock time, "HH:MM:SS", with the date in front when it is not
+        today ("Sat 28 Nov 17:40")."""
         ...
 
     def until(self, at: float) -> str:
@@ -41,7 +42,11 @@ class SystemClock:
         return age(self.now() - at)
 
     def time_of(self, at: float) -> str:
-        return time.strftime("%H:%M:%S", time.localtime(at))
+        """The time of day; with the date in front when ``at`` is not today."""
+        when = time.localtime(at)
+        if when[:3] == time.localtime(self.now())[:3]:
+            return time.strftime("%H:%M:%S", when)
+        return time.strftime("%a %d %b %H:%M", when)
 
     def until(self, at: float) -> str:
         return span(at - self.now())

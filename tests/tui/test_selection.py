@@ -113,8 +113,14 @@ async def test_a_dialog_closes_when_its_call_is_decided_elsewhere(engine: Engine
         assert approval.summary in str(app.screen.query_one("#prompt", Static).render())
         await engine.decide(approval.id, Approve(), operator="bob")  # from elsewhere
         await wait_until(pilot, lambda: not isinstance(app.screen, AskScreen), "it to close")
-        assert any("decided elsewhere" in n.title for n in app._notifications)
-        assert any("approved by bob" in n.message for n in app._notifications)
+        await wait_until(
+            pilot,
+            lambda: any(
+                "decided elsewhere" in n.title and "approved by bob" in n.message
+                for n in app._notifications
+            ),
+            "the notice saying who decided",
+        )
         await pilot.pause()
     after = await engine.approval(approval.id)
     assert (after.status, after.decided_by) == ("approved", "bob")

@@ -90,6 +90,10 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
     def cursor_moved(self, key: str | None, *, by_person: bool) -> None:
         """Called after the cursor lands on a different row."""
 
+    def empty_text(self) -> str:
+        """What an empty list says (it may depend on a filter)."""
+        return self.EMPTY_TEXT
+
     # --- data --------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -248,7 +252,7 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
         if not self._visible:
             if absolute == 0:
                 empty = self.get_component_rich_style("row-list--empty")
-                return self._strip(Text(self.EMPTY_TEXT, style=empty), width, base)
+                return self._strip(Text(self.empty_text(), style=empty), width, base)
             return Strip.blank(width, base)
         if index >= len(self._visible):
             return Strip.blank(width, base)

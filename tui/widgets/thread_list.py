@@ -98,16 +98,26 @@ class ThreadList(RowList[ThreadRow]):
         self.status_filter, self.text_filter = status, text.lower()
         self.refilter()
 
+    @property
+    def filtered(self) -> bool:
+        return bool(self.status_filter or self.text_filter)
+
     def title(self, total: int) -> str:
-        """The border title: the filters in force, and how many of ``total`` they show."""
-        title = "Threads"
+        """The border title: how many of ``total`` are shown, first (a narrow column
+        cuts the end of a title, never the count), then the filters in force."""
+        if not self.filtered:
+            return f"Threads {total}"
+        title = f"Threads {len(self)}/{total}"
         if self.status_filter:
             title += f" · {self.status_filter}"
         if self.text_filter:
             title += f" · “{self.text_filter}”"
-        if self.status_filter or self.text_filter:
-            title += f" ({len(self)}/{total})"
         return title
+
+    def empty_text(self) -> str:
+        if self.filtered:
+            return "nothing matches (esc clears)"
+        return self.EMPTY_TEXT
 
     def key_of(self, row: ThreadRow) -> str:
         return row.thread.id
@@ -164,7 +174,7 @@ class ThreadList(RowList[ThreadRow]):
         self.post_message(self.FilterChanged())
 
     def action_clear_filter(self) -> None:
-        if self.status_filter or self.text_filter:
+        if self.filtered:
             self.set_filter(None, "")
             self.post_message(self.FilterChanged())
 

@@ -78,3 +78,22 @@ async def test_a_row_shows_status_pending_and_age() -> None:
         threads.upsert([ThreadRow(thread("a", created_at=1, status="waiting", title="pay"), 2)])
         line = threads.render_line(0).text
         assert "approval" in line and "pay" in line and "2⏸" in line and "1m" in line
+
+
+async def test_the_title_counts_first_and_an_empty_filter_says_so() -> None:
+    app = Host()
+    async with app.run_test(size=(40, 10)) as pilot:
+        threads = app.query_one(ThreadList)
+        threads.upsert(
+            rows(thread("a", created_at=1, title="note"), thread("b", created_at=2, title="x"))
+        )
+        assert threads.title(2) == "Threads 2"
+        threads.set_filter("waiting", "nothing like this")
+        assert threads.title(2).startswith("Threads 0/2 · waiting")  # the count, never cut
+        await pilot.pause()
+        screen = "\n".join(threads.render_line(y).text for y in range(2))
+        assert "nothing matches (esc clears)" in screen
+        threads.set_filter(None, "")
+        threads.discard(["a", "b"])
+        await pilot.pause()
+        assert "no threads (n starts one)" in threads.render_line(0).text
