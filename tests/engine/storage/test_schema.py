@@ -22,7 +22,8 @@ from engine.doctor import diagnose
 from engine.engine import Engine
 from engine.errors import DatabaseUnavailable
 from engine.reader import Reader
-from engine.storage.database import open_postgres, open_sqlite, to_postgres
+from engine.storage.database import open_sqlite
+from engine.storage.postgres import open_postgres, to_postgres
 from engine.storage.schema import SCHEMA_VERSION, TABLES, migrate
 from tests.cli.test_cli import hitl, one_error_line
 from tests.engine.quiet import NO_WATCHER
