@@ -18,18 +18,21 @@ from engine.views import HistoryEntry
 TAIL_LIMIT = 5000
 """The most rows one look at the journal reads; the rest wait for the next look."""
 
-_COLUMNS = "seq, at, kind, CASE WHEN origin = ? THEN NULL ELSE body END"
+_COLUMNS = "seq, at, kind, CASE WHEN origin = ? THEN NULL ELSE body END AS body"
 
 _SQLITE_TAIL = f"SELECT {_COLUMNS} FROM hitl_journal WHERE seq > ? ORDER BY seq LIMIT {TAIL_LIMIT}"
 """SQLite's writers take turns (each holds the write lock through its COMMIT), so a
 row committed later has a larger seq."""
 
-_POSTGRES_TAIL = f"""SELECT NULL, NULL, NULL, NULL, {SNAPSHOT}
+_POSTGRES_TAIL = f"""WITH fresh AS MATERIALIZED (
+    SELECT {_COLUMNS}, xid FROM hitl_journal WHERE {unseen_by("xid")}
+)
+SELECT NULL, NULL, NULL, NULL, {SNAPSHOT}
 UNION ALL (
-    SELECT {_COLUMNS}, xid::text FROM hitl_journal WHERE {unseen_by("xid")}
-    ORDER BY xid, seq LIMIT {TAIL_LIMIT + 1}
+    SELECT seq, at, kind, body, xid::text FROM fresh ORDER BY fresh.xid, seq LIMIT {TAIL_LIMIT + 1}
 )"""
-"""The look's own snapshot, and the rows the previous one could not see."""
+"""The look's own snapshot, and the rows the previous one could not see. (Found first,
+through the index, then sorted: asked for in order, the planner walks the whole index.)"""
 
 _POSTGRES_ONE = f"SELECT {_COLUMNS}, xid::text FROM hitl_journal WHERE xid = ?::xid8 ORDER BY seq"
 
