@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import (
@@ -44,8 +45,32 @@ def to_postgres(sql: str) -> str:
     return _PLACEHOLDER.sub("%s", sql)
 
 
+@dataclass(slots=True)
+class _Queued:
+    """A transaction waiting for the connection, and the caller waiting for it."""
+
+    writes: list[Write]
+    chain: Chain | None
+    outcome: asyncio.Future[list[int] | None]
+
+    def settle(self, result: list[int] | BaseException | None) -> None:
+        if self.outcome.done():  # its caller was cancelled: nobody is waiting
+            return
+        if isinstance(result, BaseException):
+            self.outcome.set_exception(result)
+        else:
+            self.outcome.set_result(result)
+
+
 class PostgresDatabase:
     """One async connection; a lock keeps its transactions from interleaving.
+
+    Transactions that queue while the connection is busy are committed together, in
+    one transaction with one COMMIT (group commit: one wait for the server's disk for
+    many), each inside a savepoint of its own, so that one failing, or rolled back by
+    its guard, leaves the others; each caller hears only once the COMMIT is done, and
+    all of them hear if it fails. Reads are never batched: they commit alone, so they
+    neither hold a snapshot open nor see another caller's writes before they commit.
 
     The server's errors about the database itself (no hitl tables, a full disk, a
     read-only server, a lost connection) come out as ``DatabaseUnavailable``."""
@@ -56,6 +81,8 @@ class PostgresDatabase:
         self.conn = conn
         self.url = url
         self._lock = asyncio.Lock()
+        self._queued: list[_Queued] = []
+        self._batches: set[asyncio.Task[None]] = set()
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
         """Commits too: a read ends its transaction, so no snapshot is held open."""
@@ -74,45 +101,113 @@ class PostgresDatabase:
     async def transaction(
         self, statements: Sequence[Statement | Write], chain: Chain | None = None
     ) -> list[int] | None:
-        async with self._lock:
-            with _postgres_errors(self.url):
-                return await self._transaction(statements, chain)
+        """Queued, and run by whichever caller takes the connection next, together
+        with every other transaction queued by then (in a task of its own, so that a
+        caller cancelled meanwhile does not cut the others' short)."""
+        future: asyncio.Future[list[int] | None] = asyncio.get_running_loop().create_future()
+        job = _Queued([_as_write(s) for s in statements], chain, future)
+        self._queued.append(job)
+        try:
+            await self._lock.acquire()
+        except asyncio.CancelledError:
+            if job in self._queued:  # never run: a cancelled call changes nothing
+                self._queued.remove(job)
+            raise
+        if future.done():  # an earlier caller's batch took it
+            self._lock.release()
+        else:
+            batch, self._queued = self._queued, []
+            task = asyncio.create_task(self._commit_batch(batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+        return await future
 
-    async def _transaction(
-        self, statements: Sequence[Statement | Write], chain: Chain | None
-    ) -> list[int] | None:
-        counts: list[int] = []
+    async def _commit_batch(self, batch: list[_Queued]) -> None:
+        """Runs the batch in one transaction and settles every caller; then frees the
+        connection for the next."""
+        results: list[list[int] | BaseException | None] = []
         try:
             async with self.conn.cursor() as cur:
-                if chain is not None:  # first, so that every chain writer locks in one order
-                    await cur.execute(f"LOCK TABLE {chain.table} IN EXCLUSIVE MODE")
-                for step in map(_as_write, statements):
-                    if not _should_run(step, counts):
-                        counts.append(0)
-                        continue
-                    await cur.execute(to_postgres(step.sql), tuple(step.params))
-                    if step.returns_id:
-                        counts.append(_new_id(await cur.fetchall()))
-                    else:
-                        counts.append(int(cur.rowcount))
-                    if step.guard and counts[-1] < 1:
-                        await self.conn.rollback()
-                        return None
-                if chain is not None:
-                    await cur.execute(to_postgres(chain.last))
-                    last = await cur.fetchone()
-                    for when, build in chain.links:
-                        if when is None or counts[when] > 0:
-                            (sql, params), last = build(last)
-                            await cur.execute(to_postgres(sql), tuple(params))
-                    crash_point("before", chain.labels)
+                # Every chain's table first, in one order, as one transaction alone would.
+                for table in sorted({job.chain.table for job in batch if job.chain}):
+                    await cur.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+                alone = len(batch) == 1
+                for job in batch:
+                    results.append(await self._run_isolated(cur, job, alone=alone))
+            for job, result in zip(batch, results, strict=True):
+                if job.chain is not None and isinstance(result, list):
+                    crash_point("before", job.chain.labels)
             await self.conn.commit()
-        except BaseException:
-            await self.conn.rollback()
-            raise
-        if chain is not None:
-            crash_point("after", chain.labels)
+        except BaseException as error:
+            with contextlib.suppress(Exception):
+                await self.conn.rollback()
+            failed = self._meant(error) if isinstance(error, Exception) else error
+            for job in batch:
+                job.settle(failed)
+            if not isinstance(error, Exception):
+                raise
+            return
+        finally:
+            self._lock.release()
+        for job, result in zip(batch, results, strict=True):
+            if job.chain is not None and isinstance(result, list):
+                crash_point("after", job.chain.labels)
+            job.settle(result)
+
+    async def _run_isolated(
+        self, cur: Any, job: _Queued, *, alone: bool
+    ) -> list[int] | Exception | None:
+        """One caller's transaction inside the batch's: in a savepoint (unless it is
+        alone), undone by its error or its guard without undoing the others'."""
+        if alone:
+            counts = await self._run(cur, job)
+            if counts is None:
+                await self.conn.rollback()
+            return counts
+        await cur.execute("SAVEPOINT hitl_transaction")
+        try:
+            counts = await self._run(cur, job)
+        except Exception as error:
+            await cur.execute("ROLLBACK TO SAVEPOINT hitl_transaction")
+            return self._meant(error)
+        undo = "ROLLBACK TO" if counts is None else "RELEASE"
+        await cur.execute(f"{undo} SAVEPOINT hitl_transaction")
         return counts
+
+    async def _run(self, cur: Any, job: _Queued) -> list[int] | None:
+        """The statements, then the chain's links (its table is locked already);
+        None when a guard changed no row."""
+        counts: list[int] = []
+        for step in job.writes:
+            if not _should_run(step, counts):
+                counts.append(0)
+                continue
+            await cur.execute(to_postgres(step.sql), tuple(step.params))
+            if step.returns_id:
+                counts.append(_new_id(await cur.fetchall()))
+            else:
+                counts.append(int(cur.rowcount))
+            if step.guard and counts[-1] < 1:
+                return None
+        chain = job.chain
+        if chain is not None:
+            await cur.execute(to_postgres(chain.last))
+            last = await cur.fetchone()
+            for when, build in chain.links:
+                if when is None or counts[when] > 0:
+                    (sql, params), last = build(last)
+                    await cur.execute(to_postgres(sql), tuple(params))
+        return counts
+
+    async def finish(self) -> None:
+        """Waits for the batches under way (their callers may have gone)."""
+        await asyncio.gather(*self._batches, return_exceptions=True)
+
+    def _meant(self, error: Exception) -> Exception:
+        meant = postgres_error(error, self.url)
+        if meant is not error:
+            meant.__suppress_context__ = True
+        return meant
 
     async def returning(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
         return await self.fetchall(sql, params)  # it commits, as a write must
@@ -130,7 +225,12 @@ class PostgresDatabase:
 
 
 @contextlib.asynccontextmanager
-async def open_postgres(url: str) -> AsyncIterator[PostgresDatabase]:
+async def open_postgres(
+    url: str, *, synchronous_commit: bool = True
+) -> AsyncIterator[PostgresDatabase]:
+    """The home's PostgreSQL database, on one connection. ``synchronous_commit=False``:
+    a COMMIT returns before the server has flushed it to disk (a crash of the server
+    may lose the last ones; never an inconsistent state)."""
     try:
         import psycopg
     except ImportError:
@@ -146,9 +246,15 @@ async def open_postgres(url: str) -> AsyncIterator[PostgresDatabase]:
             database=redact_url(url),
             problem=first,
         ) from None
+    db = PostgresDatabase(conn, url)
     try:
-        yield PostgresDatabase(conn, url)
+        if not synchronous_commit:
+            with _postgres_errors(url):
+                await conn.execute("SET synchronous_commit = off")
+                await conn.commit()
+        yield db
     finally:
+        await db.finish()
         await conn.close()
 
 
