@@ -45,6 +45,12 @@ def to_postgres(sql: str) -> str:
     return _PLACEHOLDER.sub("%s", sql)
 
 
+BATCH_LIMIT = 64
+"""The most transactions committed together: each is a subtransaction, and a server
+tracks at most 64 of a transaction's cheaply (``PGPROC_MAX_CACHED_SUBXIDS``); past
+that, every other session's snapshot checks get slower until it commits."""
+
+
 @dataclass(slots=True)
 class _Queued:
     """A transaction waiting for the connection, and the caller waiting for it."""
@@ -116,7 +122,7 @@ class PostgresDatabase:
         if future.done():  # an earlier caller's batch took it
             self._lock.release()
         else:
-            batch, self._queued = self._queued, []
+            batch, self._queued = self._queued[:BATCH_LIMIT], self._queued[BATCH_LIMIT:]
             task = asyncio.create_task(self._commit_batch(batch))
             self._batches.add(task)
             task.add_done_callback(self._batches.discard)
@@ -170,9 +176,9 @@ class PostgresDatabase:
         except Exception as error:
             await cur.execute("ROLLBACK TO SAVEPOINT hitl_transaction")
             return self._meant(error)
-        undo = "ROLLBACK TO" if counts is None else "RELEASE"
-        await cur.execute(f"{undo} SAVEPOINT hitl_transaction")
-        return counts
+        if counts is None:
+            await cur.execute("ROLLBACK TO SAVEPOINT hitl_transaction")
+        return counts  # its savepoint is left to the COMMIT: one round trip fewer
 
     async def _run(self, cur: Any, job: _Queued) -> list[int] | None:
         """The statements, then the chain's links (its table is locked already);

@@ -13,7 +13,7 @@ import pytest
 
 from engine.errors import HitlError
 from engine.storage.database import Write, fetchone
-from engine.storage.postgres import PostgresDatabase
+from engine.storage.postgres import BATCH_LIMIT, PostgresDatabase
 
 pytestmark = pytest.mark.postgres
 
@@ -35,6 +35,14 @@ async def _leases(url: str) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
+async def _take(db: PostgresDatabase, url: str, thread: str) -> int:
+    """Leases ``thread``; the transaction that did it, once it is committed."""
+    counts = await db.transaction([_lease(thread)])
+    assert counts is not None
+    assert thread in await _leases(url)  # committed before the caller heard
+    return counts[0]
+
+
 async def _busy_then(db: PostgresDatabase, *calls: Any) -> list[Any]:
     """Runs ``calls`` while the connection serves a read: they all queue behind it
     (each queues before the loop next looks for the server's answer)."""
@@ -47,13 +55,9 @@ async def _busy_then(db: PostgresDatabase, *calls: Any) -> list[Any]:
 async def test_queued_transactions_share_one_commit_and_return_after_it(
     postgres: PostgresDatabase, postgres_url: str
 ) -> None:
-    async def lease(thread: str) -> int:
-        counts = await postgres.transaction([_lease(thread)])
-        assert counts is not None
-        assert thread in await _leases(postgres_url)  # committed before the caller heard
-        return counts[0]
-
-    transactions = await _busy_then(postgres, *(lease(f"t{i}") for i in range(20)))
+    transactions = await _busy_then(
+        postgres, *(_take(postgres, postgres_url, f"t{i}") for i in range(20))
+    )
     assert len(set(transactions)) == 1  # one transaction, one COMMIT
     assert await _leases(postgres_url) == {f"t{i}" for i in range(20)}
 
@@ -109,3 +113,14 @@ async def test_a_transaction_alone_keeps_the_error_wording(
     await postgres.script("DROP TABLE hitl_leases")
     with pytest.raises(HitlError, match="has no hitl tables"):
         await postgres.transaction([_lease("a")])
+
+
+async def test_a_long_queue_is_committed_in_batches_of_at_most_the_limit(
+    postgres: PostgresDatabase, postgres_url: str
+) -> None:
+    transactions = await _busy_then(
+        postgres, *(_take(postgres, postgres_url, f"t{i}") for i in range(150))
+    )
+    sizes = sorted(transactions.count(xid) for xid in set(transactions))
+    assert sizes == [22, BATCH_LIMIT, BATCH_LIMIT]
+    assert len(await _leases(postgres_url)) == 150
