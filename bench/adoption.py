@@ -53,7 +53,8 @@ from langgraph.types import Interrupt
 
 from bench.report import machine_info, percentile, print_table, verdict
 from engine.foreign.adoption import CheckpointFeed
-from engine.storage.database import Database, open_postgres, open_sqlite
+from engine.storage.database import Database, open_sqlite
+from engine.storage.postgres import open_postgres
 
 CHECKPOINTS = 4
 """Checkpoints per thread, each with the writes of one task."""

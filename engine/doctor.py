@@ -17,7 +17,8 @@ from pathlib import Path
 from engine.errors import DatabaseDamaged, DatabaseUnavailable, HitlError, PolicyError
 from engine.home import Home
 from engine.storage.audit import AuditLog
-from engine.storage.database import Database, dialect_of, open_postgres, open_sqlite, redact_url
+from engine.storage.database import Database, dialect_of, open_sqlite, redact_url
+from engine.storage.postgres import open_postgres
 from engine.storage.schema import TABLES, VERSION_TABLE, check_version, existing_tables
 from engine.storage.sqlite_file import can_write, lock_holder, sqlite_file_problem
 from engine.storage.store import database_name

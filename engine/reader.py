@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 from engine.errors import HomeNotFound
 from engine.home import Home
 from engine.storage.audit import AuditEntry, Verification
-from engine.storage.database import Database, dialect_of, open_postgres, open_sqlite
+from engine.storage.database import Database, dialect_of, open_sqlite
+from engine.storage.postgres import open_postgres
 from engine.storage.schema import check_readable, schema_version
 from engine.storage.store import Store, database_name
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView

@@ -20,6 +20,7 @@ from engine.policy import Policy
 from engine.runner import Publish, Runner
 from engine.slots import urgent
 from engine.storage.approvals import Approvals
+from engine.storage.journal import TailCursor
 from engine.storage.store import Store
 from engine.views import ApprovalView
 
@@ -53,12 +54,12 @@ class Watcher:
         self._warn_expiring = warn_expiring
         self._expire_on_time = expire_on_time
         self._apply_stranded = apply_stranded_decisions
-        self._journal_seq = 0
+        self._journal = TailCursor()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Starts the beat (if any duty is on), following the journal from now on."""
-        self._journal_seq = await self._store.journal.head()
+        self._journal = await self._store.journal.head()
         duties = (
             self._follow_journal,
             self._warn_expiring,
@@ -108,7 +109,7 @@ class Watcher:
 
     async def _tail_journal(self) -> None:
         """Republishes here the events other processes wrote to the journal."""
-        self._journal_seq, rows = await self._store.journal.since(self._journal_seq)
+        self._journal, rows = await self._store.journal.since(self._journal)
         for row in rows:
             if (event := decode(row)) is not None:
                 self._fan_out(event)

@@ -59,6 +59,7 @@ from typing import Any
 
 from engine.errors import DatabaseBusy, DatabaseUnavailable
 from engine.storage.database import Database, execute, fetchone
+from engine.storage.snapshots import SNAPSHOT, unseen_by
 
 STATUS_CHANNELS = ("__error__", "__scheduled__", "__interrupt__", "__resume__")
 """LangGraph's special write channels (``langgraph.checkpoint.base.WRITES_IDX_MAP``):
@@ -303,17 +304,15 @@ _STATE = f"""SELECT current_schema(),
         AND to_regprocedure('hitl_note_checkpoint_change()') IS NOT NULL,
     ({_TRIGGER_COUNT})"""
 
-_NOW = f"SELECT NULL, pg_current_snapshot()::text, ({_TRIGGER_COUNT}) = 2"
+_NOW = f"SELECT NULL, {SNAPSHOT}, ({_TRIGGER_COUNT}) = 2"
 """The head row of every read: the statement's own snapshot, and whether both triggers
 were in place for it (else changes since may not have been noted)."""
 
 _CHANGES = f"""{_NOW}
 UNION ALL
-SELECT thread_id, NULL, NULL FROM hitl_checkpoint_changes
-WHERE xid >= pg_snapshot_xmax(CAST(? AS pg_snapshot))
-    OR xid = ANY(ARRAY(SELECT pg_snapshot_xip(CAST(? AS pg_snapshot))))"""
-"""The threads written by a transaction the previous snapshot could not see: one at or
-past its xmax, or one in progress then."""
+SELECT thread_id, NULL, NULL FROM hitl_checkpoint_changes WHERE {unseen_by("xid")}"""
+"""The threads written by a transaction the previous snapshot could not see
+(``engine.storage.snapshots``)."""
 
 _EVERY_THREAD = f"""{_NOW}
 UNION ALL

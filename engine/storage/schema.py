@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.errors import DatabaseUnavailable
-from engine.storage.database import Database, execute, fetchone
+from engine.storage.database import Database, Dialect, execute, fetchone
 
 VERSION_TABLE = "hitl_schema"
 FIRST_VERSION = 1
@@ -159,6 +159,15 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS hitl_audit_thread ON hitl_audit (thread_id, seq)",
 )
 
+POSTGRES_ONLY = (
+    "ALTER TABLE hitl_journal ADD COLUMN IF NOT EXISTS xid XID8",
+    "ALTER TABLE hitl_journal ALTER COLUMN xid SET DEFAULT pg_current_xact_id()",
+    "CREATE INDEX IF NOT EXISTS hitl_journal_xid ON hitl_journal (xid)",
+)
+"""The transaction that wrote each journal row, so that another process tails it in
+commit order (``engine.storage.snapshots``); rows from before are left NULL. SQLite
+needs none: its writers take turns, so seq order is commit order there."""
+
 
 @dataclass(frozen=True, slots=True)
 class AddColumn:
@@ -167,6 +176,8 @@ class AddColumn:
     table: str
     column: str
     type: str
+    dialect: Dialect | None = None
+    """Only on this database (its DDL adds the column: ``POSTGRES_ONLY``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,13 +214,19 @@ MIGRATIONS: Sequence[Migration] = (
             AddColumn("hitl_approvals", "interrupt_value", "TEXT"),
         ],
     ),
+    Migration(
+        5,
+        "journal rows record their transaction on PostgreSQL, to be tailed in commit order",
+        [AddColumn("hitl_journal", "xid", "XID8", dialect="postgres")],
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
-def ddl() -> str:
+def ddl(dialect: Dialect) -> str:
     """Every CREATE of the current schema, as one script (each is IF NOT EXISTS)."""
-    return ";\n".join([*TABLES.values(), *INDEXES]) + ";\n"
+    extra = POSTGRES_ONLY if dialect == "postgres" else ()
+    return ";\n".join([*TABLES.values(), *INDEXES, *extra]) + ";\n"
 
 
 async def existing_tables(db: Database) -> set[str]:
@@ -265,7 +282,7 @@ async def check_readable(db: Database, where: str) -> None:
     if version is None or version == SCHEMA_VERSION:
         return
     for migration in _migrations_after(version):
-        for step in migration.steps:
+        for step in _steps(migration, db):
             if not await _has_column(db, step):
                 raise DatabaseUnavailable(
                     f"{where} was written by an older hitl and needs upgrading before it "
@@ -283,14 +300,14 @@ async def migrate(db: Database, where: str) -> None:
     version = await check_version(db, where)
     if version == SCHEMA_VERSION:
         return
-    await db.script(ddl())
+    await db.script(ddl(db.dialect))
     now = time.time()
     if version is None:
         reached = [(SCHEMA_VERSION, "created", now)]
     else:
         reached = []
         for migration in _migrations_after(version):
-            for step in migration.steps:
+            for step in _steps(migration, db):
                 await _add_column(db, step)
             reached.append((migration.version, migration.change, now))
     await execute(
@@ -308,6 +325,10 @@ async def migrate(db: Database, where: str) -> None:
 
 def _migrations_after(version: int) -> list[Migration]:
     return [m for m in MIGRATIONS if m.version > version]
+
+
+def _steps(migration: Migration, db: Database) -> list[AddColumn]:
+    return [s for s in migration.steps if s.dialect in (None, db.dialect)]
 
 
 async def _has_column(db: Database, step: AddColumn) -> bool:

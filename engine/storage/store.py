@@ -21,7 +21,6 @@ from engine.storage.database import (
     Write,
     dialect_of,
     is_postgres,
-    open_postgres,
     open_sqlite,
     redact_url,
 )
@@ -29,6 +28,7 @@ from engine.storage.executions import Executions
 from engine.storage.journal import Journal
 from engine.storage.leases import LEASE_SECONDS, Leases
 from engine.storage.policies import Policies
+from engine.storage.postgres import open_postgres
 from engine.storage.schema import migrate
 from engine.storage.threads import Threads
 from engine.storage.verdicts import Verdicts

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from engine.storage.database import Database, open_postgres, open_sqlite
+from engine.storage.database import Database, open_sqlite
+from engine.storage.postgres import open_postgres
 
 POSTGRES_URL = os.environ.get("HITL_TEST_POSTGRES_URL")
 ROOT = Path(__file__).resolve().parents[3]

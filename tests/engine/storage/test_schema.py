@@ -22,7 +22,8 @@ from engine.doctor import diagnose
 from engine.engine import Engine
 from engine.errors import DatabaseUnavailable
 from engine.reader import Reader
-from engine.storage.database import open_postgres, open_sqlite, to_postgres
+from engine.storage.database import open_sqlite
+from engine.storage.postgres import open_postgres, to_postgres
 from engine.storage.schema import SCHEMA_VERSION, TABLES, migrate
 from tests.cli.test_cli import hitl, one_error_line
 from tests.engine.quiet import NO_WATCHER
@@ -140,7 +141,7 @@ async def test_a_home_from_before_schema_versions_is_migrated_and_reads_back(
         assert verified.ok, verified.problem
         assert verified.entries >= len(_rows("hitl_audit"))
     versions = _query(home, "SELECT version FROM hitl_schema ORDER BY version")
-    assert versions == [(2,), (3,), (4,)] == [(v,) for v in range(2, SCHEMA_VERSION + 1)]
+    assert versions == [(2,), (3,), (4,), (5,)] == [(v,) for v in range(2, SCHEMA_VERSION + 1)]
 
     before = _snapshot(home)
     async with _database(home) as db:
