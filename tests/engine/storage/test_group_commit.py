@@ -152,4 +152,3 @@ async def test_reads_in_a_batch_wait_for_its_commit(db: SqliteDatabase) -> None:
     read = db.fetchall("SELECT name FROM notes")
     results = await queued(db, insert(db, "orphan", parent=7), read)
     assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
-
