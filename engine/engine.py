@@ -204,7 +204,10 @@ class Engine(Reader):
         async with contextlib.AsyncExitStack() as stack:
             saver, store = await stack.enter_async_context(
                 open_storage(
-                    resolved, lease_seconds=settings.lease_seconds, observer=settings.observer
+                    resolved,
+                    lease_seconds=settings.lease_seconds,
+                    observer=settings.observer,
+                    durability=settings.durability,
                 )
             )
             foreign = ForeignGraphs(graphs)

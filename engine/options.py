@@ -23,6 +23,7 @@ from engine.errors import HitlError, InvalidOption, UnknownOption
 from engine.models.factory import model_problem
 from engine.observe import Observer
 from engine.storage.leases import LEASE_SECONDS
+from engine.storage.sqlite_file import DURABILITIES, Durability
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -74,6 +75,11 @@ class EngineOptions:
     observer: Observer | None = None
     """Told where runs spend their time (database hops, run-slot waits, which thread a
     run is), for a benchmark or a profiler; None costs nothing."""
+    durability: Durability = field(default_factory=lambda: default_durability())
+    """SQLite: ``full`` (default, ``$HITL_DURABILITY``), every commit on disk before it
+    is acknowledged; ``fast`` may lose the last commits to a power cut or an OS crash
+    (never to a process crash): the "started" row of a call, a decision already
+    acknowledged. PostgreSQL: see ``engine.storage.store.open_storage``."""
 
     def __post_init__(self) -> None:
         if isinstance(self.api_key, str):
@@ -100,6 +106,7 @@ class EngineOptionsDict(TypedDict, total=False):
     lease_seconds: float
     max_edit_bytes: int
     observer: Observer | None
+    durability: Durability
 
 
 OPTION_NAMES = tuple(f.name for f in dataclasses.fields(EngineOptions))
@@ -136,6 +143,8 @@ def _problems(options: EngineOptions) -> list[str]:
         problems.append(
             f"max_edit_bytes must be a whole number > 0, not {options.max_edit_bytes!r}"
         )
+    if options.durability not in DURABILITIES:
+        problems.append(_durability_problem("durability", options.durability))
     if not isinstance(options.api_key, SecretStr | None):
         problems.append(f"api_key must be a str or SecretStr, not {type(options.api_key).__name__}")
     return problems
@@ -161,6 +170,21 @@ def default_operator() -> str:
     with contextlib.suppress(Exception):
         return os.environ.get("HITL_OPERATOR") or getpass.getuser()
     return "operator"
+
+
+def default_durability() -> Durability:
+    """``$HITL_DURABILITY``, else ``full``; a value it cannot take is an InvalidOption."""
+    raw = os.environ.get("HITL_DURABILITY", "").strip()
+    if not raw:
+        return "full"
+    for durability in DURABILITIES:
+        if raw == durability:
+            return durability
+    raise InvalidOption(_durability_problem("$HITL_DURABILITY", raw))
+
+
+def _durability_problem(name: str, value: object) -> str:
+    return f"{name} must be 'full' or 'fast', not {value!r}"
 
 
 def _max_edit_bytes() -> int:

@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None, *, console: ConsoleRunner | None = N
     """Runs one command. ``console`` opens the console: the engine knows nothing of it,
     so the ``hitl`` entry point (in ``tui``) passes it in."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "durability", None):
+        # Where the engine reads its default: so the flag reaches the console's engine too.
+        os.environ["HITL_DURABILITY"] = args.durability
     if args.command in (None, "console"):
         if console is None:
             print("hitl: the console is not installed; use the subcommands", file=sys.stderr)

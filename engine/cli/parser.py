@@ -37,6 +37,13 @@ def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
         help="your own LangGraph graph: FILE.py:ATTR, package.module:ATTR, or a NAME from "
         "./langgraph.json (repeatable; the first is the default)",
     )
+    parser.add_argument(
+        "--durability",
+        choices=("full", "fast"),
+        default=default,
+        help="SQLite: full (default: $HITL_DURABILITY, else full) puts every commit on "
+        "disk before it is acknowledged; fast may lose the last ones to a power cut",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal, Protocol, TypeVar
 
 from engine.errors import UnsupportedDatabase
@@ -35,6 +34,7 @@ from engine.home import Home
 from engine.observe import Hop
 from engine.slots import current_priority
 from engine.storage.sqlite_file import (
+    Durability,
     busy_timeout_seconds,
     connect_for_writing,
     connect_readonly,
@@ -133,12 +133,85 @@ async def execute(db: Database, statements: Sequence[Statement | Write]) -> list
     return counts
 
 
+JobKind = Literal["write", "read", "alone"]
+"""How a call to the database thread may share a transaction: a ``write`` and a
+``read`` join the batch being gathered (a read waits for its batch's commit too: it may
+have seen the writes of the jobs before it); ``alone`` runs outside any transaction
+(connecting, closing, a script of DDL)."""
+
+BATCH_LIMIT = 128
+"""The most calls one batch commits together, so that no batch holds SQLite's write
+lock for long while other processes wait for it."""
+
+
+class BatchConnection(sqlite3.Connection):
+    """The writing connection, as every job on the database thread sees it.
+
+    A job inside a batch runs in a savepoint of the batch's transaction; the batch
+    commits once, after its last job (one fsync for all of them). So a job's own
+    ``commit()`` does nothing (LangGraph's ``SqliteSaver`` commits after each call: its
+    writes are committed with the batch, and its caller told only then), and its
+    ``rollback()`` undoes that job alone, back to its savepoint. Outside a batch both
+    are SQLite's own. Chosen over rewriting the saver's methods so that LangGraph's own
+    SQL and upgrades stay as they are.
+    """
+
+    in_job = False
+    """Whether a job of a batch is running (set by the database thread only)."""
+
+    def commit(self) -> None:
+        if not self.in_job:
+            super().commit()
+
+    def rollback(self) -> None:
+        if self.in_job:
+            self.execute("ROLLBACK TO job")
+        else:
+            super().rollback()
+
+
+@dataclass(slots=True)
+class _Job:
+    """One call waiting for the database thread, and how to hand back its outcome."""
+
+    fn: Callable[[], Any]
+    kind: JobKind
+    settle: Callable[[Any, BaseException | None], None]
+    """Called on the database thread, with the result or the error, once final."""
+
+
+_Outcome = tuple[_Job, Any, BaseException | None]
+"""A job, and its result or its error."""
+
+
+def _undone(conn: BatchConnection) -> bool:
+    """Rolls a failed job back to its savepoint; False when the error ended the whole
+    transaction (then it is rolled back entirely)."""
+    try:
+        conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
+        return True
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return False
+
+
 class DatabaseThread:
     """A single worker thread and the SQLite connection it owns.
 
-    Every call is one hop to the thread, which runs a whole transaction; so no asyncio
-    lock is needed around the connection. Calls queue by priority, then arrival: what
-    a person's decision needs is served before the background's next checkpoint.
+    Every call is one hop to the thread; so no asyncio lock is needed around the
+    connection. Calls queue by priority, then arrival: what a person's decision needs is
+    served before the background's next checkpoint.
+
+    **Group commit.** The writing connection's calls are run in batches: everything
+    queued while the thread was busy (up to ``BATCH_LIMIT``, in queue order) runs in one
+    ``BEGIN IMMEDIATE`` … ``COMMIT``, each call in a savepoint of its own, so a failing
+    call (an error, a guard that changed nothing) is rolled back alone and the others
+    commit. No caller is answered before the COMMIT that made its writes durable; if that
+    COMMIT fails, every caller of the batch gets its error. ``BEGIN IMMEDIATE`` takes
+    SQLite's write lock first, so no other process writes between a call's reads and its
+    writes (the audit chain relies on it). A read-only connection runs each call alone.
 
     SQLite's errors about the database itself come out of ``run`` as
     ``DatabaseUnavailable`` (see ``sqlite_error``); the others (a unique key) as they are.
@@ -153,32 +226,150 @@ class DatabaseThread:
         readonly: bool = False,
         busy_timeout: float | None = None,
         on_hop: Callable[[Hop], None] | None = None,
+        durability: Durability = "full",
     ) -> None:
         self.busy_timeout = busy_timeout_seconds() if busy_timeout is None else busy_timeout
-        self._path, self._readonly = Path(path), readonly
+        self._path, self._readonly, self._durability = Path(path), readonly, durability
         self._on_hop = on_hop
-        self._queue: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
+        self._queue: queue.PriorityQueue[tuple[int, int, _Job | None]] = queue.PriorityQueue()
         self._order = itertools.count()
+        self._after: list[Callable[[], None]] = []
         self._worker = threading.Thread(target=self._serve, name="hitl-sqlite", daemon=True)
         self._worker.start()
         self._closing = threading.Event()
         self._checkpointer: threading.Thread | None = None
         self.conn: sqlite3.Connection | None = None
 
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Runs ``hook`` on the database thread once the current job is committed (right
+        away outside a batch); never if it is rolled back."""
+        self._after.append(hook)
+
     def _serve(self) -> None:
+        held: tuple[_Job | None] | None = None
         while True:
-            _, _, job = self._queue.get()
+            job = held[0] if held else self._queue.get()[2]
+            held = None
             if job is None:
                 return
-            job()
+            if job.kind == "alone" or self._readonly:
+                self._run_alone(job)
+                continue
+            batch = [job]
+            while len(batch) < BATCH_LIMIT:
+                try:
+                    _, _, more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None or more.kind == "alone":
+                    held = (more,)  # next, after this batch
+                    break
+                batch.append(more)
+            try:
+                self._run_batch(batch)
+            except BaseException as error:  # a bug of ours: answered, never hung
+                if self.conn is not None and self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                for each in batch:
+                    each.settle(None, error)
+
+    def _worded(self, error: BaseException) -> BaseException:
+        """An SQLite error as a person reads it, worded here, on the database thread: a
+        busy error names the lock's holder while it still holds it."""
+        if not isinstance(error, sqlite3.Error):
+            return error
+        meant = sqlite_error(
+            error, self._path, busy_timeout=self.busy_timeout, readonly=self._readonly
+        )
+        meant.__suppress_context__ = True
+        return meant
+
+    def _run_alone(self, job: _Job) -> None:
+        self._after.clear()
+        try:
+            result = job.fn()
+        except BaseException as error:
+            job.settle(None, self._worded(error))
+            return
+        self._fire_after(self._after)
+        job.settle(result, None)
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        """Runs ``batch`` in one transaction, a savepoint per job; answers each caller
+        after the COMMIT. A batch of reads alone needs no transaction."""
+        if not any(job.kind == "write" for job in batch):
+            for job in batch:
+                self._run_alone(job)
+            return
+        conn = self.conn
+        assert isinstance(conn, BatchConnection)
+        pending = batch
+        while pending:
+            outcomes, after, pending = self._run_transaction(conn, pending)
+            if conn.in_transaction:
+                try:
+                    conn.execute("COMMIT")
+                except BaseException as error:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    failed = self._worded(error)
+                    outcomes, after = [(job, None, failed) for job, _, _ in outcomes], []
+            self._fire_after(after)
+            for job, result, failure in outcomes:
+                job.settle(result, failure)
+
+    def _run_transaction(
+        self, conn: BatchConnection, jobs: list[_Job]
+    ) -> tuple[list[_Outcome], list[Callable[[], None]], list[_Job]]:
+        """Begins a transaction and runs ``jobs`` in it, each in its savepoint, until one
+        fails in a way that ends the transaction itself (SQLite rolls it all back on some
+        errors: a full disk, an I/O error): the jobs before it fail with that error too,
+        and those after it are returned for a transaction of their own.
+
+        Returns each job's (result, error) so far, the after-commit hooks of the jobs
+        that succeeded, and the jobs still to run. The caller commits, if the
+        transaction is still open."""
+        outcomes: list[_Outcome] = []
+        after: list[Callable[[], None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException as error:
+            return [(job, None, self._worded(error)) for job in jobs], [], []
+        for index, job in enumerate(jobs):
+            self._after.clear()
+            try:
+                conn.execute("SAVEPOINT job")
+                conn.in_job = True
+                try:
+                    result = job.fn()
+                finally:
+                    conn.in_job = False
+            except BaseException as error:
+                failure = self._worded(error)
+                if _undone(conn):
+                    outcomes.append((job, None, failure))
+                    continue
+                lost = [(done, None, failure) for done, _, _ in outcomes]
+                return [*lost, (job, None, failure)], [], jobs[index + 1 :]
+            conn.execute("RELEASE job")
+            outcomes.append((job, result, None))
+            after.extend(self._after)
+        return outcomes, after, []
+
+    @staticmethod
+    def _fire_after(hooks: list[Callable[[], None]]) -> None:
+        for hook in list(hooks):
+            hook()
 
     async def open(self) -> sqlite3.Connection:
         def connect() -> sqlite3.Connection:
             if self._readonly:
                 return connect_readonly(self._path, self.busy_timeout)
-            return connect_for_writing(self._path, self.busy_timeout)
+            return connect_for_writing(
+                self._path, self.busy_timeout, self._durability, factory=BatchConnection
+            )
 
-        self.conn = await self.run(connect)
+        self.conn = await self.run(connect, kind="alone")
         if not self._readonly:
             self._checkpointer = threading.Thread(
                 target=self._checkpoint_wal, name="hitl-wal", daemon=True
@@ -199,17 +390,33 @@ class DatabaseThread:
         finally:
             conn.close()
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Runs ``fn(*args)`` on the database thread; returns or raises what it did."""
+    async def run(self, fn: Callable[..., T], *args: Any, kind: JobKind = "write") -> T:
+        """Runs ``fn(*args)`` on the database thread; returns or raises what it did,
+        once it is committed. ``kind``: see ``JobKind``."""
         if self._on_hop is None:
-            return await self._submit(fn, *args)
-        return await self._run_observed(self._on_hop, sys._getframe(1), fn, *args)
+            return await self._submit(fn, args, kind)
+        caller, depth, queued = sys._getframe(1), self._queue.qsize(), time.perf_counter()
+        stamps = [0.0, 0.0]
+        try:
+            return await self._submit(fn, args, kind, stamps)
+        finally:
+            if stamps[1]:
+                woke = time.perf_counter()
+                self._on_hop(Hop(caller, depth, queued, stamps[0], stamps[1], woke))
 
-    def _submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    def _submit(
+        self,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kind: JobKind,
+        stamps: list[float] | None = None,
+    ) -> asyncio.Future[T]:
+        """Queues the call. ``stamps``, if given, get when the thread began it and when
+        it was final (committed, or failed)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
 
-        def settle(result: T | None, error: BaseException | None) -> None:
+        def resolve(result: T | None, error: BaseException | None) -> None:
             if future.done():
                 return
             if error is not None:
@@ -217,61 +424,32 @@ class DatabaseThread:
             else:
                 future.set_result(result)  # type: ignore[arg-type]
 
-        def job() -> None:
-            try:
-                result = fn(*args)
-            except sqlite3.Error as error:
-                # Worded here, on the database thread: a busy error names the lock's
-                # holder while it still holds it.
-                meant = sqlite_error(
-                    error, self._path, busy_timeout=self.busy_timeout, readonly=self._readonly
-                )
-                meant.__suppress_context__ = True
-                loop.call_soon_threadsafe(settle, None, meant)
-            except BaseException as error:
-                loop.call_soon_threadsafe(settle, None, error)
-            else:
-                loop.call_soon_threadsafe(settle, result, None)
+        def call() -> T:
+            if stamps is not None:
+                stamps[0] = time.perf_counter()
+            return fn(*args)
 
-        self._queue.put((current_priority(), next(self._order), job))
-        return future
-
-    async def _run_observed(
-        self,
-        on_hop: Callable[[Hop], None],
-        caller: FrameType,
-        fn: Callable[..., T],
-        *args: Any,
-    ) -> T:
-        """``run``, timed on both sides of the thread; only when someone observes."""
-        stamps = [0.0, 0.0]
-
-        def timed() -> T:
-            stamps[0] = time.perf_counter()
-            try:
-                return fn(*args)
-            finally:
+        def settle(result: Any, error: BaseException | None) -> None:
+            if stamps is not None:
                 stamps[1] = time.perf_counter()
+            loop.call_soon_threadsafe(resolve, result, error)
 
-        depth, queued = self._queue.qsize(), time.perf_counter()
-        try:
-            return await self._submit(timed)
-        finally:
-            if stamps[1]:
-                on_hop(Hop(caller, depth, queued, stamps[0], stamps[1], time.perf_counter()))
+        self._queue.put((current_priority(), next(self._order), _Job(call, kind, settle)))
+        return future
 
     async def close(self) -> None:
         self._closing.set()
         if self._checkpointer is not None:
             await asyncio.to_thread(self._checkpointer.join)
         if self.conn is not None:
-            await self.run(self.conn.close)
+            await self.run(self.conn.close, kind="alone")
         self._queue.put((99, next(self._order), None))
         await asyncio.to_thread(self._worker.join)
 
 
 class SqliteDatabase:
-    """Every call is one hop to the database thread, which does the whole transaction."""
+    """Every call is one hop to the database thread, which does the whole transaction
+    (in the batch's savepoint: see ``DatabaseThread``)."""
 
     dialect: Dialect = "sqlite"
 
@@ -287,7 +465,7 @@ class SqliteDatabase:
         def read() -> list[Sequence[Any]]:
             return self.conn.execute(sql, params).fetchall()
 
-        return await self.thread.run(read)
+        return await self.thread.run(read, kind="read")
 
     async def transaction(
         self, statements: Sequence[Statement | Write], chain: Chain | None = None
@@ -296,57 +474,43 @@ class SqliteDatabase:
 
         def write() -> list[int] | None:
             conn = self.conn
+            counts: list[int] = []
+            for step in writes:
+                if not _should_run(step, counts):
+                    counts.append(0)
+                    continue
+                cursor = conn.execute(step.sql, step.params)
+                count = _new_id(cursor.fetchall()) if step.returns_id else cursor.rowcount
+                counts.append(count)
+                if step.guard and count < 1:
+                    conn.rollback()  # this transaction's savepoint: the batch's others stay
+                    return None
             if chain is not None:
-                if conn.in_transaction:
-                    conn.commit()
-                conn.execute("BEGIN IMMEDIATE")  # SQLite's write lock: one chain writer
-            try:
-                counts: list[int] = []
-                for step in writes:
-                    if not _should_run(step, counts):
-                        counts.append(0)
-                        continue
-                    cursor = conn.execute(step.sql, step.params)
-                    count = _new_id(cursor.fetchall()) if step.returns_id else cursor.rowcount
-                    counts.append(count)
-                    if step.guard and count < 1:
-                        conn.rollback()
-                        return None
-                if chain is not None:
-                    last = conn.execute(chain.last).fetchone()
-                    for when, build in chain.links:
-                        if when is None or counts[when] > 0:
-                            (sql, params), last = build(last)
-                            conn.execute(sql, params)
-                    crash_point("before", chain.labels)
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
-            if chain is not None:
-                crash_point("after", chain.labels)
+                # The batch began with BEGIN IMMEDIATE: no other writer of the chain
+                # since, in this process or any other.
+                last = conn.execute(chain.last).fetchone()
+                for when, build in chain.links:
+                    if when is None or counts[when] > 0:
+                        (sql, params), last = build(last)
+                        conn.execute(sql, params)
+                crash_point("before", chain.labels)
+                labels = chain.labels
+                self.thread.after_commit(lambda: crash_point("after", labels))
             return counts
 
         return await self.thread.run(write)
 
     async def returning(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
         def write() -> list[Sequence[Any]]:
-            try:
-                rows = self.conn.execute(sql, params).fetchall()
-                self.conn.commit()
-            except BaseException:
-                self.conn.rollback()
-                raise
-            return rows
+            return self.conn.execute(sql, params).fetchall()
 
         return await self.thread.run(write)
 
     async def script(self, sql: str) -> None:
         def run() -> None:
             self.conn.executescript(sql)
-            self.conn.commit()
 
-        await self.thread.run(run)
+        await self.thread.run(run, kind="alone")
 
 
 def is_postgres(url: str | None) -> bool:
@@ -393,12 +557,15 @@ async def open_sqlite(
     readonly: bool = False,
     busy_timeout: float | None = None,
     on_hop: Callable[[Hop], None] | None = None,
+    durability: Durability = "full",
 ) -> AsyncIterator[SqliteDatabase]:
     """The home's SQLite file, on its own database thread. ``readonly``: a connection
     that cannot write (listings, diagnosis). ``busy_timeout``: seconds a write waits for
     another process's lock (default ``$HITL_BUSY_TIMEOUT``, else 30). ``on_hop``: told
-    of every hop to that thread."""
-    thread = DatabaseThread(path, readonly=readonly, busy_timeout=busy_timeout, on_hop=on_hop)
+    of every hop to that thread. ``durability``: see ``Durability``."""
+    thread = DatabaseThread(
+        path, readonly=readonly, busy_timeout=busy_timeout, on_hop=on_hop, durability=durability
+    )
     try:
         await thread.open()
         yield SqliteDatabase(thread)

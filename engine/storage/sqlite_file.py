@@ -16,6 +16,7 @@ import secrets
 import sqlite3
 import urllib.parse
 from pathlib import Path
+from typing import Literal
 
 from engine.errors import (
     DatabaseBusy,
@@ -31,6 +32,13 @@ BUSY_TIMEOUT_SECONDS = 30.0
 contention lasts milliseconds); ``$HITL_BUSY_TIMEOUT`` (seconds) overrides it."""
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+Durability = Literal["full", "fast"]
+"""``full``: every commit is on disk when it returns (``synchronous=FULL``), so a power
+cut keeps what was acknowledged. ``fast``: a process crash loses nothing, but a power
+cut or an OS crash may lose the last commits (``synchronous=NORMAL``)."""
+DURABILITIES: tuple[Durability, ...] = ("full", "fast")
+_SYNCHRONOUS: dict[Durability, str] = {"full": "FULL", "fast": "NORMAL"}
 
 
 def busy_timeout_seconds() -> float:
@@ -84,9 +92,16 @@ def refuse_unwritable(path: Path, *, missing_ok: bool) -> None:
         raise _read_only(path)
 
 
-def connect_for_writing(path: Path, busy_timeout: float) -> sqlite3.Connection:
+def connect_for_writing(
+    path: Path,
+    busy_timeout: float,
+    durability: Durability = "full",
+    factory: type[sqlite3.Connection] = sqlite3.Connection,
+) -> sqlite3.Connection:
     """The engine's connection: WAL, so readers never wait; ``busy_timeout`` so writers
-    from other processes queue instead of failing with "database is locked".
+    from other processes queue instead of failing with "database is locked";
+    ``durability`` (see ``Durability``). No implicit transactions
+    (``isolation_level=None``): the caller says where each begins and ends.
 
     A file that is there must be a database; a missing one is made whole and then put
     in place in one step, so no process ever finds a zero-length ``hitl.sqlite``.
@@ -94,11 +109,17 @@ def connect_for_writing(path: Path, busy_timeout: float) -> sqlite3.Connection:
     refuse_unwritable(path, missing_ok=False)
     if not path.exists():
         _create_sqlite_file(path)
-    conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
+    conn = sqlite3.connect(
+        str(path),
+        timeout=busy_timeout,
+        check_same_thread=False,
+        isolation_level=None,
+        factory=factory,
+    )
     try:
         conn.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA synchronous={_SYNCHRONOUS[durability]}")
         # Checkpoints fsync; run them beside the write path, not inside a commit.
         conn.execute("PRAGMA wal_autocheckpoint=0")
     except BaseException:

@@ -3,7 +3,10 @@
 The stock ``AsyncSqliteSaver`` makes three or four event-loop round trips per call
 (execute, fetch, close the cursor, commit) behind an asyncio lock that every thread of
 every agent queues on; that, not SQLite, limits throughput. Here each checkpoint call
-is a single function run on the database thread (see ``engine.storage.database``).
+is a single function run on the database thread (see ``engine.storage.database``),
+where it joins a batch of calls committed together: the saver's own ``commit()`` is
+deferred to that batch by the connection (``BatchConnection``), so a checkpoint is
+acknowledged only once it is on disk, with the others of its batch.
 """
 
 from __future__ import annotations
@@ -32,10 +35,10 @@ class ThreadedSqliteSaver(SqliteSaver):
         self._thread = thread
 
     async def asetup(self) -> None:
-        await self._thread.run(self.setup)
+        await self._thread.run(self.setup, kind="alone")
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await self._thread.run(self.get_tuple, config)
+        return await self._thread.run(self.get_tuple, config, kind="read")
 
     async def alist(
         self,
@@ -48,7 +51,7 @@ class ThreadedSqliteSaver(SqliteSaver):
         def collect() -> list[CheckpointTuple]:
             return list(self.list(config, filter=filter, before=before, limit=limit))
 
-        for item in await self._thread.run(collect):
+        for item in await self._thread.run(collect, kind="read"):
             yield item
 
     async def aput(
@@ -78,4 +81,4 @@ class ThreadedSqliteSaver(SqliteSaver):
         def history() -> Mapping[str, Any]:
             return self.get_delta_channel_history(config=config, channels=channels)
 
-        return await self._thread.run(history)
+        return await self._thread.run(history, kind="read")

@@ -30,6 +30,7 @@ from engine.storage.leases import LEASE_SECONDS, Leases
 from engine.storage.policies import Policies
 from engine.storage.postgres import open_postgres
 from engine.storage.schema import migrate
+from engine.storage.sqlite_file import Durability
 from engine.storage.threads import Threads
 from engine.storage.verdicts import Verdicts
 
@@ -77,6 +78,7 @@ async def open_storage(
     origin: str | None = None,
     lease_seconds: float = LEASE_SECONDS,
     observer: Observer | None = None,
+    durability: Durability = "full",
 ) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], Store]]:
     """The checkpointer and the engine's store, on the home's database, brought to the
     current schema (a newer one is refused before anything is written).
@@ -84,7 +86,8 @@ async def open_storage(
     SQLite: one connection per process, shared by both (one writer, one lock).
     PostgreSQL: the saver and the store each have a connection; the server serialises.
     ``origin`` names this engine in the rows it owns (default: a new random id);
-    ``observer`` is told of every hop to the SQLite database thread.
+    ``observer`` is told of every hop to the SQLite database thread; ``durability``
+    is SQLite's (``engine.storage.sqlite_file.Durability``).
     """
     dialect_of(home.database_url)  # a URL of another kind is refused, naming what works
     origin = origin or uuid.uuid4().hex
@@ -99,7 +102,8 @@ async def open_storage(
         return
     from engine.storage.sqlite_saver import ThreadedSqliteSaver
 
-    async with open_sqlite(home.db, on_hop=observer.hop if observer else None) as sqlite:
+    on_hop = observer.hop if observer else None
+    async with open_sqlite(home.db, on_hop=on_hop, durability=durability) as sqlite:
         await migrate(sqlite, database_name(home))
         saver = ThreadedSqliteSaver(sqlite.thread)
         await saver.asetup()
