@@ -323,14 +323,19 @@ class Engine(Reader):
                 else NodeUpdated(thread.id, "input", shown)
             )
             try:
-                await self._publish(
-                    ThreadStarted(thread), said, also=[Threads.insert_statement(thread)]
+                await self._publish(  # the thread is born leased to this process
+                    ThreadStarted(thread),
+                    said,
+                    also=[
+                        Threads.insert_statement(thread),
+                        self._store.leases.take_statement(thread.id),
+                    ],
                 )
                 break
             except Exception as error:  # the same task twice may draw the same id
                 if attempt == 4 or not is_duplicate(error):
                     raise
-        self._runner.kick(thread.id, first, thread)
+        self._runner.kick(thread.id, first, thread, leased=True)
         return thread
 
     @property
