@@ -386,9 +386,12 @@ class Engine(Reader):
                 await self._audit_refused_edit(approval, edit, who)
             raise
         decided = outcome.approval
+        # The last decision needed takes the thread's lease with it (when free): the run
+        # it kicks here starts without a commit of its own.
+        lease = [self._store.leases.take_statement(decided.thread_id)] if outcome.final else []
         written = await self._publish(
             ApprovalDecided(decided, outcome.kind, who, final=outcome.final),
-            also=[Approvals.decision_statement(approval, decided, now)],
+            also=[Approvals.decision_statement(approval, decided, now), *lease],
         )
         if written is None:  # someone was first, or time ran out meanwhile
             current = await self._store.approvals.find(approval.id)
@@ -397,7 +400,7 @@ class Engine(Reader):
                 raise expired(current)
             raise already_decided(current)
         if outcome.final:
-            self._runner.kick(decided.thread_id)
+            self._runner.kick(decided.thread_id, leased=written[-1] > 0)
         return decided
 
     async def _audit_refused_edit(self, approval: ApprovalView, edit: EditedCall, who: str) -> None:

@@ -192,6 +192,7 @@ class Runner:
     ) -> None:
         if not leased and not await self._store.leases.acquire(thread_id):
             return  # another process runs it; our watcher retries stranded decisions
+        released = False
         try:
             thread = known or await self._store.threads.find(thread_id)
             try:
@@ -222,8 +223,15 @@ class Runner:
                     await self._fail(thread, error)
                     break
                 sent = Approvals.applied_statements(applied, time.time())
+                before = thread.status
                 try:
-                    thread = await self._settle(thread, graph, config, sent)
+                    thread = await self._settle(
+                        thread,
+                        graph,
+                        config,
+                        sent,
+                        [self._store.leases.release_statement(thread_id)],
+                    )
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # a pause the engine cannot record: say so
@@ -231,14 +239,16 @@ class Runner:
                     break
                 pending_input = None
                 if thread.status == "done":
+                    released = before != "done"  # with ThreadFinished
                     break
                 if thread_id not in self._again and not await self._store.approvals.unapplied(
                     thread_id
                 ):
                     break
         finally:
-            with contextlib.suppress(Exception):
-                await self._store.leases.release(thread_id)
+            if not released:
+                with contextlib.suppress(Exception):
+                    await self._store.leases.release(thread_id)
 
     async def _resume_input(
         self, graph: Graph, config: Any
@@ -281,10 +291,11 @@ class Runner:
         graph: Graph,
         config: Any,
         also: Sequence[Statement | Write] = (),
+        when_done: Sequence[Statement | Write] = (),
     ) -> ThreadView:
         """Reads where the run stopped, then in one transaction records the new
         approvals, sets the thread's status and writes ``also`` (the decisions the run
-        was fed, now applied)."""
+        was fed, now applied), and ``when_done`` if the thread ended (its lease let go)."""
         state = await graph.aget_state(config)
         now = time.time()
         settled, said = thread, None
@@ -306,6 +317,7 @@ class Runner:
                 thread, status="done", answer=answer, error=None, updated_at=now, pending=0
             )
             said = ThreadFinished(settled)
+            also = [*also, *when_done]
         tail = [said] if said is not None else []
         writes = [*also, *([Threads.update_statement(settled)] if tail else [])]
         for attempt in range(3):

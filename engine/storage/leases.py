@@ -85,14 +85,14 @@ class Leases:
         )
 
     async def release(self, thread_id: str) -> None:
-        await execute(
-            self.db,
-            [
-                (
-                    "DELETE FROM hitl_leases WHERE thread_id = ? AND owner = ?",
-                    (thread_id, self.origin),
-                )
-            ],
+        await execute(self.db, [self.release_statement(thread_id)])
+
+    def release_statement(self, thread_id: str) -> Statement:
+        """Lets go of the thread (if this process holds it); a run that ends writes it
+        with the thread's last status."""
+        return (
+            "DELETE FROM hitl_leases WHERE thread_id = ? AND owner = ?",
+            (thread_id, self.origin),
         )
 
     async def holder(self, thread_id: str) -> tuple[str, int] | None:
