@@ -23,8 +23,9 @@ A hop is a *commit* when it writes (a transaction, a checkpoint put), else a *re
 CPU is the main thread's (``time.thread_time``), where the event loop and LangGraph
 run; the database thread's own CPU is in "process CPU". Phases are timed one by one
 only at 1 thread (at N they overlap: there the decide and later phases are one span).
-The bare row is the same graph shape on LangGraph's ``InMemorySaver``, paused by
-``interrupt()`` before ``send_email`` and resumed with ``Command(resume=...)``.
+The bare row is ``bench/bare_graph.py``'s graph (the same shape, no engine) on
+LangGraph's ``InMemorySaver``, paused before its tool node (``interrupt_before``) and
+resumed.
 
 Each (tree, N) runs in a fresh interpreter; ``--tree LABEL=PATH`` runs this file as it
 is found under PATH (copy it there for an older checkout) with PATH first on the path,
@@ -51,14 +52,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: bench/ is on the path, the root is not
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command, Send, interrupt
+from langchain_core.messages import HumanMessage
 
 from bench.probe import HOP_PLUMBING, HOP_RELAYS
 from bench.report import print_table
 from bench.workloads import GATED_TASK, cpu_seconds, fresh_home, open_engine
-from engine.graph import AgentState, CallTask, tool_schemas
 from engine.observe import Hop
 
 PHASES = ("start→paused", "decide", "decided→executed", "executed→done")
@@ -180,86 +178,42 @@ async def engine_cycles(n: int, rounds: int) -> dict[str, Any]:
     }
 
 
-def build_bare(checkpointer: Any) -> Any:
-    """The engine's graph shape on bare LangGraph, with ``interrupt()`` before a gated
-    call (``send_email``), resumed by ``Command(resume=...)``."""
-    from langgraph.graph import END, START, StateGraph
-
-    from bench.bare_graph import NO_LEDGER
-    from engine.home import Home
-    from engine.models.scripted import ScriptedChatModel
-    from engine.tools import CATALOGUE, ToolContext
-
-    bound = ScriptedChatModel().bind_tools(tool_schemas(CATALOGUE))
-    where = Home(Path(os.environ.get("TMPDIR", "/tmp")) / "hitl-cycle-bare")
-    where.outbox.mkdir(parents=True, exist_ok=True)
-
-    async def agent(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        return {"messages": [await bound.ainvoke(state["messages"], config)]}
-
-    def route(state: AgentState) -> Any:
-        last = state["messages"][-1]
-        if isinstance(last, AIMessage) and last.tool_calls:
-            return [Send("tool", CallTask(call=dict(c))) for c in last.tool_calls]
-        return END
-
-    async def tool(task: CallTask, config: RunnableConfig) -> dict[str, Any]:
-        call = task["call"]
-        spec = CATALOGUE[call["name"]]
-        if call["name"] == "send_email":
-            answer = interrupt({"type": "tool_approval", "name": call["name"], **call})
-            if answer.get("type") != "approve":
-                return {"messages": [ToolMessage("rejected", tool_call_id=call["id"])]}
-        ctx = ToolContext(
-            config["configurable"]["thread_id"], call["id"], where.sandbox, where.outbox, NO_LEDGER
-        )
-        result = await spec.run(ctx, spec.args_model.model_validate(call["args"]))
-        return {"messages": [ToolMessage(result, name=call["name"], tool_call_id=call["id"])]}
-
-    builder = StateGraph(AgentState)
-    builder.add_node("agent", agent)
-    builder.add_node("tool", tool, input_schema=CallTask)  # type: ignore[arg-type]
-    builder.add_edge(START, "agent")
-    builder.add_conditional_edges("agent", route, ["tool", END])
-    builder.add_edge("tool", "agent")
-    return builder.compile(checkpointer=checkpointer)
-
-
 async def bare_cycles(n: int, rounds: int) -> dict[str, Any]:
-    """The same lock-step rounds on bare LangGraph in memory."""
+    """The same lock-step rounds on bare LangGraph in memory: ``bench/bare_graph.py``'s
+    graph paused before its tool node and resumed."""
     from langgraph.checkpoint.memory import InMemorySaver
 
-    graph = build_bare(InMemorySaver())
+    from bench.bare_graph import build_bare_graph
+
     serial = 0
     cpu: dict[str, float] = defaultdict(float)
+    with fresh_home() as home:
+        graph = build_bare_graph(InMemorySaver(), home)
 
-    async def one_round() -> tuple[float, float, float]:
-        nonlocal serial
-        configs = []
-        for _ in range(n):
-            serial += 1
-            configs.append({"configurable": {"thread_id": f"bare-{serial}"}})
-        t0, p0 = time.thread_time(), cpu_seconds()
-        first = {"messages": [HumanMessage(GATED_TASK)]}
-        await asyncio.gather(*(graph.ainvoke(first, c) for c in configs))
-        t1 = time.thread_time()
-        resumes: list[Command[Any]] = []
-        for c in configs:
-            [paused] = (await graph.aget_state(c)).interrupts
-            resumes.append(Command(resume={paused.id: {"type": "approve"}}))
-        outs = await asyncio.gather(
-            *(graph.ainvoke(r, c) for r, c in zip(resumes, configs, strict=True))
-        )
-        if any("[demo model] Done." not in str(o["messages"][-1].content) for o in outs):
-            raise RuntimeError("a bare thread did not finish")
-        return t1 - t0, time.thread_time() - t1, cpu_seconds() - p0
+        async def one_round() -> tuple[float, float, float]:
+            nonlocal serial
+            configs = []
+            for _ in range(n):
+                serial += 1
+                configs.append({"configurable": {"thread_id": f"bare-{serial}"}})
+            t0, p0 = time.thread_time(), cpu_seconds()
+            first = {"messages": [HumanMessage(GATED_TASK)]}
+            await asyncio.gather(
+                *(graph.ainvoke(first, c, interrupt_before=["tool"]) for c in configs)
+            )
+            t1 = time.thread_time()
+            outs = await asyncio.gather(*(graph.ainvoke(None, c) for c in configs))
+            if any("[demo model] Done." not in str(o["messages"][-1].content) for o in outs):
+                raise RuntimeError("a bare thread did not finish")
+            return t1 - t0, time.thread_time() - t1, cpu_seconds() - p0
 
-    await one_round()
-    for _ in range(rounds):
-        for key, seconds in zip(
-            ("start→paused", "resumed→done", "process"), await one_round(), strict=True
-        ):
-            cpu[key] += seconds
+        await one_round()
+        for _ in range(rounds):
+            parts = await one_round()
+            for key, seconds in zip(
+                ("start→paused", "resumed→done", "process"), parts, strict=True
+            ):
+                cpu[key] += seconds
     cycles = n * rounds
     return {"cycles": cycles, "cpu_ms": {k: v / cycles * 1000 for k, v in cpu.items()}}
 
