@@ -326,14 +326,19 @@ class Engine(Reader):
                 else NodeUpdated(thread.id, "input", shown)
             )
             try:
-                await self._publish(
-                    ThreadStarted(thread), said, also=[Threads.insert_statement(thread)]
+                await self._publish(  # the thread is born leased to this process
+                    ThreadStarted(thread),
+                    said,
+                    also=[
+                        Threads.insert_statement(thread),
+                        self._store.leases.take_statement(thread.id),
+                    ],
                 )
                 break
             except Exception as error:  # the same task twice may draw the same id
                 if attempt == 4 or not is_duplicate(error):
                     raise
-        self._runner.kick(thread.id, first, thread)
+        self._runner.kick(thread.id, first, thread, leased=True)
         return thread
 
     @property
@@ -384,9 +389,12 @@ class Engine(Reader):
                 await self._audit_refused_edit(approval, edit, who)
             raise
         decided = outcome.approval
+        # The last decision needed takes the thread's lease with it (when free): the run
+        # it kicks here starts without a commit of its own.
+        lease = [self._store.leases.take_statement(decided.thread_id)] if outcome.final else []
         written = await self._publish(
             ApprovalDecided(decided, outcome.kind, who, final=outcome.final),
-            also=[Approvals.decision_statement(approval, decided, now)],
+            also=[Approvals.decision_statement(approval, decided, now), *lease],
         )
         if written is None:  # someone was first, or time ran out meanwhile
             current = await self._store.approvals.find(approval.id)
@@ -395,7 +403,7 @@ class Engine(Reader):
                 raise expired(current)
             raise already_decided(current)
         if outcome.final:
-            self._runner.kick(decided.thread_id)
+            self._runner.kick(decided.thread_id, leased=written[-1] > 0)
         return decided
 
     async def _audit_refused_edit(self, approval: ApprovalView, edit: EditedCall, who: str) -> None:

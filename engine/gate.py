@@ -9,6 +9,7 @@ committed to the store; if the node is ever re-entered with that intent unfinish
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,6 +37,14 @@ def call_digest(tool: str, args: Mapping[str, Any]) -> str:
     """Binds an approval to the exact call it approved: name and arguments."""
     canonical = json.dumps({"name": tool, "args": args}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@functools.cache
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """A tool's JSON schema, made once: pydantic builds it anew on every call (~2 ms),
+    and the gate puts it in every interrupt, twice per approved call (the pause and the
+    resume's re-run). Shared, so never changed by whoever reads it."""
+    return model.model_json_schema()
 
 
 class ApprovalRequest(BaseModel):
@@ -226,7 +235,7 @@ class Gate:
             args,
             verdict,
             description=description,
-            args_schema=spec.args_schema,
+            args_schema=schema_of(spec.args_model),
         )
 
     async def _run_once(

@@ -112,14 +112,24 @@ class Runner:
     def running(self, thread_id: str) -> bool:
         return thread_id in self._runners
 
-    def kick(self, thread_id: str, first: Any = None, known: ThreadView | None = None) -> None:
+    def kick(
+        self,
+        thread_id: str,
+        first: Any = None,
+        known: ThreadView | None = None,
+        *,
+        leased: bool = False,
+    ) -> None:
         """Makes sure a runner will look at the thread (again) soon. ``first``: the
-        graph's input for a new thread; ``known``: its row, to save reading it."""
+        graph's input for a new thread; ``known``: its row, to save reading it;
+        ``leased``: this process took its lease already (with a new thread's row)."""
         runner = self._runners.get(thread_id)
         if runner is not None and not runner.done():
             self._again.add(thread_id)
             return
-        task = asyncio.create_task(self._drive(thread_id, first, known), name=f"thread {thread_id}")
+        task = asyncio.create_task(
+            self._drive(thread_id, first, known, leased), name=f"thread {thread_id}"
+        )
         self._runners[thread_id] = task
         task.add_done_callback(lambda _: self._forget(thread_id, task))
 
@@ -160,7 +170,9 @@ class Runner:
         if self._runners.get(thread_id) is task:
             del self._runners[thread_id]
 
-    async def _drive(self, thread_id: str, first: Any, known: ThreadView | None) -> None:
+    async def _drive(
+        self, thread_id: str, first: Any, known: ThreadView | None, leased: bool
+    ) -> None:
         """Runs the thread until it pauses or ends, as long as decisions keep arriving.
 
         The whole run holds a run slot, taken at the priority of whoever kicked it: a
@@ -170,14 +182,17 @@ class Runner:
             self._observer.run_started(thread_id)
         async with self._slots.hold(current_priority()):
             if self._guard is None:
-                await self._drive_held(thread_id, first, known)
+                await self._drive_held(thread_id, first, known, leased)
                 return
             with use_guard(self._guard):
-                await self._drive_held(thread_id, first, known)
+                await self._drive_held(thread_id, first, known, leased)
 
-    async def _drive_held(self, thread_id: str, first: Any, known: ThreadView | None) -> None:
-        if not await self._store.leases.acquire(thread_id):
+    async def _drive_held(
+        self, thread_id: str, first: Any, known: ThreadView | None, leased: bool
+    ) -> None:
+        if not leased and not await self._store.leases.acquire(thread_id):
             return  # another process runs it; our watcher retries stranded decisions
+        released = False
         try:
             thread = known or await self._store.threads.find(thread_id)
             try:
@@ -207,25 +222,33 @@ class Runner:
                 except (Exception, SystemExit) as error:  # a graph's failure fails its thread
                     await self._fail(thread, error)
                     break
-                if applied:
-                    await self._store.approvals.mark_applied(applied)
+                sent = Approvals.applied_statements(applied, time.time())
+                before = thread.status
                 try:
-                    thread = await self._settle(thread, graph, config)
+                    thread = await self._settle(
+                        thread,
+                        graph,
+                        config,
+                        sent,
+                        [self._store.leases.release_statement(thread_id)],
+                    )
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # a pause the engine cannot record: say so
-                    await self._fail(thread, error)
+                    await self._fail(thread, error, sent)
                     break
                 pending_input = None
                 if thread.status == "done":
+                    released = before != "done"  # with ThreadFinished
                     break
                 if thread_id not in self._again and not await self._store.approvals.unapplied(
                     thread_id
                 ):
                     break
         finally:
-            with contextlib.suppress(Exception):
-                await self._store.leases.release(thread_id)
+            if not released:
+                with contextlib.suppress(Exception):
+                    await self._store.leases.release(thread_id)
 
     async def _resume_input(
         self, graph: Graph, config: Any
@@ -262,42 +285,62 @@ class Runner:
         if events:
             await self._publish(*events)
 
-    async def _settle(self, thread: ThreadView, graph: Graph, config: Any) -> ThreadView:
-        """Reads where the run stopped: records new approvals, sets the thread's status."""
+    async def _settle(
+        self,
+        thread: ThreadView,
+        graph: Graph,
+        config: Any,
+        also: Sequence[Statement | Write] = (),
+        when_done: Sequence[Statement | Write] = (),
+    ) -> ThreadView:
+        """Reads where the run stopped, then in one transaction records the new
+        approvals, sets the thread's status and writes ``also`` (the decisions the run
+        was fed, now applied), and ``when_done`` if the thread ended (its lease let go)."""
         state = await graph.aget_state(config)
         now = time.time()
+        settled, said = thread, None
+        if state.interrupts:
+            unknown = any(_kind(i.value) == "outcome_unknown" for i in state.interrupts)
+            paused = replace(thread, pending=len(state.interrupts))
+            settled, said = _with_status(paused, "unknown" if unknown else "waiting")
+        elif state.next:
+            settled, said = _with_status(thread, "running")
+        elif thread.status != "done":  # else read again (an adopted thread): said once
+            answer = ""
+            values = state.values if isinstance(state.values, Mapping) else {}
+            messages = values.get("messages", [])
+            if messages and isinstance(messages[-1], AIMessage):
+                answer = _text(messages[-1])
+            elif not messages_of(graph):
+                answer = compact(values)
+            settled = replace(
+                thread, status="done", answer=answer, error=None, updated_at=now, pending=0
+            )
+            said = ThreadFinished(settled)
+            also = [*also, *when_done]
+        tail = [said] if said is not None else []
+        writes = [*also, *([Threads.update_statement(settled)] if tail else [])]
         for attempt in range(3):
             try:
-                await self._record_approvals(thread, state.interrupts, now)
+                await self._record_approvals(thread, state.interrupts, now, tail, writes)
                 break
             except Exception as error:  # another process took the same short id first
                 if attempt == 2 or not is_duplicate(error):
                     raise
-        await self._review_pending(thread, state.interrupts)
-        if state.interrupts:
-            unknown = any(_kind(i.value) == "outcome_unknown" for i in state.interrupts)
-            thread = replace(thread, pending=len(state.interrupts))
-            return await self._set_status(thread, "unknown" if unknown else "waiting")
-        if state.next:
-            return await self._set_status(thread, "running")
-        answer = ""
-        values = state.values if isinstance(state.values, Mapping) else {}
-        messages = values.get("messages", [])
-        if messages and isinstance(messages[-1], AIMessage):
-            answer = _text(messages[-1])
-        elif not messages_of(graph):
-            answer = compact(values)
-        if thread.status == "done":
-            return thread  # read again (an adopted thread, a second look): said once
-        done = replace(thread, status="done", answer=answer, error=None, updated_at=now, pending=0)
-        await self._publish(ThreadFinished(done), also=[Threads.update_statement(done)])
-        return done
+        await self._review_pending(settled, state.interrupts)
+        return settled
 
     async def _record_approvals(
-        self, thread: ThreadView, interrupts: Sequence[Interrupt], now: float
+        self,
+        thread: ThreadView,
+        interrupts: Sequence[Interrupt],
+        now: float,
+        events: Sequence[Event] = (),
+        writes: Sequence[Statement | Write] = (),
     ) -> None:
         """Records the approvals of new interrupts (a card per action), each with its
-        verdict and with the audit entry that says it was requested, in one transaction."""
+        verdict and with the audit entry that says it was requested, in one transaction
+        with ``events`` and ``writes`` (the thread's new status)."""
         thread_id = thread.id
         asked = cards_of(interrupts)
         ids = await self._store.approvals.short_ids([a.key for a in asked])
@@ -310,32 +353,34 @@ class Runner:
                     thread_id, item, approval_id, now, trusted=not thread.graph
                 )
             )
-        if found:
-            verdicts = [
-                Verdicts.insert_statement(
-                    a.thread_id,
-                    a.tool_call_id,
-                    call_digest(a.tool, a.args),
-                    a.tool,
-                    FixedVerdict(
-                        a.tier,
-                        a.required,
-                        a.distinct_operators,
-                        a.expires_at - requested if a.expires_at else None,
-                        a.reason,
-                        a.rules,
-                        a.policy_digest,
-                        requested,
-                    ),
-                )
-                for a, requested in found
-                if a.kind == "tool_approval" and a.format == "engine"
-            ]
-            await self._publish(
-                *(ApprovalRequested(a) for a, _ in found),
-                also=[*(Approvals.insert_statement(a) for a, _ in found), *verdicts],
-                when=range(len(found)),
+        verdicts = [
+            Verdicts.insert_statement(
+                a.thread_id,
+                a.tool_call_id,
+                call_digest(a.tool, a.args),
+                a.tool,
+                FixedVerdict(
+                    a.tier,
+                    a.required,
+                    a.distinct_operators,
+                    a.expires_at - requested if a.expires_at else None,
+                    a.reason,
+                    a.rules,
+                    a.policy_digest,
+                    requested,
+                ),
             )
+            for a, requested in found
+            if a.kind == "tool_approval" and a.format == "engine"
+        ]
+        if not (found or events or writes):
+            return
+        await self._publish(
+            *(ApprovalRequested(a) for a, _ in found),
+            *events,
+            also=[*(Approvals.insert_statement(a) for a, _ in found), *verdicts, *writes],
+            when=[*range(len(found)), *(None for _ in events)],
+        )
 
     async def _review_pending(self, thread: ThreadView, interrupts: Sequence[Interrupt]) -> None:
         """A graph of one's own: its pending cards whose interrupt is gone are closed
@@ -368,17 +413,26 @@ class Runner:
         config: Any = {"configurable": {"thread_id": thread_id}}
         return await self._settle(known, graph, config)
 
-    async def _fail(self, thread: ThreadView, error: BaseException) -> None:
+    async def _fail(
+        self, thread: ThreadView, error: BaseException, also: Sequence[Statement | Write] = ()
+    ) -> None:
         failed = replace(thread, status="failed", error=error_line(error), updated_at=time.time())
-        await self._publish(ThreadFailed(failed), also=[Threads.update_statement(failed)])
+        await self._publish(ThreadFailed(failed), also=[*also, Threads.update_statement(failed)])
 
     async def _set_status(self, thread: ThreadView, status: ThreadStatus) -> ThreadView:
         """Writes the new status and its event in one transaction."""
-        if thread.status == status:
-            return thread
-        changed = replace(thread, status=status, error=None, updated_at=time.time())
-        await self._publish(ThreadStatusChanged(changed), also=[Threads.update_statement(changed)])
+        changed, said = _with_status(thread, status)
+        if said is not None:
+            await self._publish(said, also=[Threads.update_statement(changed)])
         return changed
+
+
+def _with_status(thread: ThreadView, status: ThreadStatus) -> tuple[ThreadView, Event | None]:
+    """The thread with ``status``, and the event saying so (None: it had it already)."""
+    if thread.status == status:
+        return thread, None
+    changed = replace(thread, status=status, error=None, updated_at=time.time())
+    return changed, ThreadStatusChanged(changed)
 
 
 _AUTO_STATUS: dict[str, ApprovalStatus] = {

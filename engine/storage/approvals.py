@@ -192,14 +192,20 @@ class Approvals:
         return due
 
     async def mark_applied(self, approval_ids: Sequence[str]) -> None:
-        now = time.time()
-        await execute(
-            self.db,
-            [
-                ("UPDATE hitl_approvals SET applied_at = ? WHERE id = ?", (now, i))
-                for i in approval_ids
-            ],
-        )
+        await execute(self.db, self.applied_statements(approval_ids, time.time()))
+
+    @staticmethod
+    def applied_statements(approval_ids: Sequence[str], at: float) -> list[Statement]:
+        """Marks decisions as sent to the graph (none for no ids): written with the
+        status the run that sent them ended in."""
+        if not approval_ids:
+            return []
+        return [
+            (
+                f"UPDATE hitl_approvals SET applied_at = ? WHERE id IN ({marks(approval_ids)})",
+                (at, *approval_ids),
+            )
+        ]
 
     @staticmethod
     def insert_statement(a: ApprovalView) -> Statement:

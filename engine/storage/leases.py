@@ -11,7 +11,7 @@ import socket
 import time
 from collections.abc import Sequence
 
-from engine.storage.database import Database, execute, fetchone
+from engine.storage.database import Database, Statement, execute, fetchone
 
 LEASE_SECONDS = 15.0
 """A lease not renewed for this long is free, even when its owner's host is elsewhere."""
@@ -35,24 +35,25 @@ class Leases:
         self.pid = os.getpid()
         self.seconds = seconds
 
+    def take_statement(self, thread_id: str) -> Statement:
+        """Takes the thread for this process if it is free (unheld, expired, or ours): a
+        row changed when taken. A new thread's is written with the thread's own row."""
+        now = time.time()
+        return (
+            "INSERT INTO hitl_leases (thread_id, owner, host, pid, expires_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
+            "owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+            "expires_at = excluded.expires_at "
+            "WHERE hitl_leases.owner = excluded.owner OR hitl_leases.expires_at < ?",
+            (thread_id, self.origin, self.host, self.pid, now + self.seconds, now),
+        )
+
     async def acquire(self, thread_id: str) -> bool:
         """Takes the thread for this process; free when unheld, expired, or its owner died."""
-        now = time.time()
-        [taken] = await execute(
-            self.db,
-            [
-                (
-                    "INSERT INTO hitl_leases (thread_id, owner, host, pid, expires_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
-                    "owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
-                    "expires_at = excluded.expires_at "
-                    "WHERE hitl_leases.owner = excluded.owner OR hitl_leases.expires_at < ?",
-                    (thread_id, self.origin, self.host, self.pid, now + self.seconds, now),
-                )
-            ],
-        )
+        [taken] = await execute(self.db, [self.take_statement(thread_id)])
         if taken:
             return True
+        now = time.time()
         row = await fetchone(
             self.db, "SELECT owner, host, pid FROM hitl_leases WHERE thread_id = ?", (thread_id,)
         )
@@ -84,14 +85,14 @@ class Leases:
         )
 
     async def release(self, thread_id: str) -> None:
-        await execute(
-            self.db,
-            [
-                (
-                    "DELETE FROM hitl_leases WHERE thread_id = ? AND owner = ?",
-                    (thread_id, self.origin),
-                )
-            ],
+        await execute(self.db, [self.release_statement(thread_id)])
+
+    def release_statement(self, thread_id: str) -> Statement:
+        """Lets go of the thread (if this process holds it); a run that ends writes it
+        with the thread's last status."""
+        return (
+            "DELETE FROM hitl_leases WHERE thread_id = ? AND owner = ?",
+            (thread_id, self.origin),
         )
 
     async def holder(self, thread_id: str) -> tuple[str, int] | None:
