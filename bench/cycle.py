@@ -108,6 +108,7 @@ class EngineApprover:
         self.problems: list[str] = []
         self.changed = asyncio.Event()
         self.deciding: set[asyncio.Task[Any]] = set()
+        self.decided_ids: set[str] = set()
         self.follower = asyncio.create_task(self.follow())
 
     async def follow(self) -> None:
@@ -122,6 +123,9 @@ class EngineApprover:
 
         if isinstance(event, ApprovalRequested):
             ref = event.approval.id
+            if ref in self.decided_ids:
+                return
+            self.decided_ids.add(ref)
             task = asyncio.create_task(self.engine.decide(ref, Approve(), operator="bench"))
             self.deciding.add(task)
             task.add_done_callback(self.decided)
@@ -137,11 +141,10 @@ class EngineApprover:
             self.changed.set()
 
     async def round(self, n: int) -> None:
-        """Starts ``n`` threads, one ``start()`` after another, and returns when all have
-        finished (each approved on the way)."""
+        """Starts ``n`` threads at once (``start()`` calls gathered) and returns when all
+        have finished, each approved on the way."""
         target = self.finished + n
-        for _ in range(n):
-            await self.engine.start(GATED_TASK)
+        await asyncio.gather(*(self.engine.start(GATED_TASK) for _ in range(n)))
         async with asyncio.timeout(ROUND_TIMEOUT):
             while self.finished < target:
                 if self.problems:

@@ -1,8 +1,14 @@
 """Engine benchmark: this engine against bare LangGraph, side by side in one run.
 
-    .venv/bin/python bench/engine.py            # full run (a few minutes on 2 cores)
+    .venv/bin/python bench/engine.py            # full run (tens of minutes on 2 cores)
     .venv/bin/python bench/engine.py --profile  # where the time goes at 100 threads
     .venv/bin/python bench/engine.py --quick    # both, tiny: a smoke run (CI), not numbers
+    .venv/bin/python bench/engine.py --only cycle,latency --latency-runs 5
+    .venv/bin/python bench/engine.py --postgres postgresql://user@host/db  # PG columns
+
+The PostgreSQL columns run where ``--postgres`` or ``$HITL_TEST_POSTGRES_URL`` names a
+server that answers (each measurement in a database of its own, made there and dropped
+afterwards); elsewhere they are shown as n/a.
 
 What is measured (every measurement runs in its own fresh subprocess and a fresh
 temporary home / SQLite file, so no run inherits another's heap, caches or database):
@@ -33,19 +39,48 @@ temporary home / SQLite file, so no run inherits another's heap, caches or datab
    (engine / bare), and the process CPU time (user + system, all threads) per thread,
    which a noisy shared machine disturbs less than wall time.
 
-2. Approve-to-tool-executed latency: N threads on a gated (medium) task, "email the
+2. The approval cycle, the product's hot path (bench/cycle.py, bench/cycle_table.py),
+   threads per second at 1, 10, 100 and 500 concurrent threads. Per thread: "email the
+   report to boss@company.com" -> the scripted model asks for ``send_email`` (medium)
+   -> pause -> approve -> the tool writes its ``.eml`` -> final answer. Five sides:
+
+   * the engine on SQLite (``durability="full"`` where ``EngineOptions`` has it) and
+     on PostgreSQL (a fresh ``hitl_bench_<random>`` database as the home's
+     ``database_url``): ``engine.start(task)`` for the round's threads at once
+     (gathered), each ``ApprovalRequested`` seen on ``engine.subscribe()`` approved at
+     once with ``engine.decide(id, Approve())`` in a task of its own, until every thread
+     has sent ``ThreadFinished``;
+   * bare LangGraph (bench/bare_graph.py with ``gated``: ``interrupt()`` in the tool
+     node where the engine's gate pauses, for calls the default policy does not rate
+     low) on ``InMemorySaver``, on the stock ``AsyncSqliteSaver.from_conn_string`` (its
+     own PRAGMAs) and on the stock ``AsyncPostgresSaver.from_conn_string`` + ``setup()``
+     (a fresh database): ``asyncio.gather`` of threads that each ``ainvoke`` and, as
+     soon as the interrupt comes back, ``ainvoke(Command(resume={id: approve}))``.
+
+   Each side runs in a fresh process after a warm-up (2 threads in a scratch home and,
+   on PostgreSQL, a scratch database) and one thread before the clock; every thread
+   must have written its email. Repeats rotate the order of the sides. Printed:
+   threads/s and CPU ms per thread (median, min-max), and the ratios engine SQLite /
+   stock SQLite, engine SQLite / InMemory and engine PG / stock PG taken within each
+   repeat (median, min-max), beside the targets (>= 1.3, >= 0.6, >= 1.3; CPU <= 8 ms
+   per cycle on SQLite). CPU is the benchmark process's; PostgreSQL's own is not in it.
+
+3. Approve-to-tool-executed latency: N threads on a gated (medium) task, "email the
    report to boss@company.com", pause on one approval each; then, one after another,
    ``engine.decide(id, Approve())`` is called and the time until the matching
    ``ToolExecuted`` event arrives on ``engine.subscribe()`` is taken. Measured idle and
    with 200 other threads busy: 200 loops that each start a low-tier thread and wait
-   for it, forever, on an engine whose scripted model thinks 50 ms per turn.
+   for it, forever, on an engine whose scripted model thinks 50 ms per turn. The loaded
+   run is repeated ``--latency-runs K`` times, each in a fresh process: each run's
+   p50 / p99 / max is shown, and the worst p99 is judged (the target must hold in every
+   run, not in the best).
 
-3. Listing 1,000 pending approvals on a fresh start: 1,000 gated threads are left
+4. Listing 1,000 pending approvals on a fresh start: 1,000 gated threads are left
    pending and the engine closed; then (a) ``HITL_HOME=... hitl pending --json`` is run
    as a subprocess (wall time, interpreter start included), and (b) a fresh subprocess
    times ``Engine.open`` + ``await engine.pending()`` (imports excluded, shown apart).
 
-4. Peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) of a subprocess that runs
+5. Peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) of a subprocess that runs
    1,000 concurrent low-tier threads, engine and (for reference) bare. (The engine's
    threads are started one ``start()`` at a time, so fewer are in flight at the peak
    than on the bare side, which starts all 1,000 ``ainvoke`` at once.)
