@@ -42,7 +42,7 @@ CYCLE_LABELS: dict[CycleSide, str] = {
     "bare-sqlite": "bare LangGraph, stock AsyncSqliteSaver",
     "bare-pg": "bare LangGraph, stock AsyncPostgresSaver",
 }
-ROUND_TIMEOUT = 600.0
+ROUND_TIMEOUT = 1200.0
 """Seconds one round may take before the worker gives up (a lost approval hangs it)."""
 
 

@@ -38,6 +38,8 @@ RATIOS = (
 )
 TARGET_CPU_MS = 8.0
 """CPU per cycle of the engine on SQLite."""
+WORKER_TIMEOUT = 2400.0
+"""Seconds a side may take in all (PostgreSQL at 500 threads is slow on a busy machine)."""
 
 
 @dataclass(slots=True)
@@ -65,10 +67,12 @@ def measure_side(
     """One side in a fresh worker; on PostgreSQL, on two fresh databases (warm-up and
     measured) made here and dropped whatever happens to the worker."""
     if not on_postgres(side):
-        return run_worker("cycle", side=side, concurrency=concurrency, total=total)
+        return run_worker("cycle", WORKER_TIMEOUT, side=side, concurrency=concurrency, total=total)
     assert server is not None
     with fresh_databases(server, 2) as urls:
-        return run_worker("cycle", side=side, concurrency=concurrency, total=total, urls=urls)
+        return run_worker(
+            "cycle", WORKER_TIMEOUT, side=side, concurrency=concurrency, total=total, urls=urls
+        )
 
 
 def spread(values: Sequence[float], digits: int = 2) -> str:
