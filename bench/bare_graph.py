@@ -5,7 +5,12 @@ Same shape as ``engine.graph.build_graph``: an ``agent`` node calling
 a ``tool`` node, back to ``agent`` until the model stops calling tools. The tool node
 is what a plain LangGraph app would have (like the prebuilt ``ToolNode``): it validates
 the arguments with the tool's pydantic model and runs the same catalogue
-implementation. No gate, policy, journal, leases, execution rows or events.
+implementation. No journal, leases, execution rows or events.
+
+With ``gated``, the tool node pauses where the engine's gate would: after the arguments
+validate, a call the built-in default policy does not rate low calls ``interrupt()``,
+and runs when resumed with an approval (``Command(resume={"type": "approve"})``);
+anything else is told to the model as a refusal.
 
 A module of its own because LangGraph reads the nodes' type hints at build time, so
 ``AgentState`` and ``CallTask`` must be module globals here.
@@ -19,21 +24,31 @@ from typing import Any, cast
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Send
+from langgraph.types import Send, interrupt
 
 from engine.graph import AgentState, CallTask, tool_schemas
 from engine.home import Home
 from engine.models.scripted import ScriptedChatModel
+from engine.policy import Tier
+from engine.policy_file import DEFAULT_POLICY_TOML, parse_policy
 from engine.tools import CATALOGUE, Ledger, ToolContext
 
 NO_LEDGER = cast(Ledger, None)
-"""The bare side runs the low-tier task only (search, read_file): no tool of it writes
-to the ledger, which lives in the engine's database."""
+"""The bare side runs the low-tier task (search, read_file) and the email task: no tool
+of them writes to the ledger, which lives in the engine's database."""
 
 
-def build_bare_graph(checkpointer: Any, home: Path) -> Any:
+def build_bare_graph(checkpointer: Any, home: Path, gated: bool = False) -> Any:
     bound = ScriptedChatModel().bind_tools(tool_schemas(CATALOGUE))
     where = Home(home)
+    policy = parse_policy(DEFAULT_POLICY_TOML, "built-in default policy", CATALOGUE)
+
+    def approved(call: dict[str, Any]) -> bool:
+        """True where the call may run: low tier, or a person approved it."""
+        if not gated or policy.verdict(call["name"], call["args"]).tier == Tier.LOW:
+            return True
+        answer = interrupt({"tool": call["name"], "args": call["args"], "id": call["id"]})
+        return isinstance(answer, dict) and answer.get("type") == "approve"
 
     async def agent(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         return {"messages": [await bound.ainvoke(state["messages"], config)]}
@@ -51,9 +66,17 @@ def build_bare_graph(checkpointer: Any, home: Path) -> Any:
         ctx = ToolContext(thread_id, call["id"], where.sandbox, where.outbox, NO_LEDGER)
         try:
             args = spec.args_model.model_validate(call["args"])
-            result, status = await spec.run(ctx, args), "success"
         except Exception as error:  # the model is told, as a ToolNode would
+            return reply(call, f"Error: {error}", "error")
+        if not approved(call):  # outside any try: interrupt() raises to pause
+            return reply(call, f"The person rejected {call['name']}; not run.", "error")
+        try:
+            result, status = await spec.run(ctx, args), "success"
+        except Exception as error:
             result, status = f"Error: {error}", "error"
+        return reply(call, result, status)
+
+    def reply(call: dict[str, Any], result: str, status: str) -> dict[str, Any]:
         message = ToolMessage(result, name=call["name"], tool_call_id=call["id"], status=status)
         return {"messages": [message]}
 

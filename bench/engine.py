@@ -1,8 +1,14 @@
 """Engine benchmark: this engine against bare LangGraph, side by side in one run.
 
-    .venv/bin/python bench/engine.py            # full run (a few minutes on 2 cores)
+    .venv/bin/python bench/engine.py            # full run (tens of minutes on 2 cores)
     .venv/bin/python bench/engine.py --profile  # where the time goes at 100 threads
     .venv/bin/python bench/engine.py --quick    # both, tiny: a smoke run (CI), not numbers
+    .venv/bin/python bench/engine.py --only cycle,latency --latency-runs 5
+    .venv/bin/python bench/engine.py --postgres postgresql://user@host/db  # PG columns
+
+The PostgreSQL columns run where ``--postgres`` or ``$HITL_TEST_POSTGRES_URL`` names a
+server that answers (each measurement in a database of its own, made there and dropped
+afterwards); elsewhere they are shown as n/a.
 
 What is measured (every measurement runs in its own fresh subprocess and a fresh
 temporary home / SQLite file, so no run inherits another's heap, caches or database):
@@ -33,19 +39,48 @@ temporary home / SQLite file, so no run inherits another's heap, caches or datab
    (engine / bare), and the process CPU time (user + system, all threads) per thread,
    which a noisy shared machine disturbs less than wall time.
 
-2. Approve-to-tool-executed latency: N threads on a gated (medium) task, "email the
+2. The approval cycle, the product's hot path (bench/cycle.py, bench/cycle_table.py),
+   threads per second at 1, 10, 100 and 500 concurrent threads. Per thread: "email the
+   report to boss@company.com" -> the scripted model asks for ``send_email`` (medium)
+   -> pause -> approve -> the tool writes its ``.eml`` -> final answer. Five sides:
+
+   * the engine on SQLite (``durability="full"`` where ``EngineOptions`` has it) and
+     on PostgreSQL (a fresh ``hitl_bench_<random>`` database as the home's
+     ``database_url``): ``engine.start(task)`` for the round's threads at once
+     (gathered), each ``ApprovalRequested`` seen on ``engine.subscribe()`` approved at
+     once with ``engine.decide(id, Approve())`` in a task of its own, until every thread
+     has sent ``ThreadFinished``;
+   * bare LangGraph (bench/bare_graph.py with ``gated``: ``interrupt()`` in the tool
+     node where the engine's gate pauses, for calls the default policy does not rate
+     low) on ``InMemorySaver``, on the stock ``AsyncSqliteSaver.from_conn_string`` (its
+     own PRAGMAs) and on the stock ``AsyncPostgresSaver.from_conn_string`` + ``setup()``
+     (a fresh database): ``asyncio.gather`` of threads that each ``ainvoke`` and, as
+     soon as the interrupt comes back, ``ainvoke(Command(resume={id: approve}))``.
+
+   Each side runs in a fresh process after a warm-up (2 threads in a scratch home and,
+   on PostgreSQL, a scratch database) and one thread before the clock; every thread
+   must have written its email. Repeats rotate the order of the sides. Printed:
+   threads/s and CPU ms per thread (median, min-max), and the ratios engine SQLite /
+   stock SQLite, engine SQLite / InMemory and engine PG / stock PG taken within each
+   repeat (median, min-max), beside the targets (>= 1.3, >= 0.6, >= 1.3; CPU <= 8 ms
+   per cycle on SQLite). CPU is the benchmark process's; PostgreSQL's own is not in it.
+
+3. Approve-to-tool-executed latency: N threads on a gated (medium) task, "email the
    report to boss@company.com", pause on one approval each; then, one after another,
    ``engine.decide(id, Approve())`` is called and the time until the matching
    ``ToolExecuted`` event arrives on ``engine.subscribe()`` is taken. Measured idle and
    with 200 other threads busy: 200 loops that each start a low-tier thread and wait
-   for it, forever, on an engine whose scripted model thinks 50 ms per turn.
+   for it, forever, on an engine whose scripted model thinks 50 ms per turn. The loaded
+   run is repeated ``--latency-runs K`` times, each in a fresh process: each run's
+   p50 / p99 / max is shown, and the worst p99 is judged (the target must hold in every
+   run, not in the best).
 
-3. Listing 1,000 pending approvals on a fresh start: 1,000 gated threads are left
+4. Listing 1,000 pending approvals on a fresh start: 1,000 gated threads are left
    pending and the engine closed; then (a) ``HITL_HOME=... hitl pending --json`` is run
    as a subprocess (wall time, interpreter start included), and (b) a fresh subprocess
    times ``Engine.open`` + ``await engine.pending()`` (imports excluded, shown apart).
 
-4. Peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) of a subprocess that runs
+5. Peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) of a subprocess that runs
    1,000 concurrent low-tier threads, engine and (for reference) bare. (The engine's
    threads are started one ``start()`` at a time, so fewer are in flight at the peak
    than on the bare side, which starts all 1,000 ``ainvoke`` at once.)
@@ -92,6 +127,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: bench/ is on the path, the root is not
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.cycle_table import measure_cycle
 from bench.report import (
     machine_info,
     print_cprofile,
@@ -116,6 +152,8 @@ THINK = 0.05
 class Sizes:
     levels: dict[int, int]
     """Concurrency -> threads run at that level."""
+    cycle_levels: dict[int, int]
+    """The same, for the approval cycle."""
     repeats: int
     busy: int
     gated: int
@@ -136,6 +174,7 @@ class Sizes:
 
 FULL = Sizes(
     levels={1: 50, 10: 100, 100: 200, 500: 500},
+    cycle_levels={1: 30, 10: 100, 100: 200, 500: 500},
     repeats=3,
     busy=200,
     gated=100,
@@ -152,6 +191,7 @@ FULL = Sizes(
 )
 QUICK = Sizes(
     levels={5: 10},
+    cycle_levels={5: 10},
     repeats=1,
     busy=8,
     gated=4,
@@ -228,9 +268,14 @@ def run_latency(sizes: Sizes, busy: int, gated: int, probed: bool = False) -> di
     )
 
 
-def measure_latency(table: Table, sizes: Sizes) -> None:
-    for label, busy in (("idle", 0), (f"{sizes.busy} busy", sizes.busy)):
+def measure_latency(table: Table, sizes: Sizes, runs: int) -> None:
+    """Idle once; under load ``runs`` times, each in a fresh process, every run's row
+    shown and the worst p99 judged (the target must hold in every run)."""
+    loaded = [(f"{sizes.busy} busy, run {i + 1} of {runs}", sizes.busy) for i in range(runs)]
+    worst = 0.0
+    for label, busy in [("idle", 0), *loaded]:
         lat = run_latency(sizes, busy, sizes.gated)
+        worst = max(worst, lat["p99_ms"]) if busy else worst
         extra = f"; busy load ran {lat['busy_tps']:.1f} threads/s" if busy else ""
         table.row(
             f"approve->ToolExecuted p50 / p99 ({label}, n={lat['n']})",
@@ -240,6 +285,15 @@ def measure_latency(table: Table, sizes: Sizes) -> None:
             f"p99 {lat['decide_p99_ms']:.1f} ms{extra}",
             f"p99 < {TARGET_P99_MS:.0f} ms",
             verdict(lat["p99_ms"] < TARGET_P99_MS),
+        )
+    if runs > 1:
+        table.row(
+            f"approve->ToolExecuted, worst p99 of {runs} runs ({sizes.busy} busy)",
+            f"{worst:.1f} ms",
+            "-",
+            "each run a fresh process and home",
+            f"p99 < {TARGET_P99_MS:.0f} ms in every run",
+            verdict(worst < TARGET_P99_MS),
         )
 
 
@@ -313,22 +367,37 @@ def measure_memory(table: Table, sizes: Sizes) -> None:
     )
 
 
-def main_table(sizes: Sizes, repeats: int, mode: str) -> None:
+TABLES = ("throughput", "cycle", "latency", "listing", "memory")
+"""What a run measures (``--only``): the low-tier throughput, the approval cycle, the
+approve->executed latency, the listing of pending approvals, peak memory."""
+
+
+def main_table(sizes: Sizes, args: argparse.Namespace) -> None:
     started = time.perf_counter()
+    repeats, only = args.repeats or sizes.repeats, set(args.only.split(","))
     print(machine_info())
-    print(f"mode: {mode}; {repeats} repeat(s) per throughput level\n")
-    print(
-        "bare LangGraph = same graph shape and scripted model on the stock AsyncSqliteSaver "
-        "(from_conn_string: WAL, synchronous=FULL);\nthe engine's connection uses "
-        "synchronous=NORMAL, so 'bare with the engine's PRAGMAs' is also shown.\n"
-    )
+    print(f"mode: {'quick' if args.quick else 'full'}; {repeats} repeat(s) per level\n")
+    if "throughput" in only:
+        print(
+            "bare LangGraph = same graph shape and scripted model on the stock "
+            "AsyncSqliteSaver (from_conn_string: WAL, synchronous=FULL);\nthe engine's "
+            "connection may use synchronous=NORMAL, so 'bare with the engine's PRAGMAs' is "
+            "also shown.\n"
+        )
     sys.stdout.flush()
     table = Table()
-    measure_throughput(table, sizes, repeats)
-    measure_latency(table, sizes)
-    measure_listing(table, sizes)
-    measure_memory(table, sizes)
-    table.print()
+    if "throughput" in only:
+        measure_throughput(table, sizes, repeats)
+    if "latency" in only:
+        measure_latency(table, sizes, args.latency_runs)
+    if "listing" in only:
+        measure_listing(table, sizes)
+    if "memory" in only:
+        measure_memory(table, sizes)
+    if table.rows:
+        table.print()
+    if "cycle" in only:
+        measure_cycle(sizes.cycle_levels, repeats, args.postgres)
     print(f"\ntotal bench time {time.perf_counter() - started:.0f} s\n")
 
 
@@ -371,7 +440,19 @@ def print_profile(sizes: Sizes, n: int, repeats: int, busy: int, out: Path) -> N
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, every table: a smoke run")
-    parser.add_argument("--repeats", type=int, default=0, help="repeats per throughput level")
+    parser.add_argument("--repeats", type=int, default=0, help="repeats per level")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("HITL_TEST_POSTGRES_URL"),
+        help="PostgreSQL server for the cycle's PostgreSQL columns (a fresh database per "
+        "measurement is made there and dropped); default $HITL_TEST_POSTGRES_URL",
+    )
+    parser.add_argument(
+        "--latency-runs", type=int, default=1, help="fresh-process runs of the loaded latency"
+    )
+    parser.add_argument(
+        "--only", default=",".join(TABLES), help=f"comma-separated subset of {','.join(TABLES)}"
+    )
     parser.add_argument("--profile", action="store_true", help="profile engine vs bare instead")
     parser.add_argument("--profile-threads", type=int, default=0)
     parser.add_argument("--profile-repeats", type=int, default=0)
@@ -381,9 +462,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         return serve(args.worker)
+    if unknown := set(args.only.split(",")) - set(TABLES):
+        parser.error(f"--only: no table {', '.join(sorted(unknown))}; known: {', '.join(TABLES)}")
     sizes = QUICK if args.quick else FULL
     if not args.profile:
-        main_table(sizes, args.repeats or sizes.repeats, "quick" if args.quick else "full")
+        main_table(sizes, args)
     if args.profile or args.quick:
         print_profile(
             sizes,

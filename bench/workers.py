@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from bench.cycle import cycle
 from bench.probe import LoopLag, Probe
 from bench.profiling import profile_worker
 from bench.workloads import (
@@ -125,6 +126,7 @@ WORKERS: dict[str, Callable[..., Coroutine[Any, Any, dict[str, Any]]]] = {
     "throughput": throughput,
     "memory": memory,
     "latency": latency,
+    "cycle": cycle,
     "make_pending": make_pending,
     "open_pending": open_pending,
     "profile": profile_worker,

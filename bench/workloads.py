@@ -24,7 +24,7 @@ from bench.probe import LoopLag, Probe
 from bench.report import percentile
 
 if TYPE_CHECKING:
-    from engine import ApprovalView, Engine
+    from engine import ApprovalView, Engine, Home
 
 Side = Literal["engine", "bare", "bare-tuned"]
 SIDES: tuple[Side, ...] = ("engine", "bare", "bare-tuned")
@@ -69,7 +69,7 @@ def cpu_seconds() -> float:
 
 
 @contextlib.asynccontextmanager
-async def open_engine(home: Path, **options: Any) -> AsyncIterator[Engine]:
+async def open_engine(home: Path | Home, **options: Any) -> AsyncIterator[Engine]:
     """``Engine.open`` as the ``hitl`` command uses it: after a ``gc.freeze()`` that moves
     the imports' objects out of the cyclic collector's sight (its full passes otherwise
     walk them, pausing the loop for ~95 ms with hundreds of threads)."""
