@@ -87,16 +87,22 @@ async def open_storage(
     PostgreSQL: the saver and the store each have a connection; the server serialises.
     ``origin`` names this engine in the rows it owns (default: a new random id);
     ``observer`` is told of every hop to the SQLite database thread; ``durability``
-    is SQLite's (``engine.storage.sqlite_file.Durability``).
+    ``"fast"`` trades the last commits before a power cut for speed: SQLite's
+    ``synchronous=NORMAL``, PostgreSQL's ``synchronous_commit = off``.
     """
     dialect_of(home.database_url)  # a URL of another kind is refused, naming what works
     origin = origin or uuid.uuid4().hex
     if home.database_url and is_postgres(home.database_url):
+        import psycopg
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-        async with open_postgres(home.database_url) as db:
+        full = durability == "full"
+        async with open_postgres(home.database_url, synchronous_commit=full) as db:
             await migrate(db, database_name(home))
             async with AsyncPostgresSaver.from_conn_string(home.database_url) as pg_saver:
+                conn = pg_saver.conn  # from_conn_string: one autocommit connection
+                if not full and isinstance(conn, psycopg.AsyncConnection):
+                    await conn.execute("SET synchronous_commit = off")  # for its session
                 await pg_saver.setup()
                 yield pg_saver, Store(db, origin, lease_seconds=lease_seconds)
         return

@@ -111,3 +111,17 @@ def test_the_cli_says_what_is_wrong_in_one_line(tmp_path: Path) -> None:
     assert by_flag.returncode == 2
     assert "invalid choice: 'slow' (choose from 'full', 'fast')" in by_flag.stderr
     assert not home.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("durability", "setting"), [("full", "on"), ("fast", "off")])
+async def test_on_postgresql_fast_turns_synchronous_commit_off_on_both_connections(
+    home: Home, durability: str, setting: str
+) -> None:
+    if not home.database_url:
+        pytest.skip("a PostgreSQL home only")
+    async with Engine.open(home, operator="alice", durability=durability) as engine:
+        [(store,)] = await engine._store.db.fetchall("SHOW synchronous_commit")
+        saver = engine._saver
+        row = await (await saver.conn.execute("SHOW synchronous_commit")).fetchone()
+        assert (store, row["synchronous_commit"]) == (setting, setting)
