@@ -167,8 +167,15 @@ class Runner:
                 await self._store.leases.renew(list(self._runners))
 
     def _forget(self, thread_id: str, task: asyncio.Task[None]) -> None:
-        if self._runners.get(thread_id) is task:
-            del self._runners[thread_id]
+        """A run ended. One that was kicked again in its last moments (a decision that
+        arrived while it let go of the thread) runs again now, not at the watcher's next
+        beat: the decision was acknowledged, its call must not wait a quarter second."""
+        if self._runners.get(thread_id) is not task:
+            return
+        del self._runners[thread_id]
+        if thread_id in self._again and not task.cancelled():
+            self._again.discard(thread_id)
+            self.kick(thread_id)
 
     async def _drive(
         self, thread_id: str, first: Any, known: ThreadView | None, leased: bool

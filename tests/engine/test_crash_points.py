@@ -27,7 +27,6 @@ SHORT_EXPIRY = DEFAULT_POLICY_TOML.replace(
 )
 
 
-
 def _crashed(child: Child) -> None:
     """The child must die at its crash point, not finish."""
     if child.proc.stdin:

@@ -5,10 +5,12 @@ between a thread's birth (or its decision) and its run."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 
 from engine import Approve, Engine
+from engine.events import ApprovalRequested, ThreadFinished
 from engine.home import Home
 from tests.engine.quiet import NO_WATCHER
 
@@ -31,3 +33,27 @@ async def test_a_thread_is_held_from_start_and_from_its_decision_and_let_go_afte
         await engine.wait(thread.id)
         assert (await engine.thread(thread.id)).status == "done"
         assert await engine.lease_holder(thread.id) is None, "a finished thread stays held"
+
+
+async def test_a_decision_made_as_the_pause_is_announced_runs_without_the_watcher(
+    home: Home,
+) -> None:
+    """A person deciding the moment a card appears catches the run still letting go of
+    its thread; the run kicked then must still happen, at once, not be left to the
+    watcher's beat (switched off here, so a stranded decision would never run)."""
+    async with Engine.open(home, operator="alice", durability="fast", **NO_WATCHER) as engine:
+        events = engine.subscribe()
+        for _ in range(8):
+            thread = await engine.start(TASK)
+            finished = False
+            async with asyncio.timeout(20):
+                async for batch in events.batches():
+                    for event in batch:
+                        if event.thread_id != thread.id:
+                            continue
+                        if isinstance(event, ApprovalRequested):
+                            await engine.decide(event.approval.id, Approve())
+                        finished = finished or isinstance(event, ThreadFinished)
+                    if finished:
+                        break
+        assert len(list(home.outbox.glob("*.eml"))) == 8

@@ -48,7 +48,6 @@ LAX = 'default_tier = "low"\n[tools]\nsend_email = "medium"\n'
 """Another process's policy: the transfer runs at once, any email needs one approval."""
 
 
-
 async def _paused(engine: Engine, task: str) -> tuple[str, dict[str, object]]:
     thread = await engine.start(task)
     await engine.wait(thread.id)

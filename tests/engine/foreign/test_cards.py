@@ -97,8 +97,13 @@ def test_an_agent_inbox_decision_is_sent_in_its_own_words() -> None:
 
 def test_the_engine_s_approval_digest_is_not_sent_to_another_graph() -> None:
     item = Interrupt(
-        {"type": "tool_approval", "tool_call_id": "c1", "name": "send_email", "args": {},
-         "description": "d"},
+        {
+            "type": "tool_approval",
+            "tool_call_id": "c1",
+            "name": "send_email",
+            "args": {},
+            "description": "d",
+        },
         id="i3",
     )
     approved = card_approval(
