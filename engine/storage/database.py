@@ -139,9 +139,10 @@ JobKind = Literal["write", "read", "alone"]
 have seen the writes of the jobs before it); ``alone`` runs outside any transaction
 (connecting, closing, a script of DDL)."""
 
-BATCH_LIMIT = 128
-"""The most calls one batch commits together, so that no batch holds SQLite's write
-lock for long while other processes wait for it."""
+BATCH_LIMIT = 32
+"""The most calls one batch commits together: enough to share one fsync among many
+(~1.5 ms each here), few enough that a decision arriving while a batch runs waits for
+little, and that no batch holds SQLite's write lock long while other processes wait."""
 
 
 class BatchConnection(sqlite3.Connection):
@@ -182,6 +183,9 @@ class _Job:
 
 _Outcome = tuple[_Job, Any, BaseException | None]
 """A job, and its result or its error."""
+
+_Entry = tuple[int, int, _Job]
+"""A job as queued: (priority, arrival, job); its place in the queue."""
 
 
 def _undone(conn: BatchConnection) -> bool:
@@ -246,31 +250,32 @@ class DatabaseThread:
         self._after.append(hook)
 
     def _serve(self) -> None:
-        held: tuple[_Job | None] | None = None
         while True:
-            job = held[0] if held else self._queue.get()[2]
-            held = None
+            priority, order, job = self._queue.get()
             if job is None:
                 return
             if job.kind == "alone" or self._readonly:
                 self._run_alone(job)
                 continue
-            batch = [job]
+            batch = [(priority, order, job)]
             while len(batch) < BATCH_LIMIT:
                 try:
-                    _, _, more = self._queue.get_nowait()
+                    entry = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if more is None or more.kind == "alone":
-                    held = (more,)  # next, after this batch
+                more = entry[2]
+                # A batch is of one priority: a decision's work is committed with other
+                # decisions', never made to wait for a batch of background checkpoints.
+                if more is None or more.kind == "alone" or entry[0] != priority:
+                    self._queue.put(entry)  # back in its place (priority, then arrival)
                     break
-                batch.append(more)
+                batch.append((entry[0], entry[1], more))
             try:
                 self._run_batch(batch)
             except BaseException as error:  # a bug of ours: answered, never hung
                 if self.conn is not None and self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
-                for each in batch:
+                for _, _, each in batch:
                     each.settle(None, error)
 
     def _worded(self, error: BaseException) -> BaseException:
@@ -294,18 +299,20 @@ class DatabaseThread:
         self._fire_after(self._after)
         job.settle(result, None)
 
-    def _run_batch(self, batch: list[_Job]) -> None:
+    def _run_batch(self, batch: list[_Entry]) -> None:
         """Runs ``batch`` in one transaction, a savepoint per job; answers each caller
-        after the COMMIT. A batch of reads alone needs no transaction."""
-        if not any(job.kind == "write" for job in batch):
-            for job in batch:
+        after the COMMIT. A batch of reads alone needs no transaction. A batch yields to
+        more urgent work queued meanwhile: it commits what it has done, and the jobs it
+        has not begun go back to the queue, in their places."""
+        if not any(job.kind == "write" for _, _, job in batch):
+            for _, _, job in batch:
                 self._run_alone(job)
             return
         conn = self.conn
         assert isinstance(conn, BatchConnection)
         pending = batch
         while pending:
-            outcomes, after, pending = self._run_transaction(conn, pending)
+            outcomes, after, pending, deferred = self._run_transaction(conn, pending)
             if conn.in_transaction:
                 try:
                     conn.execute("COMMIT")
@@ -317,25 +324,35 @@ class DatabaseThread:
             self._fire_after(after)
             for job, result, failure in outcomes:
                 job.settle(result, failure)
+            for entry in deferred:
+                self._queue.put(entry)
+
+    def _more_urgent_waits(self, priority: int) -> bool:
+        """Whether work more urgent than ``priority`` (a decision's) is queued."""
+        with self._queue.mutex:
+            return bool(self._queue.queue) and self._queue.queue[0][0] < priority
 
     def _run_transaction(
-        self, conn: BatchConnection, jobs: list[_Job]
-    ) -> tuple[list[_Outcome], list[Callable[[], None]], list[_Job]]:
-        """Begins a transaction and runs ``jobs`` in it, each in its savepoint, until one
+        self, conn: BatchConnection, entries: list[_Entry]
+    ) -> tuple[list[_Outcome], list[Callable[[], None]], list[_Entry], list[_Entry]]:
+        """Begins a transaction and runs the jobs in it, each in its savepoint, until one
         fails in a way that ends the transaction itself (SQLite rolls it all back on some
         errors: a full disk, an I/O error): the jobs before it fail with that error too,
-        and those after it are returned for a transaction of their own.
+        and those after it are returned for a transaction of their own. Stops early,
+        between two jobs, when more urgent work is queued.
 
         Returns each job's (result, error) so far, the after-commit hooks of the jobs
-        that succeeded, and the jobs still to run. The caller commits, if the
-        transaction is still open."""
+        that succeeded, the jobs still to run, and those deferred behind the urgent
+        work. The caller commits, if the transaction is still open."""
         outcomes: list[_Outcome] = []
         after: list[Callable[[], None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
         except BaseException as error:
-            return [(job, None, self._worded(error)) for job in jobs], [], []
-        for index, job in enumerate(jobs):
+            return [(job, None, self._worded(error)) for _, _, job in entries], [], [], []
+        for index, (priority, _, job) in enumerate(entries):
+            if index and self._more_urgent_waits(priority):
+                return outcomes, after, [], entries[index:]
             self._after.clear()
             try:
                 conn.execute("SAVEPOINT job")
@@ -350,11 +367,11 @@ class DatabaseThread:
                     outcomes.append((job, None, failure))
                     continue
                 lost = [(done, None, failure) for done, _, _ in outcomes]
-                return [*lost, (job, None, failure)], [], jobs[index + 1 :]
+                return [*lost, (job, None, failure)], [], entries[index + 1 :], []
             conn.execute("RELEASE job")
             outcomes.append((job, result, None))
             after.extend(self._after)
-        return outcomes, after, []
+        return outcomes, after, [], []
 
     @staticmethod
     def _fire_after(hooks: list[Callable[[], None]]) -> None:

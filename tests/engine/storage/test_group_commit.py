@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from engine.slots import urgent
 from engine.storage.database import BATCH_LIMIT, SqliteDatabase, Write, execute, open_sqlite
 
 
@@ -152,3 +153,60 @@ async def test_reads_in_a_batch_wait_for_its_commit(db: SqliteDatabase) -> None:
     read = db.fetchall("SELECT name FROM notes")
     results = await queued(db, insert(db, "orphan", parent=7), read)
     assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
+
+
+async def test_a_decisions_transaction_never_waits_for_a_batch_of_background_work(
+    db: SqliteDatabase,
+) -> None:
+    """Work queued for a person's decision is committed in a batch of its own, first:
+    a decision arriving behind a queue of checkpoints is not made to wait for them."""
+    commits = commits_of(db)
+    answered: list[str] = []
+
+    async def noted(name: str, urgent_work: bool) -> None:
+        with urgent() if urgent_work else contextlib.nullcontext():  # as decide() marks it
+            await insert(db, name)
+        answered.append(name)
+
+    background = [noted(f"b{i}", False) for i in range(10)]
+    await queued(db, *background, noted("decision", True))
+    assert answered[0] == "decision", answered
+    assert len(commits) == 2  # the decision's batch, then the background's
+    assert on_disk(db) == {"decision", *(f"b{i}" for i in range(10))}
+
+
+async def test_a_running_batch_yields_to_a_decision_queued_meanwhile(
+    db: SqliteDatabase,
+) -> None:
+    """A decision arriving while a batch of background work runs waits for one job of it
+    at most: the batch commits what it has done, the rest goes back to the queue."""
+    answered: list[str] = []
+    inside, go = threading.Event(), threading.Event()
+
+    def slow_first() -> None:
+        db.conn.execute("INSERT INTO notes (name) VALUES ('b0')")
+        inside.set()
+        go.wait(30)
+
+    async def noted(name: str, call: Awaitable[Any]) -> None:
+        await call
+        answered.append(name)
+
+    async def decision() -> None:
+        with urgent():
+            await insert(db, "decision")
+        answered.append("decision")
+
+    async with held(db):
+        background = [
+            asyncio.ensure_future(noted("b0", db.thread.run(slow_first, kind="write"))),
+            *(asyncio.ensure_future(noted(f"b{i}", insert(db, f"b{i}"))) for i in range(1, 10)),
+        ]
+        await asyncio.sleep(0)
+    await asyncio.to_thread(inside.wait, 30)  # the batch is on its first job
+    urgent_task = asyncio.ensure_future(decision())
+    await asyncio.sleep(0.05)  # the decision is queued
+    go.set()
+    await asyncio.gather(urgent_task, *background)
+    assert answered[:2] == ["b0", "decision"], answered
+    assert on_disk(db) == {"decision", *(f"b{i}" for i in range(10))}
