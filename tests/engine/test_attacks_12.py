@@ -184,12 +184,6 @@ def test_a_mistyped_durability_is_refused_in_one_line_and_nothing_is_made(
     assert not home.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/options.py:187 shows the value with repr(): 'fast' spelt with a "
-    "Cyrillic a (U+0430) prints as 'fast', so the refusal reads \"must be 'full' or "
-    "'fast', not 'fast'\" and the operator cannot see what is wrong",
-)
 def test_a_look_alike_value_is_shown_so_the_difference_can_be_seen(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -276,13 +270,6 @@ async def test_a_busy_engines_events_reach_another_exactly_once_past_a_long_tran
 # 5. Leases: a kill right after start() or decide() returned.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/runner.py:214-224: a thread whose process died after start() returned "
-    "but before its first checkpoint is 'running' with no checkpoint and no decision; "
-    "the resume drives graph.astream(None, ...) instead of the thread's task, LangGraph "
-    "raises EmptyInputError and the thread is marked failed: the task is lost",
-)
 async def test_a_thread_killed_right_after_start_continues_after_restart(home: Home) -> None:
     child = Child(home, "start", EMAIL_TASK)
     thread = child.expect(lambda line: line.get("milestone") == "started")["thread"]
