@@ -123,6 +123,7 @@ class Engine(Reader):
             ),
             run_slots=options.run_slots,
             lease_seconds=options.lease_seconds,
+            first_input=self._first_input_again,
             cards=CardJudge(
                 policy,
                 lambda: self._policies.digest,
@@ -340,6 +341,19 @@ class Engine(Reader):
                     raise
         self._runner.kick(thread.id, first, thread, leased=True)
         return thread
+
+    def _first_input_again(self, thread: ThreadView) -> Any:
+        """The input ``start`` gave a thread, from its row: its task as the first message.
+        A graph of one's own that takes JSON input keeps only a summary of it, so such a
+        thread cannot begin again: HitlError says so (the thread fails, saying why)."""
+        if thread.graph:
+            if not self._foreign.takes_messages(thread.graph):
+                raise HitlError(
+                    "the process that started it stopped before its first step, and its JSON "
+                    "input was not kept: start it again"
+                )
+            return self._foreign.first_input(thread.graph, thread.task)
+        return {"messages": [HumanMessage(thread.task)]}
 
     @property
     def graphs(self) -> list[str]:

@@ -184,7 +184,8 @@ def default_durability() -> Durability:
 
 
 def _durability_problem(name: str, value: object) -> str:
-    return f"{name} must be 'full' or 'fast', not {value!r}"
+    """Names the value escaped (``'f\\u0430st'``): a look-alike letter must show."""
+    return f"{name} must be 'full' or 'fast', not {value!a}"
 
 
 def _max_edit_bytes() -> int:

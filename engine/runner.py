@@ -79,8 +79,12 @@ class Runner:
         cards: CardJudge | None = None,
         guard: Guard | None = None,
         observer: Observer | None = None,
+        first_input: Callable[[ThreadView], Any] | None = None,
     ) -> None:
         self._store = store
+        self._first_input = first_input
+        """A thread's first input again, from its row (what ``start`` gave a run that a
+        crash cut off before its first checkpoint); raises HitlError when it cannot."""
         self._cards = cards or CardJudge.default(store.verdicts)
         self._guard = guard
         self._publish = publish
@@ -215,6 +219,12 @@ class Runner:
                     pending_input, applied = await self._resume_input(graph, config)
                 if pending_input is None and thread.status not in ("running", "failed"):
                     break
+                if pending_input is None and await self._never_began(graph, config):
+                    try:  # the process that started it died before its first checkpoint
+                        pending_input = self._begin_again(thread)
+                    except HitlError as error:
+                        await self._fail(thread, error)
+                        break
                 thread = await self._set_status(thread, "running")
                 try:
                     # A graph of one's own is checkpointed before each step runs: its
@@ -256,6 +266,17 @@ class Runner:
             if not released:
                 with contextlib.suppress(Exception):
                     await self._store.leases.release(thread_id)
+
+    @staticmethod
+    async def _never_began(graph: Graph, config: Any) -> bool:
+        """Whether the graph has no checkpoint of the thread: nothing to resume."""
+        state = await graph.aget_state(config)
+        return not state.values and not state.next and state.created_at is None
+
+    def _begin_again(self, thread: ThreadView) -> Any:
+        if self._first_input is None:
+            raise HitlError("its first input was never saved: start it again")
+        return self._first_input(thread)
 
     async def _resume_input(
         self, graph: Graph, config: Any
