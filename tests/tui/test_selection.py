@@ -4,6 +4,8 @@ whose call was decided elsewhere closes, saying so."""
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.widgets import Label, Static
 
 from engine import Approve, Home
@@ -144,3 +146,26 @@ async def test_the_editor_and_the_high_risk_modal_close_too(engine: Engine) -> N
             pilot, lambda: not isinstance(app.screen, ConfirmHighRisk), "the modal to close"
         )
         assert len(app.screen_stack) == 1
+
+
+async def test_a_card_that_just_arrived_is_not_approved_by_a_repeated_key(
+    engine: Engine,
+) -> None:
+    """The cursor moves on after a decision, but a call that appeared a moment ago is not
+    decided by the next key press: the person has not seen it yet."""
+    await paused(engine, NOTES[0])
+    async with running_console(engine, settle_seconds=2.0) as (app, pilot):
+        await wait_until(pilot, lambda: app.sidebar.pending_count == 1, "the first card")
+        app.sidebar.focus()
+        await asyncio.sleep(2.1)  # the first card has been on screen long enough
+        await paused(engine, NOTES[1])  # arrives while the person is about to press a
+        await wait_until(pilot, lambda: app.sidebar.pending_count == 2, "the second card")
+        await pilot.press("a", "a")
+        await wait_until(
+            pilot,
+            lambda: any(a.status == "approved" for a in app.sidebar.rows),
+            "the first approved",
+        )
+        await pilot.pause()
+        second = next(a for a in app.sidebar.rows if NOTES[1].split()[3] in a.summary)
+    assert (await engine.approval(second.id)).status == "pending"

@@ -80,6 +80,9 @@ class ApprovalSidebar(RowList[ApprovalView]):
         self.expiry_warning_seconds = expiry_warning_seconds
         """Within this long of its expiry, a card shows the time left (⏱4m)."""
         self._settled_at = 0.0
+        self._arrived: dict[str, float] = {}
+        """When each card came onto this list (monotonic): how long the person has had to
+        see it."""
 
     @property
     def pending_count(self) -> int:
@@ -87,7 +90,17 @@ class ApprovalSidebar(RowList[ApprovalView]):
 
     def upsert(self, rows: Iterable[ApprovalView]) -> None:
         """New pending cards are added; a decided approval only updates a card it has."""
-        super().upsert(row for row in rows if row.status == "pending" or row.id in self)
+        now = time.monotonic()
+        kept = [row for row in rows if row.status == "pending" or row.id in self]
+        for row in kept:
+            self._arrived.setdefault(row.id, now)
+        super().upsert(kept)
+
+    def discard(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        for key in keys:
+            self._arrived.pop(key, None)
+        super().discard(keys)
 
     def key_of(self, row: ApprovalView) -> str:
         return row.id
@@ -138,6 +151,9 @@ class ApprovalSidebar(RowList[ApprovalView]):
             row = self.get(key)
             if row is not None and row.status == "pending":
                 self.move_to(key)
+                # A card that came a moment ago has not been seen: the next key waits.
+                fresh_until = self._arrived.get(key, 0.0) + self.settle_seconds
+                self._settled_at = max(self._settled_at, fresh_until)
                 return
 
     def _expiring(self, row: ApprovalView) -> str:
