@@ -298,7 +298,6 @@ class Engine(Reader):
         """
         task = task.strip()
         if graph is not None:
-            first = self._foreign.first_input(graph, task, input)
             spec = ""
             shown = task or compact(input, 200)
         else:
@@ -306,8 +305,8 @@ class Engine(Reader):
                 raise HitlError("a task needs some words: what should the agent do?")
             spec = model or self.model
             self._graph(spec)  # an unknown model spec fails here, before anything is written
-            first = {"messages": [HumanMessage(task)]}
             shown = task
+        first = self._first_input(graph, task, input)
         now = time.time()
         title = title or thread_title(shown)
         for attempt in range(5):
@@ -342,18 +341,23 @@ class Engine(Reader):
         self._runner.kick(thread.id, first, thread, leased=True)
         return thread
 
+    def _first_input(self, graph: str | None, task: str, given: Any = None) -> Any:
+        """What a new thread's run begins with: the task as its first message, or (a
+        graph of one's own without messages) ``given``, checked against its schema."""
+        if graph:
+            return self._foreign.first_input(graph, task, given)
+        return {"messages": [HumanMessage(task)]}
+
     def _first_input_again(self, thread: ThreadView) -> Any:
-        """The input ``start`` gave a thread, from its row: its task as the first message.
-        A graph of one's own that takes JSON input keeps only a summary of it, so such a
-        thread cannot begin again: HitlError says so (the thread fails, saying why)."""
-        if thread.graph:
-            if not self._foreign.takes_messages(thread.graph):
-                raise HitlError(
-                    "the process that started it stopped before its first step, and its JSON "
-                    "input was not kept: start it again"
-                )
-            return self._foreign.first_input(thread.graph, thread.task)
-        return {"messages": [HumanMessage(thread.task)]}
+        """The input ``start`` gave a thread, from its row. A graph of one's own that
+        takes JSON input keeps only a summary of it, so such a thread cannot begin again:
+        HitlError says so (the thread fails, saying why)."""
+        if thread.graph and not self._foreign.takes_messages(thread.graph):
+            raise HitlError(
+                "the process that started it stopped before its first step, and its JSON "
+                "input was not kept: start it again"
+            )
+        return self._first_input(thread.graph, thread.task)
 
     @property
     def graphs(self) -> list[str]:
