@@ -19,9 +19,9 @@ import pytest
 from engine import Approve, Edit, Home, Reject
 from engine.engine import Engine
 from engine.errors import AlreadyDecided, InvalidArguments, InvalidOption
-from engine.event_codec import encode
-from engine.events import MessageAdded, ThreadFinished
+from engine.events import ThreadFinished
 from engine.options import default_durability
+from tests.engine.held_rows import hold_journal_row
 from tests.engine.processes import ROOT, Child
 from tests.engine.quiet import NO_WATCHER
 
@@ -232,12 +232,7 @@ async def test_a_busy_engines_events_reach_another_exactly_once_past_a_long_tran
             Engine.open(home, **NO_WATCHER) as b,
         ):
             with a.subscribe() as events:
-                kind, key, body = encode(MessageAdded("held", "user", "held back"))
-                await held.execute(
-                    "INSERT INTO hitl_journal (origin, thread_id, kind, key, body, at) "
-                    "VALUES ('a third engine', 'held', %s, %s, %s, 0)",
-                    (kind, key, json.dumps(body)),
-                )
+                await hold_journal_row(held)
 
                 async def cycle() -> str:
                     thread = await b.start(EMAIL_TASK)

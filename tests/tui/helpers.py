@@ -66,3 +66,25 @@ async def running_console(
     app = make_app(engine, replace(TEST_SETTINGS, **changes), read_home=read_home)
     async with app.run_test(size=SIZE, notifications=notifications) as pilot:
         yield app, pilot
+
+
+async def wait_for_notice(
+    pilot: Pilot[Any],
+    app: HitlApp,
+    what: str,
+    *says: str,
+    title: str = "",
+    severity: str = "",
+) -> None:
+    """Waits until a toast is shown whose title contains ``title``, whose severity is
+    ``severity`` (if given) and whose message contains every phrase of ``says``."""
+    await wait_until(
+        pilot,
+        lambda: any(
+            title in n.title
+            and severity in ("", n.severity)
+            and all(phrase in n.message for phrase in says)
+            for n in app._notifications
+        ),
+        what,
+    )

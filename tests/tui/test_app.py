@@ -21,7 +21,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.quit import QuitScreen
 from tui.widgets.json_editor import JsonEditor
 
-from .helpers import EMAIL, TRANSFER, paused, running_console, wait_until
+from .helpers import EMAIL, TRANSFER, paused, running_console, wait_for_notice, wait_until
 
 
 def _footer(app: HitlApp) -> list[str]:
@@ -303,13 +303,8 @@ async def test_engine_errors_become_notifications(engine: Engine) -> None:
         [approval] = await engine.pending()
         await engine.decide(approval.id, Approve(), operator="bob")
         app.decisions.begin("approve", approval.id)  # raced: bob was first
-        await wait_until(
-            pilot,
-            lambda: any(
-                "already decided" in n.message and "approved by bob" in n.message
-                for n in app._notifications
-            ),
-            "the error notification",
+        await wait_for_notice(
+            pilot, app, "the error notification", "already decided", "approved by bob"
         )
         assert app.is_running
 

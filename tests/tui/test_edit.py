@@ -20,7 +20,7 @@ from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.edit import EditScreen
 from tui.widgets.json_editor import JsonEditor
 
-from .helpers import EMAIL, TRANSFER, paused, running_console, wait_until
+from .helpers import EMAIL, TRANSFER, paused, running_console, wait_for_notice, wait_until
 
 DELETE = "delete the file notes.txt"
 OUTSIDE = "rule 'email outside company.com': !args.to.endsWith('@company.com')"
@@ -77,10 +77,8 @@ async def test_the_editor_shows_what_the_edited_call_would_need_as_you_type(
         await wait_until(pilot, lambda: _verdict(app).startswith("high"), "high again")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: len(app.screen_stack) == 1, "the editor to close")
-        await wait_until(
-            pilot,
-            lambda: any("edit recorded" == n.title for n in app._notifications),
-            "the notice that one more approval is needed",
+        await wait_for_notice(
+            pilot, app, "the notice that one more approval is needed", title="edit recorded"
         )
         [card] = app.sidebar.rows
         assert (card.status, card.tier, card.received, card.required) == ("pending", "high", 1, 2)
@@ -101,11 +99,7 @@ async def test_an_edit_the_policy_denies_cannot_be_submitted(engine: Engine) -> 
         assert _submit_disabled(app)
 
         await pilot.press("ctrl+s")
-        await wait_until(
-            pilot,
-            lambda: any("Not submitted" in n.message for n in app._notifications),
-            "the refusal",
-        )
+        await wait_for_notice(pilot, app, "the refusal", "Not submitted")
         assert isinstance(app.screen, EditScreen)
         [approval] = await engine.pending()
         assert (approval.args, approval.received) == ({"path": "notes.txt"}, 0)

@@ -20,7 +20,7 @@ from tui.screens.audit import AuditEntryScreen, AuditScreen
 from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.policy import PolicyScreen
 
-from .helpers import EMAIL, TRANSFER, paused, running_console, wait_until
+from .helpers import EMAIL, TRANSFER, paused, running_console, wait_for_notice, wait_until
 
 RIVAL = "email the deck to x@rival.com"
 
@@ -179,13 +179,8 @@ async def test_four_eyes_refuses_the_same_operator_twice(home: Home) -> None:
                         pilot, lambda: app.sidebar.rows[0].received == 1, "approval 1 of 2"
                     )
                     assert "approved by: alice" in _detail_text(app)
-            await wait_until(
-                pilot,
-                lambda: any(
-                    n.severity == "error" and "alice already approved it" in n.message
-                    for n in app._notifications
-                ),
-                "the four-eyes error",
+            await wait_for_notice(
+                pilot, app, "the four-eyes error", "alice already approved it", severity="error"
             )
             assert app.is_running
             [approval] = await engine.pending()
@@ -203,13 +198,8 @@ async def test_an_expiring_approval_warns_then_shows_expired(home: Home) -> None
         async with running_console(engine, notifications=True) as (app, pilot):
             await wait_until(pilot, lambda: app.engine is not None, "the engine")
             app._start_thread(EMAIL)
-            await wait_until(
-                pilot,
-                lambda: any(
-                    n.severity == "warning" and "send_email in “" in n.message
-                    for n in app._notifications
-                ),
-                "the expiry warning",
+            await wait_for_notice(
+                pilot, app, "the expiry warning", "send_email in “", severity="warning"
             )
             await wait_until(
                 pilot, lambda: "send_email expired by policy" in app.pane.story_text, "the expiry"

@@ -15,7 +15,7 @@ from tui.screens.ask import AskScreen
 from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.edit import EditScreen
 
-from .helpers import EMAIL, TRANSFER, paused, running_console, wait_until
+from .helpers import EMAIL, TRANSFER, paused, running_console, wait_for_notice, wait_until
 
 NOTES = [f"email the note {n} to person{n}@company.com" for n in (1, 2, 3)]
 
@@ -115,13 +115,12 @@ async def test_a_dialog_closes_when_its_call_is_decided_elsewhere(engine: Engine
         assert approval.summary in str(app.screen.query_one("#prompt", Static).render())
         await engine.decide(approval.id, Approve(), operator="bob")  # from elsewhere
         await wait_until(pilot, lambda: not isinstance(app.screen, AskScreen), "it to close")
-        await wait_until(
+        await wait_for_notice(
             pilot,
-            lambda: any(
-                "decided elsewhere" in n.title and "approved by bob" in n.message
-                for n in app._notifications
-            ),
+            app,
             "the notice saying who decided",
+            "approved by bob",
+            title="decided elsewhere",
         )
         await pilot.pause()
     after = await engine.approval(approval.id)

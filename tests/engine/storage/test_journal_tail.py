@@ -8,7 +8,6 @@ engines mid-transaction do.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,11 +17,11 @@ import psycopg
 import pytest
 
 from engine.engine import Engine
-from engine.event_codec import encode
 from engine.events import MessageAdded, ThreadStarted
 from engine.home import Home
 from engine.storage.journal import TAIL_LIMIT, Journal, TailCursor
 from engine.storage.postgres import PostgresDatabase, to_postgres
+from tests.engine.held_rows import hold_journal_row
 from tests.engine.quiet import NO_WATCHER
 
 pytestmark = pytest.mark.postgres
@@ -169,14 +168,7 @@ async def test_another_engines_event_committed_out_of_order_reaches_a_subscriber
             Engine.open(home, **NO_WATCHER) as starter,
         ):
             with follower.subscribe() as events:
-                kind, key, body = encode(MessageAdded("held", "user", "held back"))
-                await held.execute(
-                    to_postgres(
-                        "INSERT INTO hitl_journal (origin, thread_id, kind, key, body, at) "
-                        "VALUES ('a third engine', 'held', ?, ?, ?, 0)"
-                    ),
-                    (kind, key, json.dumps(body)),
-                )
+                await hold_journal_row(held)
                 thread = await starter.start("order 5 chairs at 40 each")
                 async with asyncio.timeout(10):
                     async for event in events:
