@@ -44,6 +44,7 @@ from engine.events import Event
 from engine.hidden import is_hidden
 from engine.hidden import marker as hidden_marker
 from engine.home import Home
+from engine.listing import call_summaries, text_summaries
 from engine.observe import Hop, Observer
 from engine.policy import Policy, Tier, Verdict
 from engine.reader import Reader
@@ -120,6 +121,7 @@ __all__ = [
     "Verdict",
     "Verification",
     "age",
+    "call_summaries",
     "decode_event",
     "describe_model",
     "events",
@@ -128,6 +130,7 @@ __all__ = [
     "is_hidden",
     "load_graph",
     "span",
+    "text_summaries",
 ]
 
 

@@ -177,10 +177,23 @@ def _call_fields(approval: ApprovalView) -> list[Field]:
     return [(k, json.dumps(approval.args[k], ensure_ascii=False)) for k in order]
 
 
+def call_summaries(approvals: Sequence[ApprovalView], width: int) -> list[str]:
+    """Each call's arguments on one line of about ``width`` columns, told apart from
+    those of the other calls of the same tool in ``approvals`` (the listing's and the
+    console's cards' rule: never cut what tells two calls apart)."""
+    return _summaries([(a.tool, _call_fields(a)) for a in approvals], width)
+
+
+def text_summaries(texts: Sequence[str], width: int) -> list[str]:
+    """Each free text (a task) on one line of about ``width`` columns, shortened so
+    that it still differs from the others."""
+    return _summaries([("", [("", _spaced(text))]) for text in texts], width)
+
+
 def approval_lines(approvals: Sequence[ApprovalView]) -> list[str]:
     """Two lines per approval: what it is, then its arguments, told apart from those
     of the other calls of the same tool listed with it."""
-    summaries = _summaries([(a.tool, _call_fields(a)) for a in approvals], _width() - 10)
+    summaries = call_summaries(approvals, _width() - 10)
     return [
         _approval_head(a) + "\n          " + _approval_body(a, summary)
         for a, summary in zip(approvals, summaries, strict=True)
@@ -221,7 +234,7 @@ def thread_lines(threads: Sequence[ThreadView]) -> list[str]:
     ids = max((len(t.id) for t in threads), default=0)
     heads = [_thread_head(t, ids) for t in threads]
     room = max(MIN_FIELD, _width() - max((len(h) for h in heads), default=0) - 2)
-    tasks = _summaries([("", [("", _spaced(t.task))]) for t in threads], room)
+    tasks = text_summaries([t.task for t in threads], room)
     return [
         f"{head}  {task}{_thread_error(t)}"
         for head, task, t in zip(heads, tasks, threads, strict=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from textual import work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.events import DescendantFocus
 from textual.widgets import ContentSwitcher, Footer
 
 from engine import FourEyes, HitlError
@@ -25,6 +26,7 @@ from tui.commands import ActionCommands, ApprovalCommands, PaletteHost, ThreadCo
 from tui.decide import DecisionFlow
 from tui.demo import demo_tasks
 from tui.keys import bindings
+from tui.layout import MainScreen, RegionLayout, RegionTabs, card_in_view
 from tui.live import STATUSES, Changes, LiveState
 from tui.screens.answer import NOTHING, AnswerScreen
 from tui.screens.ask import AskScreen
@@ -56,6 +58,9 @@ class HitlApp(App[int]):
     TITLE = "hitl"
     AUTO_FOCUS = "#threads"
     BINDINGS: ClassVar = bindings("app")
+    # Every screen's class for a short terminal (dialogs' spacing goes: tui/app.tcss).
+    # Textual's App annotates this as an instance variable, so ClassVar upsets mypy.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
     COMMANDS: ClassVar = {*App.COMMANDS, ActionCommands, ApprovalCommands, ThreadCommands}
 
     def __init__(
@@ -76,12 +81,17 @@ class HitlApp(App[int]):
         self._read_home = read_home
         self._engine_stack = AsyncExitStack()
         self._select_when_listed: str | None = None
+        self.regions = RegionLayout(self)
 
     # --- layout --------------------------------------------------------------
+
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen(self.regions, id="_default")
 
     def compose(self) -> ComposeResult:
         s = self.settings
         yield StatusHeader(id="header")
+        yield RegionTabs(id="regions")
         with Horizontal(id="main"):
             with Vertical(id="threads-column"):
                 yield ThreadFilter(id="filter")
@@ -132,14 +142,25 @@ class HitlApp(App[int]):
         self.sidebar.border_title = "Pending approvals"
         self.detail.border_title = "Call"
         self._title_threads()
-        self.pane.border_title = "Thread"
         self.grid.border_title = "Grid"
         self.thread_list.focus()
+        self.regions.apply()
         self.set_interval(self.settings.tick_seconds, self._tick)
         self.follow_engine()
 
     async def on_unmount(self) -> None:
         await self._engine_stack.aclose()
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        self.regions.focused(event.widget)
+
+    def action_focus_next(self) -> None:
+        if not self.regions.step(1):
+            super().action_focus_next()
+
+    def action_focus_previous(self) -> None:
+        if not self.regions.step(-1):
+            super().action_focus_previous()
 
     def _tick(self) -> None:
         """Live ages and time left: one repaint of the visible lines of each list."""
@@ -272,6 +293,7 @@ class HitlApp(App[int]):
                     pane.append(items)
         self.header.counts = self.live.counts()
         self.header.pending = len(self.live.pending)
+        self.query_one("#regions", RegionTabs).waiting = len(self.live.pending)
         if self.pane.thread is None:
             self.stories.show_something()
         self._show_detail()
@@ -313,6 +335,7 @@ class HitlApp(App[int]):
 
     def _title_threads(self) -> None:
         self.thread_list.border_title = self.thread_list.title(len(self.live.threads))
+        self.regions.fit_threads(max((len(t.title) for t in self.live.threads.values()), default=0))
 
     # --- a person's intent (messages up) ----------------------------------------
 
@@ -345,6 +368,13 @@ class HitlApp(App[int]):
     def on_approval_sidebar_decision_requested(
         self, message: ApprovalSidebar.DecisionRequested
     ) -> None:
+        if not card_in_view(self.sidebar):
+            self.notify(
+                "That call is not on screen: nothing was decided. Show it first "
+                "(tab to the approvals, or a wider terminal).",
+                severity="warning",
+            )
+            return
         self.action_decide(message.kind, message.approval_id)
 
     def on_input_changed(self, event: ThreadFilter.Changed) -> None:

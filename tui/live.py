@@ -36,6 +36,9 @@ class ThreadRow(NamedTuple):
 
     thread: ThreadView
     pending: int
+    refused: bool = False
+    """Every call of it decided here was refused (rejected, or expired): "done" then
+    means it ended without doing what it asked, and must not look like a success."""
 
 
 @dataclass(slots=True)
@@ -72,6 +75,10 @@ class LiveState:
         self.activity: dict[str, float] = {}
         """When each thread last had an event here (for the grid's choice of threads)."""
         self._pending_by_thread: Counter[str] = Counter()
+        self._refused: set[str] = set()
+        """Threads with a call refused (rejected or expired) this session..."""
+        self._went_ahead: set[str] = set()
+        """...and threads with a call let through (approved, edited, answered)."""
 
     def load(self, threads: Iterable[ThreadView], pending: Iterable[ApprovalView]) -> Changes:
         """Replaces everything with a fresh read from the engine; every row is "changed"."""
@@ -85,7 +92,8 @@ class LiveState:
         return changes
 
     def row(self, thread_id: str) -> ThreadRow:
-        return ThreadRow(self.threads[thread_id], self._pending_by_thread[thread_id])
+        refused = thread_id in self._refused and thread_id not in self._went_ahead
+        return ThreadRow(self.threads[thread_id], self._pending_by_thread[thread_id], refused)
 
     def counts(self) -> Counter[str]:
         counts: Counter[str] = Counter({status: 0 for status in STATUSES})
@@ -140,6 +148,10 @@ class LiveState:
                 elif self.pending.pop(approval.id, None) is not None:
                     self._pending_by_thread[approval.thread_id] -= 1
                     touched.add(approval.thread_id)
+                if approval.status == "rejected":
+                    self._refused.add(approval.thread_id)
+                elif approval.status != "pending":
+                    self._went_ahead.add(approval.thread_id)
                 changes.approvals[approval.id] = approval
             elif isinstance(event, ApprovalExpiring):
                 if event.approval.id in self.pending:

@@ -58,13 +58,14 @@ async def running_console(
     *,
     notifications: bool = False,
     read_home: ReadHome | None = None,
+    size: tuple[int, int] = SIZE,
     **changes: Any,
 ) -> AsyncIterator[tuple[HitlApp, Pilot[int]]]:
     """The console as the CLI builds it (``make_app``), on ``engine``, with the test
-    settings and ``changes`` to them, running in a :data:`SIZE` terminal.
+    settings and ``changes`` to them, running in a ``size`` terminal (:data:`SIZE`).
     ``notifications``: show toasts, as a person would see them."""
     app = make_app(engine, replace(TEST_SETTINGS, **changes), read_home=read_home)
-    async with app.run_test(size=SIZE, notifications=notifications) as pilot:
+    async with app.run_test(size=size, notifications=notifications) as pilot:
         yield app, pilot
 
 

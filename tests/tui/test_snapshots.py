@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from engine import Home
@@ -100,3 +101,27 @@ def test_high_risk_confirmation(snap_compare: Any, tmp_path: Path) -> None:
 
     app = snapshot_app(tmp_path)
     assert snap_compare(app, terminal_size=SIZE, run_before=ready(confirm))
+
+
+async def _approvals_tab(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, HitlApp)
+    while app.focused is not app.sidebar:  # narrow: tab draws the next region
+        await pilot.press("tab")
+        await pilot.pause()
+
+
+@pytest.mark.parametrize(
+    ("size", "then"),
+    [((80, 24), _approvals_tab), ((120, 35), None), ((200, 50), None)],
+    ids=["80x24-approvals", "120x35", "200x50"],
+)
+def test_main_screen_at(
+    snap_compare: Any,
+    tmp_path: Path,
+    size: tuple[int, int],
+    then: Callable[[Pilot[Any]], Any] | None,
+) -> None:
+    """Below 120 columns one region (here the approvals and the Call panel) with tabs;
+    from 120 the three regions, the thread list as wide as its titles need."""
+    assert snap_compare(snapshot_app(tmp_path), terminal_size=size, run_before=ready(then))

@@ -51,9 +51,6 @@ class AnswerScreen(ModalScreen[Any]):
     AnswerScreen.-short #asked { max-height: 6; }
     """
 
-    # Textual's Screen annotates this as an instance variable, so ClassVar upsets mypy.
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
-
     def __init__(
         self,
         title: str,

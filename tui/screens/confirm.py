@@ -2,11 +2,13 @@
 
 The call is shown again. Focus starts on Cancel, and the approve button is disabled for a
 moment after the dialog opens, so neither a stray Enter nor a key already on its way can
-approve: it takes moving to the button and pressing it.
+approve: it takes moving to the button and pressing it. The wait is counted down in the
+button's label ("Approve in 0.4 s"), so it reads without colour too.
 """
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,9 +21,15 @@ from textual.widgets import Button, Footer, Label, Static
 from engine import ApprovalView
 from tui.widgets.approval_detail import approval_body, approval_header, approval_risk
 
+ARMED_LABEL = "Approve high-risk call"
+COUNTDOWN_STEP = 0.1
+"""Seconds between updates of the countdown in the approve button's label."""
+
 
 class ConfirmHighRisk(ModalScreen[bool]):
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+
+    DEFAULT_CSS = "ConfirmHighRisk #approve { width: 28; }"  # the countdown's and after
 
     def __init__(
         self,
@@ -55,15 +63,35 @@ class ConfirmHighRisk(ModalScreen[bool]):
             )
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
-                yield Button("Approve high-risk call", id="approve", variant="error", disabled=True)
+                yield Button(
+                    self._waiting_label(self.arm_seconds),
+                    id="approve",
+                    variant="error",
+                    disabled=True,
+                )
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
+        self._armed_at = time.monotonic() + self.arm_seconds
         self.set_timer(self.arm_seconds, self._arm)
+        self._countdown = self.set_interval(COUNTDOWN_STEP, self._count_down)
+
+    @staticmethod
+    def _waiting_label(left: float) -> str:
+        return f"Approve in {max(0.0, left):.1f} s"
+
+    def _count_down(self) -> None:
+        if not self.armed:
+            self.query_one("#approve", Button).label = self._waiting_label(
+                self._armed_at - time.monotonic()
+            )
 
     def _arm(self) -> None:
-        self.query_one("#approve", Button).disabled = False
+        self._countdown.stop()
+        button = self.query_one("#approve", Button)
+        button.label = ARMED_LABEL
+        button.disabled = False
 
     @property
     def armed(self) -> bool:

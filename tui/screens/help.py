@@ -7,7 +7,7 @@ from typing import ClassVar
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
@@ -36,12 +36,16 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(key, description, "")
         with Vertical(id="dialog", classes="help"):
             yield Label("Keys", id="title")
-            yield Static(table)
+            with VerticalScroll(id="keys"):  # a short terminal scrolls it (arrows, j/k)
+                yield Static(table)
             yield Static(
                 "A high-risk call needs two approvals, each confirmed in a second step.",
                 classes="hint",
             )
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#keys").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -16,11 +16,12 @@ from typing import ClassVar, Literal
 from rich.text import Text
 from textual.message import Message
 
-from engine import ApprovalView, age
+from engine import ApprovalView, age, call_summaries
 from tui.calls import decided_glyph, who_did_what
 from tui.clock import Clock, SystemClock
 from tui.keys import bindings
-from tui.widgets.row_list import RowList, padded
+from tui.widgets.row_list import Apart, RowList, padded
+from tui.widgets.thread_list import STATUS_GLYPH
 
 DecisionKind = Literal["approve", "reject", "edit", "respond"]
 
@@ -80,6 +81,8 @@ class ApprovalSidebar(RowList[ApprovalView]):
         self.expiry_warning_seconds = expiry_warning_seconds
         """Within this long of its expiry, a card shows the time left (⏱4m)."""
         self._settled_at = 0.0
+        self._apart = Apart(lambda row: row.summary, call_summaries)
+        """Each card's arguments, cut where they do not tell it from the others."""
         self._arrived: dict[str, float] = {}
         """When each card came onto this list (monotonic): how long the person has had to
         see it."""
@@ -114,18 +117,21 @@ class ApprovalSidebar(RowList[ApprovalView]):
             if row.status != "pending":  # who did what, where a pending card shows the call
                 return Text("  " + padded(who_did_what(row), max(0, width - 2)), style=decided)
             style = self.get_component_rich_style("approval-sidebar--summary")
-            summary = row.summary if row.kind != "interrupt" else _asks(row.value)
+            apart = self._apart.text(self, row.id, max(0, width - 2)) or row.summary
+            summary = apart if row.kind != "interrupt" else _asks(row.value)
             return Text("  " + padded(summary, max(0, width - 2)), style=style)
         tool_style = self.get_component_rich_style("approval-sidebar--tool")
         if row.status != "pending":
             return Text.assemble((f"{decided_glyph(row)} ", decided), (_named(row), tool_style))
         tier_style = self.get_component_rich_style(f"approval-sidebar--{row.tier}")
-        marker = "?" if row.kind == "outcome_unknown" else "●"
+        marker = STATUS_GLYPH["unknown"] if row.kind == "outcome_unknown" else "●"
         right = f"{row.received}/{row.required} {self.clock.age(row.created_at):>4}"
         base, _, action = row.id.partition("-")  # a batched review's cards: abcd1234-0, -1
         ident = f"{base[:4]}{'-' + action if action else ''} " if self.show_ids else ""
         expiring = self._expiring(row)
         left_width = width - len(right) - len(row.tier) - len(expiring) - 5
+        if len(ident) + len(_named(row)) > left_width:
+            ident = ""  # the tool tells cards apart; the id is in the Call panel
         text = Text.assemble(
             (f"{marker} ", tier_style),
             (padded(f"{ident}{_named(row)}", max(0, left_width)), tool_style),

@@ -14,7 +14,8 @@ and at the same place on screen.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Hashable, Iterable
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.segment import Segment
@@ -71,6 +72,9 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
         self._index: dict[str, int] = {}
         self.cursor: str | None = None
         """The key of the row under the cursor."""
+        self.generation = 0
+        """Counts changes to the rows or the filter: what is worked out from all rows
+        together (how each row is told apart) is kept until it moves."""
 
     # --- what subclasses define --------------------------------------------
 
@@ -141,6 +145,7 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
         self._relayout()
 
     def _relayout(self) -> None:
+        self.generation += 1
         old_cursor = self.cursor
         old_index = self._index.get(old_cursor) if old_cursor else None
         screen_offset = None
@@ -268,6 +273,41 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
         segments = list(text.render(self.app.console))
         segments = [s for s in segments if s.text != "\n"]
         return Strip(Segment.apply_style(segments, base), width).crop_extend(0, width, base)
+
+
+class Apart:
+    """Each row's text in ``width`` columns, still telling the row from the others.
+
+    Cut at its end when that leaves it unlike every other row's (easiest to read);
+    where two rows' cut texts would read the same, shortened by the engine's listing
+    rule instead (start, end, and where it differs). Worked out once per width and
+    :attr:`RowList.generation`."""
+
+    def __init__(
+        self,
+        whole: Callable[[Any], str],
+        shorten: Callable[[list[Any], int], list[str]],
+    ) -> None:
+        self.whole = whole
+        self.shorten = shorten
+        self._for: tuple[int, int] = (-1, -1)
+        self._text: dict[str, str] = {}
+
+    def text(self, rows: RowList[Any], key: str, width: int) -> str | None:
+        if self._for != (width, rows.generation):
+            self._text = self._work_out(rows, width)
+            self._for = (width, rows.generation)
+        return self._text.get(key)
+
+    def _work_out(self, rows: RowList[Any], width: int) -> dict[str, str]:
+        shown = {key: rows.get(key) for key in rows.visible_keys}
+        cut = {key: padded(self.whole(row), width).rstrip() for key, row in shown.items()}
+        seen = Counter(cut.values())
+        alike = [key for key, text in cut.items() if seen[text] > 1]
+        if alike:
+            shortened = self.shorten([shown[key] for key in alike], width)
+            cut.update(zip(alike, shortened, strict=True))
+        return cut
 
 
 def padded(text: str, width: int) -> str:

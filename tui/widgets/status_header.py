@@ -43,19 +43,36 @@ class StatusHeader(Widget):
         self.set_reactive(StatusHeader.operator, operator)
 
     def render(self) -> Text:
+        full = self._line(short=False)
+        return full if full.cell_len <= self.size.width else self._line(short=True)
+
+    def _line(self, *, short: bool) -> Text:
+        """The whole line; ``short``, a narrow terminal's: pending approvals first (what
+        a person must not miss), then each status as its glyph and count."""
         text = Text.assemble(("hitl", "bold"), " ")
         if self.operator:
             text.append(f"· {self.operator} ", style="italic")
         text.append("│ ")
-        for status, label in _LABELS:
-            count = self.counts.get(status, 0)
-            text.append(f"{STATUS_GLYPH[status]} {count} {label}", style=_style(status, count))
-            text.append("  ")
-        text.append("│ ")
-        text.append(
-            f"{self.pending} pending approval{'s' if self.pending != 1 else ''}",
+        pending = Text(
+            f"{self.pending} pending{'' if short else ' approval'}"
+            f"{'s' if self.pending != 1 and not short else ''}",
             style="bold yellow" if self.pending else "dim",
         )
+        if short:
+            text.append_text(pending)
+            text.append(" │ ")
+        for status, label in _LABELS:
+            count = self.counts.get(status, 0)
+            shown = (
+                f"{STATUS_GLYPH[status]}{count}"
+                if short
+                else f"{STATUS_GLYPH[status]} {count} {label}"
+            )
+            text.append(shown, style=_style(status, count))
+            text.append(" " if short else "  ")
+        if not short:
+            text.append("│ ")
+            text.append_text(pending)
         if self.state:
             text.append(f"  │ {self.state}", style="italic")
         return text

@@ -8,11 +8,11 @@ from typing import ClassVar
 from rich.text import Text
 from textual.message import Message
 
-from engine import ThreadStatus
+from engine import ThreadStatus, text_summaries
 from tui.clock import Clock, SystemClock
 from tui.keys import bindings
 from tui.live import STATUSES, ThreadRow
-from tui.widgets.row_list import RowList, padded
+from tui.widgets.row_list import Apart, RowList, padded
 
 STATUS_LABEL: dict[str, str] = {
     "running": "running",
@@ -24,10 +24,16 @@ STATUS_LABEL: dict[str, str] = {
 STATUS_GLYPH: dict[str, str] = {
     "running": "▶",
     "waiting": "⏸",
-    "unknown": "?",
+    "unknown": "⚠",  # not "?": that is the Help key
     "done": "✓",
     "failed": "✗",
 }
+REFUSED_GLYPH, REFUSED_LABEL = "⊘", "refused"
+"""A thread done with every call refused: ended, but did not do what it asked."""
+
+
+PENDING_WIDTH = 3
+"""Columns kept for a thread's pending count ("2⏸") when titles are shortened."""
 
 
 def parse_filter(text: str) -> tuple[ThreadStatus | None, str]:
@@ -53,6 +59,7 @@ class ThreadList(RowList[ThreadRow]):
         *(f"thread-list--{status}" for status in STATUSES),
         "thread-list--age",
         "thread-list--pending",
+        "thread-list--refused",
     }
 
     EMPTY_TEXT = "no threads (n starts one)"
@@ -93,6 +100,10 @@ class ThreadList(RowList[ThreadRow]):
         self.show_ids = show_ids
         self.status_filter: ThreadStatus | None = None
         self.text_filter = ""
+        self._apart = Apart(
+            _title, lambda rows, width: text_summaries(list(map(_title, rows)), width)
+        )
+        """Each title, cut where it does not tell the thread from the others."""
 
     def set_filter(self, status: ThreadStatus | None, text: str) -> None:
         self.status_filter, self.text_filter = status, text.lower()
@@ -136,12 +147,16 @@ class ThreadList(RowList[ThreadRow]):
 
     def row_text(self, row: ThreadRow, line: int, width: int) -> Text:
         thread = row.thread
-        status_style = self.get_component_rich_style(f"thread-list--{thread.status}")
+        refused = row.refused and thread.status == "done"
+        state = "refused" if refused else thread.status
+        status_style = self.get_component_rich_style(f"thread-list--{state}")
         age = self.clock.age(thread.created_at).rjust(4)
         pending = f"{row.pending}⏸" if row.pending else ""
-        label = f"{STATUS_GLYPH[thread.status]} {STATUS_LABEL[thread.status]:<8} "
+        glyph = REFUSED_GLYPH if refused else STATUS_GLYPH[thread.status]
+        label = f"{glyph} {REFUSED_LABEL if refused else STATUS_LABEL[thread.status]:<8} "
         title_width = width - len(label) - len(age) - len(pending) - 2
-        title = thread.title
+        room = width - len(label) - len(age) - PENDING_WIDTH - 2
+        title = self._apart.text(self, thread.id, room) or thread.title
         return Text.assemble(
             (label, status_style),
             padded(title, max(0, title_width)),
@@ -187,3 +202,7 @@ class ThreadList(RowList[ThreadRow]):
         row = self.cursor_row
         if row is not None:
             self.post_message(self.AuditRequested(row.thread.id))
+
+
+def _title(row: ThreadRow) -> str:
+    return row.thread.title

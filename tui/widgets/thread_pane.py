@@ -9,11 +9,12 @@ scrolled up.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import cast
+from typing import ClassVar, cast
 
 from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -23,6 +24,10 @@ from tui.clock import Clock, SystemClock
 from tui.story import StoryItem
 from tui.widgets.thread_list import STATUS_GLYPH, STATUS_LABEL
 
+TITLE_ROOM = 16
+"""Columns of the title a frame keeps; a narrower frame (a grid's cell) names the
+status by its glyph alone and the thread by the first 4 characters of its id."""
+
 
 class StoryLine(Static):
     """One line (or a few) of the story; ``-<kind>`` says what it is."""
@@ -31,6 +36,17 @@ class StoryLine(Static):
 
 
 class ThreadPane(VerticalScroll):
+    """Its frame's title names the thread (status, title, id), so a pane scrolled past
+    its head, or one cell of the grid among six, still says which thread it is."""
+
+    # The same movement keys as every list (tui.keys' "rows"); End/Home go to the ends.
+    BINDINGS: ClassVar = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+    ]
+
+    BORDER_TITLE = "Thread"
+
     DEFAULT_CSS = """
     ThreadPane { height: 1fr; }
     ThreadPane > #head { width: 1fr; }
@@ -113,8 +129,30 @@ class ThreadPane(VerticalScroll):
 
     def _paint_head(self) -> None:
         self.query_one("#head", Static).update(self._head())
+        self.border_title = self.frame_title()
         for status in STATUS_LABEL:
             self.set_class(self.thread is not None and self.thread.status == status, f"-{status}")
+
+    def frame_title(self) -> Text:
+        """ "⏸ approval · email the Q3 report · 1a2b3c4d": the title is cut to the
+        frame's width, never the status or the id."""
+        thread = self.thread
+        if thread is None:
+            return Text("Thread")
+        base = thread.id.partition("-")[0]
+        status = f"{STATUS_GLYPH[thread.status]} {STATUS_LABEL[thread.status]} ·"
+        ident = f" · {base}" if self.show_ids else ""
+        title = " ".join(thread.title.split())
+        room = self.size.width - len(status) - len(ident) - 7  # the frame's corners, spaces
+        if self.size.width and room < min(len(title), TITLE_ROOM):  # a grid's cell
+            status, ident = STATUS_GLYPH[thread.status], ident[:7]
+            room = self.size.width - len(status) - len(ident) - 7
+        if self.size.width and len(title) > room:
+            title = title[: max(1, room - 1)] + "…"
+        return Text(f"{status} {title}{ident}")  # Text, not markup: a title may hold "["
+
+    def on_resize(self) -> None:
+        self.border_title = self.frame_title()
 
     def _head(self) -> Text:
         thread = self.thread
