@@ -8,6 +8,7 @@ button's label ("Approve in 0.4 s"), so it reads without colour too.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import ClassVar
 
@@ -79,6 +80,9 @@ class ConfirmHighRisk(ModalScreen[bool]):
 
     @staticmethod
     def _waiting_label(left: float) -> str:
+        """Tenths for the usual wait of under a second; whole seconds for a long one."""
+        if left > 5:
+            return f"Approve in {math.ceil(left)} s"
         return f"Approve in {max(0.0, left):.1f} s"
 
     def _count_down(self) -> None:
