@@ -81,7 +81,7 @@ async def test_the_layout_follows_the_terminal_width(engine: Engine) -> None:
         assert len(columns_drawn(app)) == 3
         await pilot.resize_terminal(100, 30)
         await wait_until(pilot, lambda: len(columns_drawn(app)) == 1, "one region at 100")
-        header = str(app.header.render())
+        header = str(app.header.render())[: app.header.size.width]  # what is drawn
         assert "1 pending" in header  # the header keeps the count, first
         await pilot.resize_terminal(160, 45)
         await wait_until(pilot, lambda: len(columns_drawn(app)) == 3, "three again at 160")

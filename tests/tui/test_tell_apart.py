@@ -118,7 +118,12 @@ async def test_focus_and_the_cursor_read_without_colour() -> None:
         threads.focus()
         await pilot.pause()
         cursor, other = threads.render_line(0), threads.render_line(1)
-        assert without_colour(cursor) != without_colour(other)  # not by shading alone
+        # Not by shading alone, and not by bold alone: a waiting row's status is bold.
+        assert without_colour(cursor) != without_colour(other)
+        label = slice(0, 1)  # the status, drawn alike on both rows but for the cursor
+        assert without_colour(Strip(list(cursor)[label])) != without_colour(
+            Strip(list(other)[label])
+        )
         sidebar = app.query_one(ApprovalSidebar)
         focused, unfocused = threads.styles.border_title_style, sidebar.styles.border_title_style
         assert focused.without_color != unfocused.without_color
@@ -165,6 +170,10 @@ async def test_the_pane_and_each_grid_cell_name_their_thread_in_the_frame(
         assert shown is not None
         await wait_until(pilot, lambda: shown.title[:12] in _title(app.pane), "the pane's title")
         assert "approval" in _title(app.pane) and shown.id[:8] in _title(app.pane)
+        other = transfer if shown.id == email else email
+        app.action_open_thread(other)  # another thread in the same pane: its title follows
+        title = app.live.threads[other].title[:12]
+        await wait_until(pilot, lambda: title in _title(app.pane), "the other thread's title")
         await pilot.press("g")
         await wait_until(pilot, lambda: len([p for p in app.grid.panes if p.thread]) == 2, "cells")
         titles = {_title(p) for p in app.grid.panes if p.thread}
