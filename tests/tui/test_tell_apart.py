@@ -206,3 +206,23 @@ async def test_a_thread_whose_only_call_was_rejected_does_not_read_as_a_success(
         }
         assert "✓ done" not in lines[refused] and "refused" in lines[refused]
         assert "✓ done" in lines[approved]
+
+
+async def test_a_title_that_changes_to_look_like_another_is_told_apart_at_once() -> None:
+    app = Lists()
+    async with app.run_test(size=(44, 40)) as pilot:
+        threads = app.query_one(ThreadList)
+        threads.styles.width = 40
+        first, second = NOTES[1], "a short task"
+        threads.upsert(
+            [
+                ThreadRow(thread("t1", created_at=1, title=first), 0),
+                ThreadRow(thread("t2", created_at=2, title=second), 0),
+            ]
+        )
+        await pilot.pause()
+        assert len({line_text(threads.render_line(y)) for y in (0, 1)}) == 2
+        threads.upsert([ThreadRow(thread("t2", created_at=2, title=NOTES[2]), 0)])
+        await pilot.pause()
+        lines = [line_text(threads.render_line(y)) for y in (0, 1)]
+        assert lines[0] != lines[1] and "2" in lines[0] and "1" in lines[1], lines
