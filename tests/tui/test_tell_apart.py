@@ -10,6 +10,7 @@ from collections import Counter
 from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.content import Content
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -145,19 +146,21 @@ async def test_the_thread_pane_moves_with_j_and_k() -> None:
         pane.begin(thread("t", created_at=1, title="a long story"))
         pane.load("t", _lines(80))
         pane.focus()
-        await pilot.pause()
-        pane.scroll_home(animate=False, immediate=True)
-        await pilot.pause()
-        await pilot.press("j", "j", "j")
-        await pilot.pause()
-        assert pane.scroll_y == 3
-        await pilot.press("k")
-        await pilot.pause()
-        assert pane.scroll_y == 2
+        await wait_until(
+            pilot,
+            lambda: pane.max_scroll_y > 0 and pane.scroll_y == pane.max_scroll_y,
+            "the pane following its newest line",
+        )
+        bottom = pane.max_scroll_y
+        await pilot.press("k", "k", "k")
+        await wait_until(pilot, lambda: pane.scroll_y == bottom - 3, "three lines up")
+        await pilot.press("j")
+        await wait_until(pilot, lambda: pane.scroll_y == bottom - 2, "one line down")
 
 
 def _title(widget: Widget) -> str:
-    return str(widget.border_title or "")
+    """The frame's title as drawn (its plain text, not its markup)."""
+    return Content.from_markup(str(widget.border_title or "")).plain
 
 
 async def test_the_pane_and_each_grid_cell_name_their_thread_in_the_frame(
@@ -226,3 +229,14 @@ async def test_a_title_that_changes_to_look_like_another_is_told_apart_at_once()
         await pilot.pause()
         lines = [line_text(threads.render_line(y)) for y in (0, 1)]
         assert lines[0] != lines[1] and "2" in lines[0] and "1" in lines[1], lines
+
+
+async def test_a_frame_title_shows_markup_and_hidden_characters_as_they_are() -> None:
+    app = OnePane()
+    async with app.run_test(size=(100, 20)) as pilot:
+        pane = app.query_one(ThreadPane)
+        pane.begin(thread("t-1", created_at=1, title="pay [b]bob[/b] \u202egnp.exe"))
+        await pilot.pause()
+        title = _title(pane)
+        assert "[b]bob[/b]" in title  # not taken as markup
+        assert "\u202e" not in title and "U+202E" in title  # the override is shown, not obeyed

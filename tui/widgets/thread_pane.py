@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from engine import ThreadView, describe_model
+from engine import ThreadView, describe_model, hidden_marker, is_hidden
 from tui.calls import plain
 from tui.clock import Clock, SystemClock
 from tui.story import StoryItem
@@ -142,7 +142,9 @@ class ThreadPane(VerticalScroll):
         base = thread.id.partition("-")[0]
         status = f"{STATUS_GLYPH[thread.status]} {STATUS_LABEL[thread.status]} ·"
         ident = f" · {base}" if self.show_ids else ""
-        title = " ".join(thread.title.split())
+        title = "".join(
+            hidden_marker(c) if is_hidden(c) else c for c in " ".join(thread.title.split())
+        )
         room = self.size.width - len(status) - len(ident) - 7  # the frame's corners, spaces
         if self.size.width and room < min(len(title), TITLE_ROOM):  # a grid's cell
             status, ident = STATUS_GLYPH[thread.status], ident[:7]
