@@ -63,7 +63,8 @@ def keys(session: str, *typed: str) -> None:
     subprocess.run(["tmux", "send-keys", "-t", session, *typed], check=True)
 
 
-def test_approve_in_the_real_console(tmux_session: str, home: Home) -> None:
+def start_console(session: str, home: Home, width: int = 160, height: int = 45) -> None:
+    """One waiting email, and the console on it in a ``width`` x ``height`` terminal."""
     where = ["--home", str(home.path)]
     if home.database_url:
         where += ["--database", home.database_url]
@@ -77,28 +78,58 @@ def test_approve_in_the_real_console(tmux_session: str, home: Home) -> None:
         f"env -u COLUMNS -u LINES {HITL} {shlex.join(where)} --operator carol console;"
         " echo CONSOLE-EXIT-$?; sleep 30"
     )
-    subprocess.run(
-        ["tmux", "new", "-d", "-s", tmux_session, "-x", "160", "-y", "45", command], check=True
-    )
+    size = ["-x", str(width), "-y", str(height)]
+    subprocess.run(["tmux", "new", "-d", "-s", session, *size, command], check=True)
     # A tmux server that is already running may size new windows its own way: pin ours.
-    subprocess.run(["tmux", "set-option", "-t", tmux_session, "window-size", "manual"], check=False)
-    subprocess.run(
-        ["tmux", "resize-window", "-t", tmux_session, "-x", "160", "-y", "45"], check=False
-    )
+    subprocess.run(["tmux", "set-option", "-t", session, "window-size", "manual"], check=False)
+    resize(session, width, height)
+
+
+def resize(session: str, width: int, height: int) -> None:
+    size = ["-x", str(width), "-y", str(height)]
+    subprocess.run(["tmux", "resize-window", "-t", session, *size], check=False)
+
+
+def approve_until_done(session: str) -> None:
+    # A card that just appeared under the cursor ignores decision keys for half a second
+    # (the stray-keypress guard): if the key came too soon, the console says so; look, retry.
+    for _ in range(20):
+        keys(session, "a")
+        if "approved by carol" in wait_for_any(session, "approved by carol", limit=0.5):
+            break
+    wait_for_screen(session, "approved by carol")
+
+
+def test_approve_in_the_real_console(tmux_session: str, home: Home) -> None:
+    start_console(tmux_session, home)
     shown = wait_for_screen(tmux_session, "1 pending approval")
     assert "send_email" in shown and "medium 0/1" in shown
 
     keys(tmux_session, "Tab", "Tab")  # threads -> thread pane -> approvals
     wait_for_screen(tmux_session, "a Approve")
-    # A card that just appeared under the cursor ignores decision keys for half a second
-    # (the stray-keypress guard): if the key came too soon, the console says so; look, retry.
-    for _ in range(20):
-        keys(tmux_session, "a")
-        if "approved by carol" in wait_for_any(tmux_session, "approved by carol", limit=0.5):
-            break
-    wait_for_screen(tmux_session, "approved by carol")
+    approve_until_done(tmux_session)
     wait_for_screen(tmux_session, "✓ 1 done")
     assert list(home.outbox.glob("*.eml"))
 
+    keys(tmux_session, "q")
+    wait_for_screen(tmux_session, "CONSOLE-EXIT-0")
+
+
+def test_a_narrow_terminal_shows_one_region_at_a_time(tmux_session: str, home: Home) -> None:
+    """At 80x24 the approvals are a tab of their own: drawn before a key decides."""
+    start_console(tmux_session, home, 80, 24)
+    shown = wait_for_screen(tmux_session, "1 pending │")  # the short header keeps the count
+    assert "1 Threads" in shown and "3 Approvals (1)" in shown
+    assert "Pending approvals" not in shown
+    keys(tmux_session, "Tab", "Tab")  # threads -> thread -> approvals, each drawn in turn
+    shown = wait_for_screen(tmux_session, "Pending approvals")
+    assert "send_email" in shown and "Threads 1" not in shown
+    assert "? Help" in shown and "q Quit" in shown  # the narrow footer keeps them first
+    approve_until_done(tmux_session)
+    wait_for_screen(tmux_session, "✓1")  # the short header: one thread done
+    assert list(home.outbox.glob("*.eml"))
+    resize(tmux_session, 160, 45)  # wide again: the three regions side by side
+    shown = wait_for_screen(tmux_session, "Threads 1")
+    assert "Pending approvals" in shown and "1 Threads" not in shown
     keys(tmux_session, "q")
     wait_for_screen(tmux_session, "CONSOLE-EXIT-0")
