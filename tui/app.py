@@ -272,7 +272,7 @@ class HitlApp(App[int]):
             self._title_threads()
             for row in changes.threads.values():
                 for pane in self.stories.panes_of(row.thread.id):
-                    pane.update_thread(row.thread)
+                    pane.update_thread(row.thread, refused=row.refused)
             if self._select_when_listed in changes.threads:
                 self.thread_list.select(self._select_when_listed)
                 self._select_when_listed = None

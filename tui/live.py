@@ -92,8 +92,12 @@ class LiveState:
         return changes
 
     def row(self, thread_id: str) -> ThreadRow:
-        refused = thread_id in self._refused and thread_id not in self._went_ahead
-        return ThreadRow(self.threads[thread_id], self._pending_by_thread[thread_id], refused)
+        pending = self._pending_by_thread[thread_id]
+        return ThreadRow(self.threads[thread_id], pending, self.refused(thread_id))
+
+    def refused(self, thread_id: str) -> bool:
+        """Every call of the thread decided while this console watched was refused."""
+        return thread_id in self._refused and thread_id not in self._went_ahead
 
     def counts(self) -> Counter[str]:
         counts: Counter[str] = Counter({status: 0 for status in STATUSES})

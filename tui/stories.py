@@ -59,7 +59,7 @@ class ThreadStories:
         thread = thread or self.app.live.threads.get(thread_id)
         if thread is None or pane.thread_id == thread_id:
             return
-        pane.begin(thread)
+        pane.begin(thread, refused=self.app.live.refused(thread_id))
         self.load(pane, thread_id)
 
     def show_something(self) -> None:

@@ -13,6 +13,7 @@ from textual.app import App, ComposeResult
 from textual.content import Content
 from textual.strip import Strip
 from textual.widget import Widget
+from textual.widgets import Static
 
 from engine import Approve, Reject
 from engine.engine import Engine
@@ -209,6 +210,13 @@ async def test_a_thread_whose_only_call_was_rejected_does_not_read_as_a_success(
         }
         assert "✓ done" not in lines[refused] and "refused" in lines[refused]
         assert "✓ done" in lines[approved]
+        for thread_id, reads in ((approved, "✓ done"), (refused, "⊘ refused")):
+            app.action_open_thread(thread_id)  # the pane's frame and head say so too
+            await wait_until(pilot, lambda t=thread_id: app.pane.thread_id == t, "the thread shown")
+            await pilot.pause()
+            assert _title(app.pane).startswith(reads), _title(app.pane)
+            head = str(app.pane.query_one("#head", Static).content)
+            assert head.startswith(reads), head
 
 
 async def test_a_title_that_changes_to_look_like_another_is_told_apart_at_once() -> None:

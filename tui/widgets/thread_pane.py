@@ -22,7 +22,7 @@ from engine import ThreadView, describe_model, hidden_marker, is_hidden
 from tui.calls import plain
 from tui.clock import Clock, SystemClock
 from tui.story import StoryItem
-from tui.widgets.thread_list import STATUS_GLYPH, STATUS_LABEL
+from tui.widgets.thread_list import REFUSED_GLYPH, REFUSED_LABEL, STATUS_GLYPH, STATUS_LABEL
 
 TITLE_ROOM = 16
 """Columns of the title a frame keeps; a narrower frame (a grid's cell) names the
@@ -65,6 +65,8 @@ class ThreadPane(VerticalScroll):
         self.clock = clock or SystemClock()
         self.show_ids = show_ids
         self.thread: ThreadView | None = None
+        self.refused = False
+        """Done, but every call of it was refused here (see ``LiveState.refused``)."""
         self.awaiting_history = False
         self._seen: set[int] = set()
         """The seqs of the events shown."""
@@ -84,9 +86,10 @@ class ThreadPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(self._head(), id="head")
 
-    def begin(self, thread: ThreadView | None) -> None:
+    def begin(self, thread: ThreadView | None, *, refused: bool = False) -> None:
         """Shows another thread; its history follows with :meth:`load`."""
         self.thread = thread
+        self.refused = refused
         self.awaiting_history = thread is not None
         self._seen.clear()
         self._held.clear()
@@ -108,10 +111,16 @@ class ThreadPane(VerticalScroll):
         else:
             self._add(items)
 
-    def update_thread(self, thread: ThreadView) -> None:
+    def update_thread(self, thread: ThreadView, *, refused: bool = False) -> None:
         if thread.id == self.thread_id:
-            self.thread = thread
+            self.thread, self.refused = thread, refused
             self._paint_head()
+
+    def _status(self, thread: ThreadView) -> tuple[str, str]:
+        """Its glyph and label: a thread done with every call refused is not a success."""
+        if self.refused and thread.status == "done":
+            return REFUSED_GLYPH, REFUSED_LABEL
+        return STATUS_GLYPH[thread.status], STATUS_LABEL[thread.status]
 
     def _add(self, items: Iterable[StoryItem]) -> None:
         lines = []
@@ -140,14 +149,15 @@ class ThreadPane(VerticalScroll):
         if thread is None:
             return Text("Thread")
         base = thread.id.partition("-")[0]
-        status = f"{STATUS_GLYPH[thread.status]} {STATUS_LABEL[thread.status]} ·"
+        glyph, label = self._status(thread)
+        status = f"{glyph} {label} ·"
         ident = f" · {base}" if self.show_ids else ""
         title = "".join(
             hidden_marker(c) if is_hidden(c) else c for c in " ".join(thread.title.split())
         )
         room = self.size.width - len(status) - len(ident) - 7  # the frame's corners, spaces
         if self.size.width and room < min(len(title), TITLE_ROOM):  # a grid's cell
-            status, ident = STATUS_GLYPH[thread.status], ident[:7]
+            status, ident = glyph, ident[:7]
             room = self.size.width - len(status) - len(ident) - 7
         if self.size.width and len(title) > room:
             title = title[: max(1, room - 1)] + "…"
@@ -161,7 +171,7 @@ class ThreadPane(VerticalScroll):
         if thread is None:
             return Text("Select a thread to follow it here.", style="dim")
         text = Text.assemble(
-            (f"{STATUS_GLYPH[thread.status]} {STATUS_LABEL[thread.status]}", "bold"),
+            (" ".join(self._status(thread)), "bold"),
             "  ",
             (thread.title, "bold"),
         )
