@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from langchain_core.messages import HumanMessage
 
@@ -33,6 +33,15 @@ POLL_SECONDS = 0.5
 log = logging.getLogger(__name__)
 
 
+class Feed(Protocol):
+    """Names the threads that changed: ``CheckpointFeed`` over a shared checkpointer,
+    or a graph's own (an Agent Server's, ``engine.remote.feed``)."""
+
+    async def paused(self) -> list[str]: ...
+
+    async def poll(self) -> set[str]: ...
+
+
 class Adopter:
     def __init__(
         self, store: Store, runner: Runner, graphs: ForeignGraphs, publish: Publish
@@ -45,7 +54,7 @@ class Adopter:
 
     async def start(self) -> None:
         """Takes in the threads paused now, then follows the database."""
-        feed = await CheckpointFeed.open(self._store.db)
+        feed = await self._feed()
         mine = set(self._graphs.names)
         waiting = [
             t.id
@@ -57,13 +66,24 @@ class Adopter:
         await self.look(dict.fromkeys([*await feed.paused(), *waiting]))
         self._task = asyncio.create_task(self._follow(feed), name="adopter")
 
+    async def _feed(self) -> Feed:
+        """The default graph's own feed where it has one (its threads live elsewhere),
+        else the shared checkpointer's."""
+        default = self._graphs.default
+        graph = self._graphs.graph(default) if default is not None else None
+        open_feed = getattr(graph, "open_feed", None)
+        if open_feed is not None:
+            feed: Feed = await open_feed()
+            return feed
+        return await CheckpointFeed.open(self._store.db)
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _follow(self, feed: CheckpointFeed) -> None:
+    async def _follow(self, feed: Feed) -> None:
         while True:
             await asyncio.sleep(POLL_SECONDS)
             try:

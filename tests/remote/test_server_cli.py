@@ -1,0 +1,92 @@
+"""`hitl --server URL` against a real LangGraph Agent Server: the threads waiting
+there are listed as cards, and a decision resumes the thread on the server, where the
+example's tools have their effects (an email written to its outbox)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.remote.conftest import Console
+
+pytestmark = pytest.mark.agent_server
+
+
+def task_for(address: str) -> str:
+    return f"Email {address} the notes and delete draft.txt"
+
+
+def address() -> str:
+    return f"bob-{uuid.uuid4().hex[:8]}@example.com"
+
+
+def pending(desk: Console, thread: str) -> list[dict[str, Any]]:
+    cards: list[dict[str, Any]] = json.loads(desk.ok("pending", "--json", "--thread", thread))
+    return cards
+
+
+def card(cards: list[dict[str, Any]], tool: str) -> dict[str, Any]:
+    [found] = [c for c in cards if c["tool"] == tool]
+    return found
+
+
+def emails_to(desk: Console, to: str) -> list[str]:
+    return [p.name for p in desk.server.outbox.glob("*.eml") if p.name.startswith(to)]
+
+
+def test_pending_lists_the_calls_waiting_on_the_server(per_call: Console) -> None:
+    to = address()
+    thread = per_call.server.interrupted_thread(per_call.assistant, task_for(to))
+
+    cards = pending(per_call, thread)
+
+    assert sorted(c["tool"] for c in cards) == ["delete_file", "send_email"]
+    email = card(cards, "send_email")
+    assert email["args"]["to"] == to
+    assert email["format"] == "hitl_per_call"
+    assert email["tier"] == "high"  # the home's policy: outside company.com
+    listed = per_call.ok("pending")
+    assert "send_email" in listed and thread in listed
+
+
+def test_approve_resumes_the_thread_on_the_server(per_call: Console) -> None:
+    to = address()
+    thread = per_call.server.interrupted_thread(per_call.assistant, task_for(to))
+    cards = pending(per_call, thread)
+    email, delete = card(cards, "send_email"), card(cards, "delete_file")
+
+    per_call.ok("reject", delete["id"], "--reason", "keep the draft", "--operator", "carol")
+    assert emails_to(per_call, to) == []  # high: one approval is not enough
+    per_call.ok("approve", email["id"], "--operator", "alice")
+    assert emails_to(per_call, to) == []
+    per_call.ok("approve", email["id"], "--operator", "bob")
+
+    assert len(emails_to(per_call, to)) == 1
+    on_server = per_call.server.thread(thread)
+    assert on_server["status"] == "idle"
+    assert not on_server["interrupts"]
+    assert "done" in per_call.ok("threads")
+    assert pending(per_call, thread) == []
+    audit = json.loads(per_call.ok("audit", "--json", "--thread", thread))
+    decisions = [(e["operator"], e["body"]["decision"]) for e in audit if e["kind"] == "decision"]
+    assert sorted(decisions) == [("alice", "approve"), ("bob", "approve"), ("carol", "reject")]
+
+
+def test_an_unknown_assistant_is_one_line_naming_it(per_call: Console) -> None:
+    wrong = Console(per_call.home, per_call.server, "no-such-assistant")
+    done = wrong("pending")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert "no assistant 'no-such-assistant'" in done.stderr and per_call.server.url in done.stderr
+
+
+def test_an_unreachable_server_is_one_line_and_exit_1(per_call: Console) -> None:
+    from tests.remote.agent_server import DevServer, free_port
+
+    gone = DevServer(per_call.server.where, free_port())
+    done = Console(per_call.home, gone, per_call.assistant)("pending")
+    assert done.returncode == 1
+    assert done.stderr == f"hitl: server at {gone.url} unreachable\n"
