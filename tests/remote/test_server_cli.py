@@ -90,3 +90,108 @@ def test_an_unreachable_server_is_one_line_and_exit_1(per_call: Console) -> None
     done = Console(per_call.home, gone, per_call.assistant)("pending")
     assert done.returncode == 1
     assert done.stderr == f"hitl: server at {gone.url} unreachable\n"
+
+
+def tool_results(desk: Console, thread: str) -> dict[str, str]:
+    """The thread's tool messages on the server, by tool name."""
+    messages = desk.server.thread(thread)["values"]["messages"]
+    return {m["name"]: m["content"] for m in messages if m["type"] == "tool"}
+
+
+def test_edit_sends_the_edited_arguments(per_call: Console) -> None:
+    to, instead = address(), address()
+    thread = per_call.server.interrupted_thread(per_call.assistant, task_for(to))
+    cards = pending(per_call, thread)
+    email = card(cards, "send_email")
+    edited = {**email["args"], "to": instead}
+
+    per_call.ok("reject", card(cards, "delete_file")["id"], "--operator", "carol")
+    per_call.ok("edit", email["id"], "--args", json.dumps(edited), "--operator", "alice")
+    per_call.ok("approve", email["id"], "--operator", "bob")
+
+    assert emails_to(per_call, to) == []
+    assert len(emails_to(per_call, instead)) == 1
+
+
+def test_respond_answers_in_place_of_the_tool(per_call: Console) -> None:
+    to = address()
+    thread = per_call.server.interrupted_thread(per_call.assistant, task_for(to))
+    cards = pending(per_call, thread)
+
+    per_call.ok("respond", card(cards, "send_email")["id"], "--message", "I sent it myself")
+    per_call.ok("reject", card(cards, "delete_file")["id"], "--reason", "keep it")
+
+    assert emails_to(per_call, to) == []
+    results = tool_results(per_call, thread)
+    assert results["send_email"] == "I sent it myself"
+    assert "keep it" in results["delete_file"]
+    assert per_call.server.thread(thread)["status"] == "idle"
+
+
+def open_calls(desk: Console, thread: str) -> list[str]:
+    """The tools whose interrupts wait on the server, sorted."""
+    open_ = desk.server.thread(thread)["interrupts"]
+    return sorted(i["value"]["name"] for items in open_.values() for i in items)
+
+
+POLICY = """\
+default_tier = "medium"
+
+[tools]
+send_email = "high"
+delete_file = "{delete}"
+"""
+
+
+def test_policy_low_is_approved_alone_and_high_needs_two(per_call: Console) -> None:
+    policy = per_call.home.parent / "policy.toml"
+    policy.write_text(POLICY.format(delete="low"))
+    to = address()
+    thread = per_call.server.interrupted_thread(per_call.assistant, task_for(to))
+
+    [email] = json.loads(per_call.ok("--policy", str(policy), "pending", "--json"))
+
+    assert email["tool"] == "send_email" and email["required"] == 2
+    assert open_calls(per_call, thread) == ["send_email"]  # delete_file resumed, no person
+    audit = json.loads(per_call.ok("audit", "--json", "--thread", thread))
+    assert [(e["tool"], e["operator"]) for e in audit if e["kind"] == "decision"] == [
+        ("delete_file", "policy:auto")
+    ]
+    per_call.ok("--policy", str(policy), "approve", email["id"], "--operator", "alice")
+    assert emails_to(per_call, to) == []
+    per_call.ok("--policy", str(policy), "approve", email["id"], "--operator", "bob")
+    assert len(emails_to(per_call, to)) == 1
+
+
+def test_policy_deny_rejects_without_a_person(per_call: Console) -> None:
+    policy = per_call.home.parent / "policy.toml"
+    policy.write_text(POLICY.format(delete="deny"))
+    thread = per_call.server.interrupted_thread(per_call.assistant, task_for(address()))
+
+    listed = json.loads(per_call.ok("--policy", str(policy), "pending", "--json"))
+
+    assert [c["tool"] for c in listed] == ["send_email"]
+    assert open_calls(per_call, thread) == ["send_email"]
+    per_call.ok("--policy", str(policy), "reject", listed[0]["id"])
+    assert "Denied by policy" in tool_results(per_call, thread)["delete_file"]
+
+
+def test_a_thread_resumed_directly_on_the_server_closes_its_cards(per_call: Console) -> None:
+    to = address()
+    thread = per_call.server.interrupted_thread(per_call.assistant, task_for(to))
+    cards = pending(per_call, thread)
+    open_ = per_call.server.thread(thread)["interrupts"]
+    answers = {i["id"]: {"type": "approve"} for items in open_.values() for i in items}
+    per_call.server.post(
+        f"/threads/{thread}/runs/wait",
+        {"assistant_id": per_call.assistant, "command": {"resume": answers}},
+    )  # someone else, through the API, approves everything
+
+    refused = per_call("approve", card(cards, "send_email")["id"], "--operator", "alice")
+
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1
+    assert len(emails_to(per_call, to)) == 1  # sent once, by the other client
+    audit = json.loads(per_call.ok("audit", "--json", "--thread", thread))
+    assert [e["kind"] for e in audit].count("decision") == 0
+    assert pending(per_call, thread) == []
