@@ -311,7 +311,7 @@ class Engine(Reader):
         title = title or thread_title(shown)
         for attempt in range(5):
             thread = ThreadView(
-                id=f"{secrets.token_hex(4)}-{_slug(title)}",
+                id=self._foreign.new_thread_id(graph) or f"{secrets.token_hex(4)}-{_slug(title)}",
                 title=title,
                 task=task or shown,
                 model=spec,

@@ -15,6 +15,8 @@ of its own: 1,000 interrupted threads cost a few pages, not 1,000 reads.
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,9 @@ from langgraph.types import Command, Interrupt, StateSnapshot
 from engine.foreign.loading import LoadedGraph
 from engine.remote.server import AgentServer, ServerRefused
 
+PRIMED_SECONDS = 1.0
+"""How long a thread's row from the feed stands for its state: the adopter reads it
+at once; one left behind (the thread was running here) is read again from the server."""
 _RUNNING = ("(running on the server)",)
 """``next`` of a thread busy with a run: the runner calls it running."""
 
@@ -45,7 +50,7 @@ class ServerGraph:
         self.assistant_id = str(assistant["assistant_id"])
         self.name = str(assistant.get("graph_id") or assistant.get("name") or self.assistant_id)
         self._input_schema = schema if isinstance(schema, dict) else {}
-        self._primed: dict[str, StateSnapshot] = {}
+        self._primed: dict[str, tuple[float, StateSnapshot]] = {}
 
     def __repr__(self) -> str:
         return f"<ServerGraph {self.name} at {self.server.url}>"
@@ -62,15 +67,20 @@ class ServerGraph:
 
         return await ServerFeed.open(self)
 
+    @staticmethod
+    def new_thread_id() -> str:
+        """The server takes only UUIDs as thread ids."""
+        return str(uuid.uuid4())
+
     def prime(self, thread: Mapping[str, Any]) -> None:
         """Keeps a ``threads.search`` row as the thread's state for its next read."""
-        self._primed[str(thread["thread_id"])] = snapshot_of(thread)
+        self._primed[str(thread["thread_id"])] = (time.monotonic(), snapshot_of(thread))
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         thread_id = str(config["configurable"]["thread_id"])
         primed = self._primed.pop(thread_id, None)
-        if primed is not None:
-            return primed
+        if primed is not None and time.monotonic() - primed[0] < PRIMED_SECONDS:
+            return primed[1]
         thread = await self.server.call(self._thread(thread_id), "the thread")
         if thread is None:  # deleted on the server: nothing left to decide
             return StateSnapshot({}, (), {"configurable": {}}, None, None, None, (), ())
@@ -80,10 +90,23 @@ class ServerGraph:
         from langgraph_sdk import errors
 
         try:
-            found: Mapping[str, Any] = await self.client.threads.get(thread_id)
+            state: Mapping[str, Any] = await self.client.threads.get_state(thread_id)
         except errors.NotFoundError:
             return None
-        return found
+        # A thread's state, in the shape of its ``threads.search`` row: the status the
+        # row would carry is read from the state itself (a run's end may not have
+        # reached the thread's status yet).
+        interrupts = {
+            str(task.get("id")): task.get("interrupts") or [] for task in state.get("tasks", [])
+        }
+        waiting = any(interrupts.values())
+        return {
+            "thread_id": thread_id,
+            "values": state.get("values"),
+            "interrupts": interrupts,
+            "status": "busy" if state.get("next") and not waiting else "idle",
+            "created_at": state.get("created_at"),
+        }
 
     async def astream(
         self, input: Any, config: Any, *, stream_mode: Any = None, **kwargs: Any
@@ -108,6 +131,7 @@ class ServerGraph:
             "the run",
         )
         await self.server.call(self.client.runs.join(thread_id, run["run_id"]), "the run")
+        self._primed.pop(thread_id, None)  # read while the run was busy: stale now
         return
         yield {}  # an async generator that yields nothing
 

@@ -195,3 +195,35 @@ def test_a_thread_resumed_directly_on_the_server_closes_its_cards(per_call: Cons
     audit = json.loads(per_call.ok("audit", "--json", "--thread", thread))
     assert [e["kind"] for e in audit].count("decision") == 0
     assert pending(per_call, thread) == []
+
+
+def test_run_starts_a_thread_on_the_server(per_call: Console) -> None:
+    to = address()
+    out = per_call.ok("run", f"Email {to} the notes")
+
+    thread = out.splitlines()[0]
+    assert per_call.server.thread(thread)["status"] == "interrupted"
+    assert "send_email" in out and "waiting" in out
+    [email] = [c for c in pending(per_call, thread) if c["tool"] == "send_email"]
+    assert email["args"]["to"] == to
+
+
+def test_the_server_stopped_mid_session_then_back(per_call: Console) -> None:
+    to = address()
+    thread = per_call.server.interrupted_thread(per_call.assistant, task_for(to))
+    email = card(pending(per_call, thread), "send_email")
+    server = per_call.server
+    server.stop()
+    try:
+        listed = per_call("pending")
+        decided = per_call("approve", email["id"], "--operator", "alice")
+    finally:
+        server.start()
+
+    for done in (listed, decided):
+        assert (done.returncode, done.stderr) == (1, f"hitl: server at {server.url} unreachable\n")
+    still = card(pending(per_call, thread), "send_email")  # the server kept its threads
+    assert (still["id"], still["status"], still["received"]) == (email["id"], "pending", 0)
+    per_call.ok("approve", email["id"], "--operator", "alice")
+    per_call.ok("approve", email["id"], "--operator", "bob")
+    assert len(emails_to(per_call, to)) == 1
