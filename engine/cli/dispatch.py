@@ -164,6 +164,17 @@ async def _sync(home: Home, args: argparse.Namespace, server: AgentServer) -> No
         await engine.wait()  # the policy's own decisions are sent before it closes
 
 
+def server_graphs(args: argparse.Namespace) -> list[LoadedGraph]:
+    """``--server``'s assistant for the console, checked here (unreachable, a refused
+    key, an unknown assistant: one line before any screen); none without a server."""
+    server = _server(args)
+    if server is None:
+        return []
+    from engine.remote.graph import served_graph
+
+    return [asyncio.run(served_graph(server, connected=False))]
+
+
 def load_graphs(specs: Sequence[str] | None) -> list[LoadedGraph]:
     """The ``--graph`` graphs, each refused in one line (naming the module and the cause)
     before anything is written."""

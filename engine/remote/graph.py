@@ -219,16 +219,23 @@ def _plain_messages(messages: Any) -> Any:
 @dataclass(frozen=True)
 class ServedGraph(LoadedGraph):
     """The assistant, as the engine takes its graphs (``Engine.open(graphs=[...])``):
-    it runs on the server, so it is not bound to the home's checkpointer."""
+    it runs on the server, so it is not bound to the home's checkpointer. ``served``:
+    connected already (in the loop the engine runs in), else connected when built."""
 
+    server: AgentServer | None = field(default=None, repr=False, compare=False)
     served: ServerGraph | None = field(default=None, repr=False, compare=False)
 
     async def build(self, checkpointer: Any, config: Any = None) -> Any:
-        return self.served
+        if self.served is not None:
+            return self.served
+        assert self.server is not None
+        return await connect(self.server)
 
 
-async def served_graph(server: AgentServer) -> ServedGraph:
-    """The server's assistant (checked by :func:`connect`) as one of the engine's graphs."""
+async def served_graph(server: AgentServer, *, connected: bool = True) -> ServedGraph:
+    """The server's assistant (checked by :func:`connect`) as one of the engine's graphs,
+    named by its graph id. ``connected=False``: for an engine that opens in another
+    event loop (the console's), which connects again when it opens."""
     graph = await connect(server)
     return ServedGraph(
         name=graph.name,
@@ -236,5 +243,6 @@ async def served_graph(server: AgentServer) -> ServedGraph:
         target=f"assistant {graph.assistant_id} at {server.url}",
         cwd=Path.cwd(),
         graph=None,
-        served=graph,
+        server=server,
+        served=graph if connected else None,
     )
