@@ -134,7 +134,9 @@ class Engine(Reader):
             guard=Guard(AtMostOnce(store, self._publish), policy, self._policies.digest),
             observer=options.observer,
         )
-        self._adopter = Adopter(store, self._runner, self._foreign, self._publish)
+        self._adopter = Adopter(
+            store, self._runner, self._foreign, self._publish, self._bus.publish
+        )
         self._watcher = Watcher(
             store,
             policy,

@@ -30,6 +30,10 @@ class ServerFeed:
         self._at_cursor: set[str] = set()
         """Threads seen with ``updated_at`` equal to the cursor."""
 
+    @property
+    def url(self) -> str:
+        return self._graph.server.url
+
     @classmethod
     async def open(cls, graph: ServerGraph) -> ServerFeed:
         """A feed whose cursor is at the newest change now: what changed before is

@@ -4,8 +4,10 @@ start), and a `hitl` pointed at it for each test."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +20,22 @@ HITL = Path(sys.executable).with_name("hitl")
 
 
 @pytest.fixture(scope="session")
-def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+def dev_server() -> Iterator[DevServer]:
+    """In a directory of its own, not pytest's: pytest runs of other checkouts on this
+    machine prune old base directories, and the server keeps working in its own."""
     reason = why_not()
     if reason is not None:
         pytest.skip(f"no LangGraph Agent Server: {reason}")
-    server = DevServer.prepare(tmp_path_factory.mktemp("agent-server"))
+    where = Path(tempfile.mkdtemp(prefix="hitl-agent-server-"))
+    server = DevServer.prepare(where)
     try:
         server.start()
     except RuntimeError as error:
+        shutil.rmtree(where, ignore_errors=True)
         pytest.skip(f"langgraph dev cannot start here: {error}")
     yield server
     server.stop()
+    shutil.rmtree(where, ignore_errors=True)
 
 
 @dataclass(frozen=True)
