@@ -15,7 +15,6 @@ of its own: 1,000 interrupted threads cost a few pages, not 1,000 reads.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -29,9 +28,6 @@ from langgraph.types import Command, Interrupt, StateSnapshot
 from engine.foreign.loading import LoadedGraph
 from engine.remote.server import AgentServer, ServerRefused
 
-PRIMED_SECONDS = 1.0
-"""How long a thread's row from the feed stands for its state: the adopter reads it
-at once; one left behind (the thread was running here) is read again from the server."""
 _RUNNING = ("(running on the server)",)
 """``next`` of a thread busy with a run: the runner calls it running."""
 
@@ -50,7 +46,11 @@ class ServerGraph:
         self.assistant_id = str(assistant["assistant_id"])
         self.name = str(assistant.get("graph_id") or assistant.get("name") or self.assistant_id)
         self._input_schema = schema if isinstance(schema, dict) else {}
-        self._primed: dict[str, tuple[float, StateSnapshot]] = {}
+        self._primed: dict[str, StateSnapshot] = {}
+        """Rows of the feed's last reads, each until the thread is read once (the
+        adopter reads a poll's rows one after the other: 1,000 at start) or a run of it
+        starts here. A resume sent on an older row is still safe: answers are keyed by
+        interrupt id, and a busy thread refuses it."""
 
     def __repr__(self) -> str:
         return f"<ServerGraph {self.name} at {self.server.url}>"
@@ -74,13 +74,13 @@ class ServerGraph:
 
     def prime(self, thread: Mapping[str, Any]) -> None:
         """Keeps a ``threads.search`` row as the thread's state for its next read."""
-        self._primed[str(thread["thread_id"])] = (time.monotonic(), snapshot_of(thread))
+        self._primed[str(thread["thread_id"])] = snapshot_of(thread)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         thread_id = str(config["configurable"]["thread_id"])
         primed = self._primed.pop(thread_id, None)
-        if primed is not None and time.monotonic() - primed[0] < PRIMED_SECONDS:
-            return primed[1]
+        if primed is not None:
+            return primed
         thread = await self.server.call(self._thread(thread_id), "the thread")
         if thread is None:  # deleted on the server: nothing left to decide
             return StateSnapshot({}, (), {"configurable": {}}, None, None, None, (), ())
@@ -114,6 +114,7 @@ class ServerGraph:
         """Creates the run on the server and waits for it to pause or end; yields nothing
         (the server keeps the thread's messages, and they are read from there)."""
         thread_id = str(config["configurable"]["thread_id"])
+        self._primed.pop(thread_id, None)
         command = None
         if isinstance(input, Command):
             command, input = {"resume": input.resume}, None
