@@ -146,6 +146,11 @@ def _server(args: argparse.Namespace) -> AgentServer | None:
 async def _sync(home: Home, args: argparse.Namespace, server: AgentServer) -> None:
     """Opens an engine on the server's assistant once: it takes in the threads waiting
     there (and closes the cards of those that went on), then the listing reads the home."""
+    from engine.remote import listing_sync
+
+    newest = await listing_sync.newest_change(home, server)
+    if listing_sync.unchanged(home, server, newest):
+        return  # nothing changed there since the home took its threads in
     from engine.engine import Engine
     from engine.remote.graph import served_graph
 
@@ -162,6 +167,12 @@ async def _sync(home: Home, args: argparse.Namespace, server: AgentServer) -> No
         apply_stranded_decisions=False,
     ) as engine:
         await engine.wait()  # the policy's own decisions are sent before it closes
+    served = graphs[0].served
+    assert served is not None
+    if newest is None or newest[0] != served.assistant_id:  # the first sync: mark it now
+        listing_sync.remember(home, server, served.assistant_id, None)
+    else:
+        listing_sync.remember(home, server, served.assistant_id, newest)
 
 
 def server_graphs(args: argparse.Namespace) -> list[LoadedGraph]:

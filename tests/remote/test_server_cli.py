@@ -227,3 +227,14 @@ def test_the_server_stopped_mid_session_then_back(per_call: Console) -> None:
     per_call.ok("approve", email["id"], "--operator", "alice")
     per_call.ok("approve", email["id"], "--operator", "bob")
     assert len(emails_to(per_call, to)) == 1
+
+
+def test_a_listing_sees_what_changed_on_the_server_since_the_last(per_call: Console) -> None:
+    first = per_call.server.interrupted_thread(per_call.assistant, task_for(address()))
+    for _ in range(3):  # taken in; then marked; then read from the home alone
+        assert {c["thread_id"] for c in json.loads(per_call.ok("pending", "--json"))} == {first}
+
+    second = per_call.server.interrupted_thread(per_call.assistant, task_for(address()))
+
+    listed = {c["thread_id"] for c in json.loads(per_call.ok("pending", "--json"))}
+    assert listed == {first, second}
