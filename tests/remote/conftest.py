@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,3 +75,9 @@ class Console:
 @pytest.fixture
 def per_call(dev_server: DevServer, tmp_path: Path) -> Console:
     return Console(tmp_path / "home", dev_server, dev_server.assistant("per_call"))
+
+
+@pytest.fixture
+def on_graph(dev_server: DevServer, tmp_path: Path) -> Callable[[str], Console]:
+    """``on_graph("batched")``: a `hitl` on a new assistant of that example graph."""
+    return lambda graph: Console(tmp_path / "home", dev_server, dev_server.assistant(graph))

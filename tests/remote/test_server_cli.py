@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -238,3 +239,39 @@ def test_a_listing_sees_what_changed_on_the_server_since_the_last(per_call: Cons
 
     listed = {c["thread_id"] for c in json.loads(per_call.ok("pending", "--json"))}
     assert listed == {first, second}
+
+
+def test_a_batched_review_is_resumed_once_every_call_is_decided(
+    on_graph: Callable[[str], Console],
+) -> None:
+    desk = on_graph("batched")
+    to = address()
+    thread = desk.server.interrupted_thread(desk.assistant, task_for(to))
+    cards = pending(desk, thread)
+    assert {c["format"] for c in cards} == {"hitl_batched"}
+
+    desk.ok("reject", card(cards, "delete_file")["id"], "--reason", "keep it")
+    assert desk.server.thread(thread)["status"] == "interrupted"  # one answer of two: wait
+    desk.ok("respond", card(cards, "send_email")["id"], "--message", "done by hand")
+
+    assert desk.server.thread(thread)["status"] == "idle"
+    results = tool_results(desk, thread)
+    assert results["send_email"] == "done by hand" and "keep it" in results["delete_file"]
+    assert emails_to(desk, to) == []
+
+
+def test_an_agent_inbox_request_is_accepted(on_graph: Callable[[str], Console]) -> None:
+    desk = on_graph("inbox")
+    thread = desk.server.interrupted_thread(desk.assistant, "Note for standup: ship v2")
+    [request] = pending(desk, thread)
+    assert request["format"] == "agent_inbox"
+    notes_before = notes(desk)
+
+    desk.ok("approve", request["id"])
+
+    assert desk.server.thread(thread)["status"] == "idle"
+    assert len(notes(desk)) == len(notes_before) + 1
+
+
+def notes(desk: Console) -> set[str]:
+    return {p.name for p in desk.server.outbox.iterdir() if p.suffix != ".eml"}
