@@ -134,7 +134,9 @@ class Engine(Reader):
             guard=Guard(AtMostOnce(store, self._publish), policy, self._policies.digest),
             observer=options.observer,
         )
-        self._adopter = Adopter(store, self._runner, self._foreign, self._publish)
+        self._adopter = Adopter(
+            store, self._runner, self._foreign, self._publish, self._bus.publish
+        )
         self._watcher = Watcher(
             store,
             policy,
@@ -311,7 +313,7 @@ class Engine(Reader):
         title = title or thread_title(shown)
         for attempt in range(5):
             thread = ThreadView(
-                id=f"{secrets.token_hex(4)}-{_slug(title)}",
+                id=self._foreign.new_thread_id(graph) or f"{secrets.token_hex(4)}-{_slug(title)}",
                 title=title,
                 task=task or shown,
                 model=spec,

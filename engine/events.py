@@ -190,3 +190,22 @@ class EventsDropped(Event):
     """
 
     count: int
+
+
+@event_kind("SourceUnreachable")
+@dataclass(frozen=True, slots=True)
+class SourceUnreachable(Event):
+    """The server the threads live on (``hitl --server``) did not answer; what the home
+    has is still shown and decided, and it is asked again in ``retry_seconds``. Made
+    by this process for its own subscribers, never journaled."""
+
+    url: str
+    retry_seconds: float
+
+
+@event_kind("SourceReachable")
+@dataclass(frozen=True, slots=True)
+class SourceReachable(Event):
+    """The server answers again, after a ``SourceUnreachable``. Never journaled."""
+
+    url: str

@@ -36,6 +36,7 @@ from engine.foreign.guarded import Guard, use_guard
 from engine.gate import call_digest
 from engine.judge import decided
 from engine.observe import Observer
+from engine.remote.server import ResumedElsewhere
 from engine.slots import RunSlots, current_priority
 from engine.storage.approvals import Approvals
 from engine.storage.database import Statement, Write
@@ -236,6 +237,10 @@ class Runner:
                         await self._relay(thread_id, chunk, messages_of(graph))
                 except asyncio.CancelledError:
                     raise
+                except ResumedElsewhere:  # a server refused it: nothing was sent
+                    await self._close_unsent(applied)
+                    thread = await self._settle(thread, graph, config)
+                    break
                 except (Exception, SystemExit) as error:  # a graph's failure fails its thread
                     await self._fail(thread, error)
                     break
@@ -289,7 +294,9 @@ class Runner:
             return None, []
         state = await graph.aget_state(config)
         resume = resume_of(state.interrupts, decided)
-        if resume.gone:  # consumed by a run that ended before it could say so, or elsewhere
+        if resume.gone and getattr(graph, "remote", False):  # only elsewhere: never sent
+            await self._close_unsent([a.id for a in resume.gone])
+        elif resume.gone:  # consumed by a run that ended before it could say so, or elsewhere
             await self._store.approvals.mark_applied([a.id for a in resume.gone])
         for approvals, why in resume.refused:  # e.g. expired, but the format cannot refuse
             await self._store.approvals.mark_applied([a.id for a in approvals])
@@ -434,6 +441,18 @@ class Runner:
                     also=[Approvals.decision_statement(approval, decided_, now)],
                 )
                 self._again.add(thread.id)
+
+    async def _close_unsent(self, approval_ids: Sequence[str]) -> None:
+        """Decided cards whose decision the thread will never take (it went on
+        elsewhere): closed as "resumed elsewhere", each in its own transaction."""
+        now = time.time()
+        for approval_id in approval_ids:
+            approval = await self._store.approvals.find(approval_id)
+            closed = replace(approval, status="withdrawn")
+            await self._publish(
+                ApprovalWithdrawn(closed, "resumed elsewhere"),
+                also=[Approvals.unsent_statement(approval, now)],
+            )
 
     async def refresh(self, thread_id: str, known: ThreadView, graph: Graph) -> ThreadView:
         """Reads a thread another program runs on the shared checkpointer, as it is now:

@@ -21,7 +21,7 @@ from textual.events import DescendantFocus
 from textual.widgets import ContentSwitcher, Footer
 
 from engine import FourEyes, HitlError
-from engine.events import Event
+from engine.events import Event, SourceReachable, SourceUnreachable
 from tui.commands import ActionCommands, ApprovalCommands, PaletteHost, ThreadCommands
 from tui.decide import DecisionFlow
 from tui.demo import demo_tasks
@@ -248,6 +248,13 @@ class HitlApp(App[int]):
         self._show_changes(changes)
 
     async def apply(self, batch: list[Event]) -> None:
+        for event in batch:  # the server the threads live on: a banner while it is gone
+            if isinstance(event, SourceUnreachable):
+                self.header.state = (
+                    f"server at {event.url} unreachable, retrying in {event.retry_seconds:.0f}s"
+                )
+            elif isinstance(event, SourceReachable):
+                self.header.state = ""
         changes = self.live.apply(batch, self.clock.now())
         if changes.resync:
             await self.reload()

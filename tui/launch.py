@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Unpack, cast
 
 import engine as engine_package
 from engine import EngineOptionsDict, HitlError, Home, HomeNotFound, Reader
-from engine.cli import freeze_import_garbage, load_graphs
+from engine.cli import freeze_import_garbage, load_graphs, server_graphs
 from tui.app import HitlApp
 from tui.settings import ConsoleSettings
 from tui.sources import EngineOpener, HomeSnapshot, ReadHome
@@ -106,7 +106,7 @@ def run_console(args: argparse.Namespace) -> int:
     home = Home.resolve(args.home, getattr(args, "database", None))
     settings = ConsoleSettings(demo=getattr(args, "demo", 0) or 0)
     try:
-        graphs = load_graphs(getattr(args, "graph", None))
+        graphs = [*server_graphs(args), *load_graphs(getattr(args, "graph", None))]
     except HitlError as error:  # a graph that does not load: one line, before any screen
         print(f"hitl: {error}", file=sys.stderr)
         return 1

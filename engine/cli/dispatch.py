@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the options module imports pydantic, which listings never n
     from engine.engine import Engine
     from engine.foreign.loading import LoadedGraph
     from engine.options import EngineOptionsDict
+    from engine.remote.server import AgentServer
     from engine.views import ThreadView
 
 ConsoleRunner = Callable[[argparse.Namespace], int]
@@ -64,7 +65,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         if args.policy_command == "check":
             return await checking.check_policy(home, args)
         return await checking.explain_policy(home, args)
+    server = _server(args)
     if args.command in ("threads", "show", "pending", "ledger", "audit"):
+        if server is not None:  # what the server has now, taken into the home first
+            await _sync(home, args, server)
         return await reading.read(home, args)  # Reader.open names a bad URL, then a missing home
     refs: list[str] | None = None
     if args.command in deciding.DECISION_COMMANDS and args.command not in ("edit", "answer"):
@@ -93,11 +97,15 @@ async def _dispatch(args: argparse.Namespace) -> int:
         options["api_key"] = args.api_key
         options["think_seconds"] = args.think
     graphs = load_graphs(args.graph)
+    if server is not None:
+        from engine.remote.graph import served_graph
+
+        graphs = [await served_graph(server), *graphs]
     if args.command == "run":
         _check_first_input(graphs, args)  # refused before a home is made
     # Sharing an app's database: whatever opens an engine first takes its threads in.
     shared = home.sqlite_file is not None or home.database_url is not None
-    create = args.command == "run" or (bool(graphs) and shared)
+    create = args.command == "run" or (bool(graphs) and (shared or server is not None))
     async with Engine.open(
         home, policy=args.policy, create=create, graphs=graphs, **options
     ) as engine:
@@ -120,6 +128,62 @@ async def _dispatch(args: argparse.Namespace) -> int:
             await engine.wait(thread.id)
             return report(await engine.thread(thread.id), await engine.pending(thread.id), args)
         return await deciding.decide_and_report(engine, args)
+
+
+def _server(args: argparse.Namespace) -> AgentServer | None:
+    """``--server`` (else ``$HITL_SERVER_URL``) with its assistant and key. A decision
+    command's ``--api-key`` is the server's when a server is named: no model runs here."""
+    from engine.remote.server import AgentServer
+
+    key = getattr(args, "server_api_key", None)
+    return AgentServer.from_flags(
+        getattr(args, "server", None),
+        getattr(args, "assistant", None),
+        key or (getattr(args, "api_key", None) if getattr(args, "server", None) else None),
+    )
+
+
+async def _sync(home: Home, args: argparse.Namespace, server: AgentServer) -> None:
+    """Opens an engine on the server's assistant once: it takes in the threads waiting
+    there (and closes the cards of those that went on), then the listing reads the home."""
+    from engine.remote import listing_sync
+
+    newest = await listing_sync.newest_change(home, server)
+    if listing_sync.unchanged(home, server, newest):
+        return  # nothing changed there since the home took its threads in
+    from engine.engine import Engine
+    from engine.remote.graph import served_graph
+
+    freeze_import_garbage()
+    graphs = [await served_graph(server)]
+    async with Engine.open(
+        home,
+        policy=args.policy,
+        graphs=graphs,
+        operator=args.operator,
+        follow_journal=False,
+        warn_expiring=False,
+        expire_on_time=False,
+        apply_stranded_decisions=False,
+    ) as engine:
+        await engine.wait()  # the policy's own decisions are sent before it closes
+    served = graphs[0].served
+    assert served is not None
+    if newest is None or newest[0] != served.assistant_id:  # the first sync: mark it now
+        listing_sync.remember(home, server, served.assistant_id, None)
+    else:
+        listing_sync.remember(home, server, served.assistant_id, newest)
+
+
+def server_graphs(args: argparse.Namespace) -> list[LoadedGraph]:
+    """``--server``'s assistant for the console, checked here (unreachable, a refused
+    key, an unknown assistant: one line before any screen); none without a server."""
+    server = _server(args)
+    if server is None:
+        return []
+    from engine.remote.graph import served_graph
+
+    return [asyncio.run(served_graph(server, connected=False))]
 
 
 def load_graphs(specs: Sequence[str] | None) -> list[LoadedGraph]:

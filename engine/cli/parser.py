@@ -38,6 +38,19 @@ def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
         "./langgraph.json (repeatable; the first is the default)",
     )
     parser.add_argument(
+        "--server",
+        default=default,
+        metavar="URL",
+        help="supervise the threads of a LangGraph Agent Server (default: $HITL_SERVER_URL)",
+    )
+    parser.add_argument(
+        "--assistant",
+        default=default,
+        metavar="ID|NAME",
+        help="--server's assistant: its id, graph id or name (default: $HITL_ASSISTANT; "
+        "needed when the server has several)",
+    )
+    parser.add_argument(
         "--durability",
         choices=("full", "fast"),
         default=default,
@@ -53,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hitl", description="Supervise AI agents; approve their risky actions first."
     )
     _global_options(parser, None)
+    parser.add_argument(
+        "--api-key",
+        dest="server_api_key",
+        metavar="KEY",
+        help="--server's API key, given before the command (default: $LANGGRAPH_API_KEY)",
+    )
     anywhere = argparse.ArgumentParser(add_help=False)
     _global_options(anywhere, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

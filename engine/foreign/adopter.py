@@ -13,14 +13,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 from langchain_core.messages import HumanMessage
 
-from engine.events import ThreadStarted
+from engine.events import Event, SourceReachable, SourceUnreachable, ThreadStarted
 from engine.foreign.adoption import CheckpointFeed
 from engine.foreign.graphs import ForeignGraphs
+from engine.remote.server import ServerUnreachable
 from engine.runner import Publish, Runner, compact
 from engine.storage.store import Store
 from engine.storage.threads import Threads
@@ -29,15 +30,33 @@ from engine.views import ThreadView
 ADOPTED = "adopted"
 """The model an adopted thread is listed with: it runs in the app that started it."""
 POLL_SECONDS = 0.5
+RETRY_SECONDS = (1.0, 2.0, 5.0)
+"""How long to wait before asking a server that did not answer again (then the last)."""
 
 log = logging.getLogger(__name__)
 
 
+class Feed(Protocol):
+    """Names the threads that changed: ``CheckpointFeed`` over a shared checkpointer,
+    or a graph's own (an Agent Server's, ``engine.remote.feed``)."""
+
+    async def paused(self) -> list[str]: ...
+
+    async def poll(self) -> set[str]: ...
+
+
 class Adopter:
     def __init__(
-        self, store: Store, runner: Runner, graphs: ForeignGraphs, publish: Publish
+        self,
+        store: Store,
+        runner: Runner,
+        graphs: ForeignGraphs,
+        publish: Publish,
+        announce: Callable[[Event], None] = lambda _event: None,
     ) -> None:
         self._store = store
+        self._announce = announce
+        """Tells this process's subscribers what is not journaled (a server gone)."""
         self._runner = runner
         self._graphs = graphs
         self._publish = publish
@@ -45,7 +64,7 @@ class Adopter:
 
     async def start(self) -> None:
         """Takes in the threads paused now, then follows the database."""
-        feed = await CheckpointFeed.open(self._store.db)
+        feed = await self._feed()
         mine = set(self._graphs.names)
         waiting = [
             t.id
@@ -57,21 +76,41 @@ class Adopter:
         await self.look(dict.fromkeys([*await feed.paused(), *waiting]))
         self._task = asyncio.create_task(self._follow(feed), name="adopter")
 
+    async def _feed(self) -> Feed:
+        """The default graph's own feed where it has one (its threads live elsewhere),
+        else the shared checkpointer's."""
+        default = self._graphs.default
+        graph = self._graphs.graph(default) if default is not None else None
+        open_feed = getattr(graph, "open_feed", None)
+        if open_feed is not None:
+            feed: Feed = await open_feed()
+            return feed
+        return await CheckpointFeed.open(self._store.db)
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _follow(self, feed: CheckpointFeed) -> None:
+    async def _follow(self, feed: Feed) -> None:
+        failures = 0
         while True:
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(_retry(failures) if failures else POLL_SECONDS)
             try:
                 await self.look(await feed.poll())
             except asyncio.CancelledError:
                 raise
+            except ServerUnreachable as error:  # said at each try, with when the next is
+                failures += 1
+                self._announce(SourceUnreachable(error.url, _retry(failures)))
+                continue
             except Exception:  # a busy database: the next poll tries again
                 log.warning("adopting threads failed; retrying", exc_info=True)
+                continue
+            if failures:
+                failures = 0
+                self._announce(SourceReachable(str(getattr(feed, "url", ""))))
 
     async def look(self, thread_ids: Iterable[str]) -> None:
         """Reads each changed thread as it is now (unless this process is running it)."""
@@ -112,6 +151,10 @@ class Adopter:
         )
         await self._publish(ThreadStarted(thread), also=[Threads.adopt_statement(thread)], when=[0])
         return thread
+
+
+def _retry(failures: int) -> float:
+    return RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
 
 
 def _task_of(values: Any) -> str:

@@ -78,6 +78,14 @@ class ForeignGraphs:
         """The JSON schema of a tool's arguments, from the graph's tool nodes, if found."""
         return self._schemas.get(tool)
 
+    def new_thread_id(self, name: str | None) -> str | None:
+        """The id a new thread on graph ``name`` must have where its graph chooses (an
+        Agent Server takes only UUIDs); None: the engine's own kind of id."""
+        if not name:
+            return None
+        made = getattr(self.graph(name), "new_thread_id", None)
+        return str(made()) if made is not None else None
+
     def first_input(self, name: str, task: str, given: Any = None) -> Any:
         """The input a new thread starts with: the task as a message, for a graph whose
         state has messages; else ``given`` (a JSON value), checked against the graph's

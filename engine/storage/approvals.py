@@ -294,6 +294,17 @@ class Approvals:
         )
 
     @staticmethod
+    def unsent_statement(before: ApprovalView, at: float) -> Write:
+        """Closes a decided card whose decision the thread never took (a server
+        refused it: the thread went on elsewhere); a decision already sent stays."""
+        return Write(
+            "UPDATE hitl_approvals SET status = 'withdrawn', applied_at = ?, "
+            "version = version + 1 WHERE id = ? AND applied_at IS NULL AND version = ?",
+            (at, before.id, before.version),
+            guard=True,
+        )
+
+    @staticmethod
     def expiry_statement(before: ApprovalView, after: ApprovalView, at: float) -> Write:
         """Rejects an overdue approval, unless someone decided it meanwhile."""
         return Write(
