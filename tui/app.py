@@ -168,6 +168,8 @@ class HitlApp(App[int]):
         self.stories.load_waiting()
         await self.reload()
         self.header.state = ""
+        self.set_interval(self.settings.outbox_seconds, self._count_dead_notifications)
+        self._count_dead_notifications()
         self._say_policy_drift(engine)
         if self.settings.resume:
             await self.attempt(engine.resume())
@@ -179,6 +181,13 @@ class HitlApp(App[int]):
             except Exception as error:  # a bad event must not end the console
                 self.notify(_say(error), title="console", severity="error")
             await asyncio.sleep(self.settings.frame_seconds)
+
+    @work(exclusive=True, group="outbox", exit_on_error=False)
+    async def _count_dead_notifications(self) -> None:
+        """The header's count of notifications nobody could deliver."""
+        if self.engine is not None:
+            counts = await self.engine.notification_counts()
+            self.header.dead_notifications = counts.get("dead", 0)
 
     def _say_policy_drift(self, engine: Engine) -> None:
         """Pending calls keep the verdict of the policy they were asked under; say so
