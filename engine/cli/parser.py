@@ -165,5 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = command("console", "open the console (the default command)")
     p.add_argument("--demo", type=int, default=0, metavar="N", help="start N demo tasks")
+    p.add_argument(
+        "--web",
+        action="store_true",
+        help="serve the console in a browser instead (a token in the URL it prints)",
+    )
+    p.add_argument("--web-host", default="127.0.0.1", help="--web: address (default: loopback)")
+    p.add_argument("--web-port", type=int, default=8767, help="--web: port (default: 8767)")
     model_flags(p)
     return parser

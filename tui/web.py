@@ -1,0 +1,106 @@
+"""``hitl console --web``: the same console in a browser, served by textual-serve.
+
+Each browser tab that opens the page starts its own ``hitl console`` process (with the
+home, database, policy and operator this command was given) and drives it over a
+websocket. Whoever has the URL decides as that operator, so the URL carries a random
+token: the first request shows it and gets it back as a cookie (``SameSite=Strict``,
+``HttpOnly``); every request without it, the websocket's included, is refused with 403,
+and so is a websocket opened from a page of another origin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import ipaddress
+import secrets
+import shlex
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from textual_serve.server import Server
+
+COOKIE = "hitl_web_token"
+TEMPLATES = Path(__file__).parent / "templates"
+"""textual-serve's page, without its link to a third party's web font."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class TokenServer(Server):
+    """textual-serve's server, answering only requests that carry ``token``."""
+
+    def __init__(self, command: str, host: str, port: int, token: str) -> None:
+        super().__init__(command, host=host, port=port, title="hitl console")
+        self.templates_path = TEMPLATES
+        self.token = token
+
+    @property
+    def url(self) -> str:
+        return f"{self.public_url}/?token={self.token}"
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.middlewares.append(self._require_token)
+        return app
+
+    @web.middleware
+    async def _require_token(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        given = request.query.get("token") or request.cookies.get(COOKIE) or ""
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            raise web.HTTPForbidden(text="hitl: this console needs the token its URL carries\n")
+        origin = request.headers.get("Origin")
+        if request.path == "/ws" and origin and urlsplit(origin).netloc != request.host:
+            raise web.HTTPForbidden(text="hitl: a websocket from another origin\n")
+        response = await handler(request)
+        if "token" in request.query and not isinstance(response, web.WebSocketResponse):
+            response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict")
+        return response
+
+    async def on_startup(self, app: web.Application) -> None:
+        print(f"hitl: the console is served at {self.url}", flush=True)
+        print("hitl: anyone with this URL decides as this console's operator", flush=True)
+
+
+def console_command(args: argparse.Namespace) -> str:
+    """The ``hitl console`` each browser tab runs: this one's flags, without ``--web``."""
+    argv = [sys.executable, "-c", "import sys; from tui.entry import main; sys.exit(main())"]
+    for flag in ("home", "database", "policy", "operator", "durability"):
+        if (value := getattr(args, flag, None)) is not None:
+            argv += [f"--{flag}", str(value)]
+    for spec in getattr(args, "graph", None) or ():
+        argv += ["--graph", spec]
+    argv.append("console")
+    if getattr(args, "model", None):
+        argv += ["--model", args.model]
+    if getattr(args, "base_url", None):
+        argv += ["--base-url", args.base_url]
+    return shlex.join(argv)
+
+
+def serve_console(args: argparse.Namespace) -> int:
+    """Serves the console until interrupted. Loopback unless ``--web-host`` says
+    otherwise, and then with a warning: textual-serve speaks plain HTTP, so beyond this
+    machine it belongs behind a TLS proxy."""
+    host, port = args.web_host, args.web_port
+    if not is_loopback(host):
+        print(
+            f"hitl: warning: serving on {host}, beyond this machine, over plain HTTP: put it "
+            "behind a TLS proxy; the token in the URL is all that guards it",
+            file=sys.stderr,
+        )
+    server = TokenServer(console_command(args), host, port, secrets.token_urlsafe(24))
+    server.serve()
+    return 0
