@@ -17,7 +17,7 @@ import pytest
 from engine import Approve, Home
 from engine.engine import Engine
 from engine.policy_file import DEFAULT_POLICY_TOML
-from tests.engine.notify_servers import MailServer, Receiver, make_certificate
+from tests.engine.notify_servers import MailServer, Receiver, free_port, make_certificate
 from tests.engine.processes import ROOT, Child
 
 SECRET = "webhook-key-1"
@@ -372,3 +372,64 @@ def test_a_failed_thread_names_its_error_and_the_retry() -> None:
         "Error: model down",
         "Decide: hitl show t1 · hitl retry t1",
     ]
+
+
+def test_notify_test_sends_one_to_each_target_and_says_which_failed(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    home = Home(tmp_path / "home")
+    home.path.mkdir()
+    closed = free_port()
+    mail = (
+        '\n[[notify]]\nname = "mail"\nkind = "email"\non = ["expired"]\n'
+        f'smtp_host = "127.0.0.1"\nsmtp_port = {closed}\nfrom = "hitl@company.com"\n'
+        'to = ["ops@company.com"]\ntimeout = 2\n'
+    )
+    write_policy(home.policy_file, webhook(receiver.url, tiers=["high"]), mail)
+    done = _hitl(home, "notify", "test")
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0] == "ok      ops (webhook): delivered"
+    assert lines[1].startswith("FAILED  mail (email): SMTP 127.0.0.1: [Errno 111]")
+    [delivery] = receiver.deliveries
+    assert delivery.signed
+    assert (delivery.body["id"], delivery.body["test"]) == (0, True)
+    assert delivery.body["approval"]["tier"] == "high"
+    assert not home.db.exists(), "a test goes straight to the targets: no outbox, no home"
+
+
+def test_a_policy_without_targets_says_so(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    home.path.mkdir()
+    write_policy(home.policy_file)
+    done = _hitl(home, "notify", "test")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.strip().endswith("configures no notifications ([[notify]] tables)")
+
+
+def test_a_huge_or_nested_call_makes_a_short_message_and_a_one_line_subject() -> None:
+    from engine.notify.messages import MAX_ARGS, headline, text_lines
+
+    nested: Any = "deep"
+    for _ in range(200):
+        nested = {"x": nested}
+    args = {f"arg{i}": "y" * 100_000 for i in range(50)} | {"nested": nested}
+    body = {
+        "event": "approval_requested",
+        "thread_id": "t1",
+        "approval": {
+            "id": "a1",
+            "tool": "send_email\r\nBcc: everyone@example.com",
+            "tier": "high",
+            "args": args,
+            "reason": "r",
+            "required": 2,
+            "received": 0,
+        },
+        "commands": ["hitl approve a1"],
+    }
+    lines = text_lines(body)
+    assert len(lines) <= MAX_ARGS + 6
+    assert max(len(line) for line in lines) < 300
+    assert "\n" not in headline(body) and "\r" not in headline(body)
+    assert headline(body).startswith("Approval needed (high): send_email⟨U+000D⟩ Bcc: everyone")
