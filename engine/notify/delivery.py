@@ -16,10 +16,13 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.notify.messages import headline, slack_payload, text_lines
 from engine.notify.targets import NotifyTarget
+
+if TYPE_CHECKING:
+    import httpx
 
 SIGNATURE_HEADER = "X-Hitl-Signature-256"
 """``sha256=<hex HMAC-SHA256 of the raw body under the target's secret>``."""
@@ -46,19 +49,31 @@ def _secret(name: str | None, what: str, environ: Mapping[str, str]) -> str:
     return value
 
 
+async def http_client() -> httpx.AsyncClient:
+    """One client for every delivery of a process, made in a thread: making one loads
+    the CA bundle (tens of milliseconds), which must not happen on the engine's loop."""
+    import httpx
+
+    def make() -> httpx.AsyncClient:  # the target's own timeout bounds each delivery
+        return httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=None)
+
+    return await asyncio.to_thread(make)
+
+
 async def deliver(
     target: NotifyTarget,
     notification_id: int,
     body: dict[str, Any],
+    client: httpx.AsyncClient,
     environ: Mapping[str, str] = os.environ,
 ) -> None:
     """Sends one notification, within the target's timeout."""
     try:
         async with asyncio.timeout(target.timeout):
             if target.kind == "webhook":
-                await _webhook(target, notification_id, body, environ)
+                await _webhook(target, notification_id, body, client, environ)
             elif target.kind == "slack":
-                await _slack(target, body, environ)
+                await _slack(target, body, client, environ)
             else:
                 await asyncio.to_thread(_email, target, notification_id, body, environ)
     except TimeoutError:
@@ -66,7 +81,11 @@ async def deliver(
 
 
 async def _webhook(
-    target: NotifyTarget, notification_id: int, body: dict[str, Any], environ: Mapping[str, str]
+    target: NotifyTarget,
+    notification_id: int,
+    body: dict[str, Any],
+    client: httpx.AsyncClient,
+    environ: Mapping[str, str],
 ) -> None:
     secret = _secret(target.secret_env, "webhook's signing key", environ)
     raw = json.dumps({"id": notification_id, **body}, ensure_ascii=False).encode()
@@ -76,21 +95,25 @@ async def _webhook(
         DELIVERY_HEADER: str(notification_id),
     }
     assert target.url is not None  # checked when the policy was read
-    await _post(target.url, raw, headers)
+    await _post(client, target.url, raw, headers)
 
 
-async def _slack(target: NotifyTarget, body: dict[str, Any], environ: Mapping[str, str]) -> None:
+async def _slack(
+    target: NotifyTarget,
+    body: dict[str, Any],
+    client: httpx.AsyncClient,
+    environ: Mapping[str, str],
+) -> None:
     url = target.url or _secret(target.url_env, "Slack webhook URL", environ)
     raw = json.dumps(slack_payload(body), ensure_ascii=False).encode()
-    await _post(url, raw, {"Content-Type": "application/json"})
+    await _post(client, url, raw, {"Content-Type": "application/json"})
 
 
-async def _post(url: str, raw: bytes, headers: dict[str, str]) -> None:
+async def _post(client: httpx.AsyncClient, url: str, raw: bytes, headers: dict[str, str]) -> None:
     import httpx
 
     try:
-        async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
-            response = await client.post(url, content=raw, headers=headers)
+        response = await client.post(url, content=raw, headers=headers)
     except httpx.HTTPError as error:
         raise DeliveryFailed(f"{type(error).__name__}: {error or 'no detail'}") from None
     if not 200 <= response.status_code < 300:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.notify.delivery import DeliveryFailed, deliver
+from engine.notify.delivery import DeliveryFailed, deliver, http_client
 from engine.notify.targets import NotifyTarget
 
 TEST_ID = 0
@@ -49,12 +49,15 @@ async def send_tests(
 ) -> list[tuple[NotifyTarget, str | None]]:
     """Each target, with None when it was delivered, else why not."""
 
+    client = await http_client()
+
     async def one(target: NotifyTarget) -> str | None:
         try:
-            await deliver(target, TEST_ID, test_body(target), environ)
+            await deliver(target, TEST_ID, test_body(target), client, environ)
         except DeliveryFailed as error:
             return str(error)
         return None
 
-    results = await asyncio.gather(*(one(t) for t in targets))
+    async with client:
+        results = await asyncio.gather(*(one(t) for t in targets))
     return list(zip(targets, results, strict=True))

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from engine.storage.database import Database, Write, execute, fetchone
+from engine.storage.database import Database, Statement, Write, execute, fetchone
 
 OutboxStatus = Literal["pending", "sent", "dead"]
 
@@ -48,6 +48,11 @@ class Notification:
     last_error: str | None
     created_at: float
     sent_at: float | None
+
+
+Outcome = tuple[Notification, str | None, float | None]
+"""A claimed notification, why its delivery failed (None: delivered), and when to try
+it again (None, after a failure: it is dead)."""
 
 
 def _notification(row: Sequence[Any]) -> Notification:
@@ -99,13 +104,18 @@ class Outbox:
         )
 
     async def claim_due(
-        self, now: float, lease_seconds: Callable[[Notification], float]
+        self,
+        now: float,
+        lease_seconds: Callable[[Notification], float],
+        *,
+        limit: int = CLAIM_LIMIT,
     ) -> list[Notification]:
         """Takes, for this process, the pending notifications due by ``now`` that no
         live lease holds; each taken by one process only (the version check)."""
+        most = min(limit, CLAIM_LIMIT)
         rows = await self.db.fetchall(
             f"SELECT {_COLUMNS} FROM hitl_outbox WHERE status = 'pending' AND next_at <= ? "
-            f"AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT {CLAIM_LIMIT}",
+            f"AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT {most}",
             (now, now),
         )
         if not rows:
@@ -124,37 +134,38 @@ class Outbox:
         )
         return [_claimed(n) for n, count in zip(found, counts, strict=True) if count == 1]
 
-    async def delivered(self, claimed: Notification, now: float) -> bool:
-        """Marks it sent; False when this process had lost it (its lease ran out and
-        another took it over: that one's delivery is then the one recorded)."""
-        [count] = await execute(
-            self.db,
-            [
-                (
-                    "UPDATE hitl_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
-                    "last_error = NULL, owner = NULL, lease_until = NULL "
-                    "WHERE id = ? AND version = ?",
-                    (now, claimed.id, claimed.version),
+    async def settle(self, outcomes: Sequence[Outcome], now: float) -> list[bool]:
+        """Records the outcomes of one look in one transaction (one commit for all of
+        them, however many failed): sent; or failed, tried again at ``retry_at``, or
+        dead when that is None. Each is False when this process had lost the row (its
+        lease ran out and another took it over: that one's outcome is recorded)."""
+        statements: list[Statement] = []
+        for claimed, error, retry_at in outcomes:
+            if error is None:
+                statements.append(
+                    (
+                        "UPDATE hitl_outbox SET status = 'sent', sent_at = ?, "
+                        "attempts = attempts + 1, last_error = NULL, owner = NULL, "
+                        "lease_until = NULL WHERE id = ? AND version = ?",
+                        (now, claimed.id, claimed.version),
+                    )
                 )
-            ],
-        )
-        return count == 1
-
-    async def failed(self, claimed: Notification, error: str, retry_at: float | None) -> bool:
-        """Records a failed delivery: tried again at ``retry_at``, or dead when None."""
-        status = "pending" if retry_at is not None else "dead"
-        [count] = await execute(
-            self.db,
-            [
-                (
-                    "UPDATE hitl_outbox SET status = ?, attempts = attempts + 1, next_at = ?, "
-                    "last_error = ?, owner = NULL, lease_until = NULL "
-                    "WHERE id = ? AND version = ?",
-                    (status, retry_at or claimed.next_at, error, claimed.id, claimed.version),
+            else:
+                statements.append(
+                    (
+                        "UPDATE hitl_outbox SET status = ?, attempts = attempts + 1, "
+                        "next_at = ?, last_error = ?, owner = NULL, lease_until = NULL "
+                        "WHERE id = ? AND version = ?",
+                        (
+                            "pending" if retry_at is not None else "dead",
+                            retry_at or claimed.next_at,
+                            error,
+                            claimed.id,
+                            claimed.version,
+                        ),
+                    )
                 )
-            ],
-        )
-        return count == 1
+        return [count == 1 for count in await execute(self.db, statements)]
 
     async def listing(
         self, status: OutboxStatus | None = None, limit: int = 200
@@ -176,13 +187,15 @@ class Outbox:
         row = await fetchone(self.db, "SELECT COUNT(*) FROM hitl_outbox WHERE status = 'dead'")
         return int(row[0]) if row is not None else 0
 
-    async def next_due(self) -> float | None:
-        """When the soonest pending notification can be claimed: when it is due, or when
-        the lease another process holds on it ends (None: nothing pending)."""
+    async def next_due(self, now: float) -> float | None:
+        """When the soonest pending notification can be claimed: when it is due, or
+        when the lease on it ends (a lease of this process's own: when its delivery
+        ends, which wakes the courier anyway). None: nothing pending."""
         row = await fetchone(
             self.db,
-            "SELECT MIN(CASE WHEN lease_until > next_at THEN lease_until ELSE next_at END) "
+            "SELECT MIN(CASE WHEN lease_until > ? THEN lease_until ELSE next_at END) "
             "FROM hitl_outbox WHERE status = 'pending'",
+            (now,),
         )
         return None if row is None or row[0] is None else float(row[0])
 

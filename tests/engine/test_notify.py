@@ -433,3 +433,27 @@ def test_a_huge_or_nested_call_makes_a_short_message_and_a_one_line_subject() ->
     assert max(len(line) for line in lines) < 300
     assert "\n" not in headline(body) and "\r" not in headline(body)
     assert headline(body).startswith("Approval needed (high): send_email⟨U+000D⟩ Bcc: everyone")
+
+
+async def test_a_hung_target_holds_up_only_its_own_deliveries(
+    home: Home, tmp_path: Path, receiver: Receiver
+) -> None:
+    stuck = Receiver(SECRET.encode(), hang=True)
+    stuck.start()
+    try:
+        slow = webhook(stuck.url, timeout=60).replace('name = "ops"', 'name = "stuck"')
+        policy = write_policy(tmp_path / "p.toml", slow, webhook(receiver.url))
+        async with Engine.open(home, policy=policy, operator="alice") as engine:
+            await pending_after(engine, EMAIL_TASK)
+            await receiver.wait_for(lambda r: len(r.deliveries) == 1, within=20)
+            await stuck.wait_for(lambda r: r.tries == 1)
+            await pending_after(engine, EMAIL_TASK)
+            await receiver.wait_for(lambda r: len(r.deliveries) == 2, within=20)
+            await _wait(lambda: _sent_to(engine, "ops"), 2)
+            assert stuck.deliveries == []
+    finally:
+        stuck.stop()
+
+
+async def _sent_to(engine: Engine, target: str) -> int:
+    return sum(1 for n in await engine.notifications("sent") if n.target == target)

@@ -98,3 +98,13 @@ def test_notify_must_be_tables() -> None:
         parse_policy('notify = "everyone"\n' + BASE, "p.toml", CATALOGUE)
     [found] = raised.value.problems
     assert str(found) == "p.toml:1: notify: must be an array of tables ([[notify]])"
+
+
+def test_the_readme_example_is_a_valid_policy() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### Notifications\n", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    policy = parse_policy(BASE + "\n" + example, "README.md", CATALOGUE)
+    assert [t.kind for t in policy.notify] == ["webhook", "slack", "email"]
