@@ -33,18 +33,20 @@ from engine.policy_file import DEFAULT_POLICY_TOML
 TASK = "email the report to boss@company.com"
 
 
-def targets(url: str) -> str:
+def targets(url: str, retry_first: float = 5.0) -> str:
     return "".join(
         f'\n[[notify]]\nname = "hook{i}"\nkind = "webhook"\nurl = "{url}"\n'
         'secret_env = "HITL_BENCH_HOOK_KEY"\non = ["approval_requested"]\n'
-        "timeout = 30\nretry_first = 0.2\n"
+        f"timeout = 30\nretry_first = {retry_first}\n"
         for i in range(3)
     )
 
 
-async def cycle(home: Path, policy: Path, threads: int, queued: int) -> float:
+async def cycle(home: Path, policy: Path, threads: int, queued: int, *, send: bool) -> float:
     """Seconds from the first start to the last thread finished."""
-    async with Engine.open(home, policy=policy, operator="bench") as engine:
+    async with Engine.open(
+        home, policy=policy, operator="bench", send_notifications=send
+    ) as engine:
         finished: set[str] = set()
         deciding: set[asyncio.Task[object]] = set()
         with engine.subscribe() as events:
@@ -69,8 +71,10 @@ async def cycle(home: Path, policy: Path, threads: int, queued: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    threads, runs = (5, 1) if args.quick else (100, 3)
+    threads, runs = (5, 1) if args.quick else (args.threads, args.runs)
     os.environ["HITL_BENCH_HOOK_KEY"] = "bench"
     refused = socket.socket()
     refused.bind(("127.0.0.1", 0))
@@ -81,22 +85,25 @@ def main() -> None:
     hung.listen(1024)  # never accepted: every delivery hangs until its timeout
     hung_url = f"http://127.0.0.1:{hung.getsockname()[1]}/hook"
     sides = {
-        "no targets": "",
-        "3 targets, receiver down": targets(refused_url),
-        "3 targets, receiver hung": targets(hung_url),
+        "no targets": ("", True),
+        "3 targets, queued, not sent": (targets(refused_url), False),
+        "3 targets, receiver down": (targets(refused_url), True),
+        "  the same, retried at 0.2 s": (targets(refused_url, 0.2), True),
+        "3 targets, receiver hung": (targets(hung_url), True),
     }
     print(f"approval cycle, {threads} threads at once, worst of {runs} (SQLite)")
-    print(f"{'side':<28} {'seconds':>8} {'threads/s':>10}")
-    for name, tables in sides.items():
+    print(f"{'side':<30} {'seconds':>8} {'threads/s':>10}")
+    for name, (tables, send) in sides.items():
         worst = 0.0
         for _ in range(runs):
             with tempfile.TemporaryDirectory() as folder:
                 policy = Path(folder) / "policy.toml"
                 policy.write_text(DEFAULT_POLICY_TOML + tables)
                 queued = 3 * threads if tables else 0
-                seconds = asyncio.run(cycle(Path(folder) / "home", policy, threads, queued))
+                home = Path(folder) / "home"
+                seconds = asyncio.run(cycle(home, policy, threads, queued, send=send))
                 worst = max(worst, seconds)
-        print(f"{name:<28} {worst:>8.2f} {threads / worst:>10.1f}")
+        print(f"{name:<30} {worst:>8.2f} {threads / worst:>10.1f}")
     hung.close()
 
 

@@ -457,3 +457,31 @@ async def test_a_hung_target_holds_up_only_its_own_deliveries(
 
 async def _sent_to(engine: Engine, target: str) -> int:
     return sum(1 for n in await engine.notifications("sent") if n.target == target)
+
+
+def test_a_sender_killed_mid_delivery_is_taken_over_when_its_lease_ends(
+    home: Home, tmp_path: Path, receiver: Receiver
+) -> None:
+    """The child claims the notification and dies while the receiver holds its request;
+    the next engine sends it once the claim's lease (twice the timeout) has ended."""
+    if home.database_url:
+        pytest.skip("the crash child runs on the SQLite home")
+    receiver.hang, receiver.fail_first = True, 1  # the child's try never counts
+    home.path.mkdir(parents=True)
+    write_policy(home.policy_file, webhook(receiver.url))  # timeout 2 s: a 4 s lease
+    child = Child(home, "start", EMAIL_TASK)
+    asyncio.run(receiver.wait_for(lambda r: r.tries == 1))
+    child.kill()
+    [(owner, lease_until, version)] = _query(
+        home, "SELECT owner, lease_until, version FROM hitl_outbox"
+    )
+    assert owner is not None and lease_until is not None and version == 1
+    receiver.release()
+
+    async def reopen() -> None:
+        async with Engine.open(home, operator="alice") as engine:
+            await receiver.wait_for(lambda r: len(r.deliveries) == 1)
+            await _wait(lambda: _statuses(engine), {"sent": 1})
+
+    asyncio.run(reopen())
+    assert receiver.tries == 2
