@@ -485,3 +485,38 @@ def test_a_sender_killed_mid_delivery_is_taken_over_when_its_lease_ends(
 
     asyncio.run(reopen())
     assert receiver.tries == 2
+
+
+async def test_a_warning_before_expiry_is_told(
+    home: Home, tmp_path: Path, receiver: Receiver
+) -> None:
+    policy_text = DEFAULT_POLICY_TOML.replace(
+        '[tiers.medium]\napprovals = 1\nexpires_after = "24h"\nwarn_before = "10m"',
+        '[tiers.medium]\napprovals = 1\nexpires_after = "1h"\nwarn_before = "3599s"',
+    )
+    assert policy_text != DEFAULT_POLICY_TOML
+    policy = tmp_path / "p.toml"
+    policy.write_text(policy_text + webhook(receiver.url, on=["expiring"]))  # warns at once
+    async with Engine.open(home, policy=policy, operator="alice") as engine:
+        approval = await pending_after(engine, EMAIL_TASK)
+        await receiver.wait_for(lambda r: len(r.deliveries) == 1)
+    [warning] = receiver.deliveries
+    assert (warning.body["event"], warning.body["approval"]["id"]) == ("expiring", approval.id)
+    assert f"hitl approve {approval.id}" in warning.body["commands"]
+
+
+async def test_an_outcome_unknown_call_is_told_with_its_own_commands(engine: Engine) -> None:
+    from dataclasses import replace
+
+    from engine.events import ApprovalRequested
+    from engine.notify.messages import notification_body, queued_for
+    from engine.notify.targets import NotifyTarget
+
+    approval = await pending_after(engine, EMAIL_TASK)
+    unknown = replace(approval, kind="outcome_unknown")
+    high_only = NotifyTarget("a", "webhook", ("outcome_unknown",), tiers=("high",))
+    assert queued_for(ApprovalRequested(unknown), [high_only]) == [], "this call is medium"
+    target = NotifyTarget("a", "webhook", ("outcome_unknown",))
+    [(_, name, found)] = queued_for(ApprovalRequested(unknown), [target])
+    body = notification_body(ApprovalRequested(unknown), name, found)
+    assert body["commands"] == [f"hitl rerun {approval.id}", f"hitl mark-done {approval.id}"]
