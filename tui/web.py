@@ -46,10 +46,8 @@ class TokenServer(Server):
         super().__init__(command, host=host, port=port, title="hitl console")
         self.templates_path = TEMPLATES
         self.token = token
-
-    @property
-    def url(self) -> str:
-        return f"{self.public_url}/?token={self.token}"
+        self.url = f"{self.public_url}/?token={token}"
+        """What the command prints: the page, with its token."""
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
@@ -64,6 +62,11 @@ class TokenServer(Server):
         origin = request.headers.get("Origin")
         if request.path == "/ws" and origin and urlsplit(origin).netloc != request.host:
             raise web.HTTPForbidden(text="hitl: a websocket from another origin\n")
+        if request.path == "/":
+            # The page's websocket goes back where the page came from (behind a TLS
+            # proxy: wss), not to the address bound, which may be 0.0.0.0.
+            scheme = request.headers.get("X-Forwarded-Proto", request.scheme)
+            self.public_url = f"{'https' if scheme == 'https' else 'http'}://{request.host}"
         response = await handler(request)
         if "token" in request.query and not isinstance(response, web.WebSocketResponse):
             response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict")

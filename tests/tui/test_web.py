@@ -88,6 +88,10 @@ def test_requests_without_the_token_are_refused(served: tuple[Home, str]) -> Non
     assert "hitl_web_token" in page.headers["set-cookie"]
     assert "SameSite=Strict" in page.headers["set-cookie"]
     assert "googleapis" not in page.text, "the page loads nothing from a third party"
+    proxied = httpx.get(url, headers={"Host": "hitl.example:443", "X-Forwarded-Proto": "https"})
+    assert 'data-session-websocket-url="wss://hitl.example:443/ws"' in proxied.text, (
+        "behind a TLS proxy the page's websocket goes back through it"
+    )
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (Debian package `chromium`)")
