@@ -2,7 +2,9 @@
 
 Each browser tab that opens the page starts its own ``hitl console`` process (with the
 home, database, policy and operator this command was given) and drives it over a
-websocket. Whoever has the URL decides as that operator, so the URL carries a random
+websocket; this process keeps an engine of its own open meanwhile, so notifications are
+delivered and approvals warned of and expired on time with no browser attached. Whoever
+has the URL decides as that operator, so the URL carries a random
 token: the first request shows it and gets it back as a cookie (``SameSite=Strict``,
 ``HttpOnly``); every request without it, the websocket's included, is refused with 403,
 and so is a websocket opened from a page of another origin.
@@ -16,12 +18,14 @@ import ipaddress
 import secrets
 import shlex
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from textual_serve.server import Server
+
+from tui.sources import EngineOpener
 
 COOKIE = "hitl_web_token"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -42,17 +46,34 @@ def is_loopback(host: str) -> bool:
 class TokenServer(Server):
     """textual-serve's server, answering only requests that carry ``token``."""
 
-    def __init__(self, command: str, host: str, port: int, token: str) -> None:
+    def __init__(
+        self,
+        command: str,
+        host: str,
+        port: int,
+        token: str,
+        engine: EngineOpener | None = None,
+    ) -> None:
         super().__init__(command, host=host, port=port, title="hitl console")
         self.templates_path = TEMPLATES
         self.token = token
+        self._engine = engine
         self.url = f"{self.public_url}/?token={token}"
         """What the command prints: the page, with its token."""
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
         app.middlewares.append(self._require_token)
+        if self._engine is not None:
+            app.cleanup_ctx.append(self._keep_engine)
         return app
+
+    async def _keep_engine(self, app: web.Application) -> AsyncIterator[None]:
+        """An engine open for as long as the server runs, whether or not a browser is
+        connected: it delivers notifications, warns and expires on time."""
+        assert self._engine is not None
+        async with self._engine():
+            yield
 
     @web.middleware
     async def _require_token(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -104,6 +125,10 @@ def serve_console(args: argparse.Namespace) -> int:
             "behind a TLS proxy; the token in the URL is all that guards it",
             file=sys.stderr,
         )
-    server = TokenServer(console_command(args), host, port, secrets.token_urlsafe(24))
+    from tui.launch import background_engine
+
+    opener = background_engine(args)
+    token = secrets.token_urlsafe(24)
+    server = TokenServer(console_command(args), host, port, token, engine=opener)
     server.serve()
     return 0

@@ -18,7 +18,8 @@ import pytest
 
 from engine import Home, Reader
 from engine.engine import Engine
-from tests.engine.notify_servers import free_port
+from engine.policy_file import DEFAULT_POLICY_TOML
+from tests.engine.notify_servers import Receiver, free_port
 from tests.engine.processes import ROOT
 
 from .helpers import EMAIL
@@ -38,17 +39,33 @@ _ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]"
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Home, str]]:
-    """A home with one pending email, served with --web; (home, the printed URL)."""
+def receiver() -> Iterator[Receiver]:
+    server = Receiver(b"web-key")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def served(tmp_path: Path, receiver: Receiver) -> Iterator[tuple[Home, str]]:
+    """A home with one pending email, served with --web; (home, the printed URL). Its
+    policy owes the receiver a notification, queued but not sent."""
     home = Home(tmp_path / "home")
+    home.path.mkdir()
+    home.policy_file.write_text(
+        DEFAULT_POLICY_TOML
+        + f'[[notify]]\nkind = "webhook"\nurl = "{receiver.url}"\n'
+        + 'secret_env = "HITL_TEST_WEB_KEY"\non = ["approval_requested"]\n'
+    )
 
     async def pause() -> None:
-        async with Engine.open(home, operator="alice") as engine:
+        async with Engine.open(home, operator="alice", send_notifications=False) as engine:
             thread = await engine.start(EMAIL)
             await engine.wait(thread.id)
 
     asyncio.run(pause())
     env = {k: v for k, v in os.environ.items() if k not in ("HITL_HOME", "HITL_DATABASE_URL")}
+    env["HITL_TEST_WEB_KEY"] = "web-key"
     port = free_port()
     server = subprocess.Popen(
         [
@@ -71,6 +88,13 @@ def served(tmp_path: Path) -> Iterator[tuple[Home, str]]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+async def test_the_server_delivers_notifications_with_no_browser_attached(
+    served: tuple[Home, str], receiver: Receiver
+) -> None:
+    await receiver.wait_for(lambda r: len(r.deliveries) == 1)
+    assert receiver.deliveries[0].body["event"] == "approval_requested"
 
 
 def test_requests_without_the_token_are_refused(served: tuple[Home, str]) -> None:
