@@ -10,7 +10,7 @@ DEMO_HOME ?= .hitl-demo
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,postgres,examples,server]"
+	$(BIN)/python -m pip install --quiet -e ".[test,postgres,examples,server,web]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/foreign.py
 	$(BIN)/python bench/adoption.py
 	$(BIN)/python bench/remote.py
+	$(BIN)/python bench/notify.py
 
 # Every table of both benchmarks in tiny sizes: a smoke run (CI), not numbers.
 bench-quick: $(STAMP)
@@ -38,6 +39,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/foreign.py --quick
 	$(BIN)/python bench/adoption.py --quick
 	$(BIN)/python bench/remote.py --quick
+	$(BIN)/python bench/notify.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -55,6 +55,8 @@ from engine.judge import (
     refusal,
 )
 from engine.models import make_model, model_name
+from engine.notify.courier import Courier
+from engine.notify.queue import outbox_writes
 from engine.once import AtMostOnce
 from engine.operators import operator_name
 from engine.options import EngineOptions, EngineOptionsDict, default_operator, engine_options
@@ -137,6 +139,7 @@ class Engine(Reader):
         self._adopter = Adopter(
             store, self._runner, self._foreign, self._publish, self._bus.publish
         )
+        self._courier = Courier(store.outbox)
         self._watcher = Watcher(
             store,
             policy,
@@ -223,8 +226,11 @@ class Engine(Reader):
                 await engine._watcher.start()
                 if foreign and settings.adopt_threads:
                     await engine._adopter.start()
+                if settings.send_notifications:
+                    engine._courier.start()
                 yield engine
             finally:
+                await engine._courier.close()
                 await engine._adopter.close()
                 await engine._watcher.close()
                 await engine._runner.close()
@@ -270,9 +276,13 @@ class Engine(Reader):
             )
             if (note := audit_note(event)) is not None:
                 notes.append((first + index, note))
+        queued = outbox_writes(events, self.policy.notify, first)
+        writes.extend(queued)
         counts = await self._store.commit(writes, notes)
         if counts is None:
             return None
+        if queued:
+            self._courier.wake()
         for index, event in enumerate(events):
             if seq := counts[first + index]:  # 0: a replayed event, already journaled
                 self._bus.publish(replace(event, seq=seq))

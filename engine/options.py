@@ -60,6 +60,9 @@ class EngineOptions:
     apply_stranded_decisions: bool = True
     """Run, while open, threads whose decisions another process recorded but did not
     apply (it died, or held the thread then)."""
+    send_notifications: bool = True
+    """Deliver, while open, the notifications the policy's ``[[notify]]`` targets are
+    owed (this process's and others'); queued either way, with their events."""
     adopt_threads: bool = True
     """With people's own graphs: take in the threads their app paused on the same
     checkpoint database (polled twice a second)."""
@@ -101,6 +104,7 @@ class EngineOptionsDict(TypedDict, total=False):
     warn_expiring: bool
     expire_on_time: bool
     apply_stranded_decisions: bool
+    send_notifications: bool
     adopt_threads: bool
     run_slots: int
     lease_seconds: float

@@ -14,7 +14,10 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.notify.targets import NotifyTarget
 
 
 def looks_like(name: str) -> str:
@@ -151,6 +154,9 @@ class Policy:
     settings: Mapping[Tier, TierSettings] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
     source: str = "built-in default policy"
     text: str = ""
+    notify: Sequence[NotifyTarget] = ()
+    """Who is told when a decision waits (``[[notify]]``). Not part of ``canonical``: it
+    changes nothing a call is judged by."""
 
     def verdict(self, tool: str, args: Mapping[str, Any] | None = None) -> Verdict:
         """The tier of calling ``tool`` with ``args``: the most severe of the tool's tier

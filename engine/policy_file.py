@@ -15,6 +15,7 @@ from typing import Any
 from celpy.celparser import CELParseError
 
 from engine.errors import PolicyError
+from engine.notify.targets import parse_targets
 from engine.policy import DEFAULT_SETTINGS, Policy, Rule, Tier, TierSettings, compile_rule
 
 TIERS = ", ".join(t.value for t in Tier)
@@ -153,9 +154,11 @@ def parse_policy(text: str, source: str, known_tools: Collection[str]) -> Policy
             return None
 
     for key in data:
-        if key not in ("default_tier", "tools", "rules", "tiers"):
+        if key not in ("default_tier", "tools", "rules", "tiers", "notify"):
             problem(
-                at.key(None, key), key, "unknown setting (use default_tier, tools, rules, tiers)"
+                at.key(None, key),
+                key,
+                "unknown setting (use default_tier, tools, rules, tiers, notify)",
             )
 
     default = tier_of(
@@ -260,6 +263,15 @@ def parse_policy(text: str, source: str, known_tools: Collection[str]) -> Policy
                 )
         settings[tier] = TierSettings(**values)
 
+    targets = parse_targets(
+        data.get("notify", []),
+        lambda key, index: (
+            at.key("[[notify]]", key, index) if key else at.header("[[notify]]", index)
+        )
+        or at.key(None, "notify"),
+        problem,
+    )
+
     if problems:
         raise PolicyError(source, problems)
     return Policy(
@@ -269,6 +281,7 @@ def parse_policy(text: str, source: str, known_tools: Collection[str]) -> Policy
         settings=settings,
         source=source,
         text=text,
+        notify=targets,
     )
 
 

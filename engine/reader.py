@@ -14,8 +14,9 @@ from engine.errors import HomeNotFound
 from engine.home import Home
 from engine.storage.audit import AuditEntry, Verification
 from engine.storage.database import Database, dialect_of, open_sqlite
+from engine.storage.outbox import Notification, OutboxStatus
 from engine.storage.postgres import open_postgres
-from engine.storage.schema import check_readable, schema_version
+from engine.storage.schema import check_readable, existing_tables, schema_version
 from engine.storage.store import Store, database_name
 from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
 
@@ -86,6 +87,24 @@ class Reader:
         return await self._audit.entries(
             thread_id=thread_id, tool=tool, operator=operator, since=since, until=until
         )
+
+    async def notifications(
+        self, status: OutboxStatus | None = None, limit: int = 200
+    ) -> list[Notification]:
+        """The newest notifications of the outbox (of one status, when given)."""
+        if not await self._has_outbox():
+            return []
+        return await self._store.outbox.listing(status, limit)
+
+    async def notification_counts(self) -> dict[str, int]:
+        """How many notifications are pending, sent and dead."""
+        if not await self._has_outbox():
+            return {}
+        return await self._store.outbox.counts()
+
+    async def _has_outbox(self) -> bool:
+        """A home last written by a hitl from before the outbox has none (yet)."""
+        return "hitl_outbox" in await existing_tables(self._store.db)
 
     async def verify_audit(self) -> Verification:
         return await self._audit.verify()

@@ -75,6 +75,7 @@ class HitlApp(App[int]):
         self.clock = settings.clock
         self.live = LiveState()
         self.engine: Engine | None = None
+        self._counting_dead = False
         self.decisions = DecisionFlow(self)
         self.stories = ThreadStories(self)
         self._open_engine = open_engine
@@ -189,6 +190,8 @@ class HitlApp(App[int]):
         self.stories.load_waiting()
         await self.reload()
         self.header.state = ""
+        self.set_interval(self.settings.outbox_seconds, self._count_dead_notifications)
+        self._count_dead_notifications()
         self._say_policy_drift(engine)
         if self.settings.resume:
             await self.attempt(engine.resume())
@@ -200,6 +203,19 @@ class HitlApp(App[int]):
             except Exception as error:  # a bad event must not end the console
                 self.notify(_say(error), title="console", severity="error")
             await asyncio.sleep(self.settings.frame_seconds)
+
+    @work(group="outbox", exit_on_error=False)
+    async def _count_dead_notifications(self) -> None:
+        """The header's count of notifications nobody could deliver (one count at a
+        time: a slow database skips beats rather than piling counts up)."""
+        if self.engine is None or self._counting_dead:
+            return
+        self._counting_dead = True
+        try:
+            counts = await self.engine.notification_counts()
+            self.header.dead_notifications = counts.get("dead", 0)
+        finally:
+            self._counting_dead = False
 
     def _say_policy_drift(self, engine: Engine) -> None:
         """Pending calls keep the verdict of the policy they were asked under; say so

@@ -11,6 +11,13 @@ import sys
 
 
 def _open_console(args: argparse.Namespace) -> int:
+    if getattr(args, "web", False):
+        try:
+            from tui.web import serve_console
+        except ImportError as error:  # textual-serve is the `web` extra
+            print(f"hitl: --web needs textual-serve ({error})", file=sys.stderr)
+            return 1
+        return serve_console(args)
     try:
         from tui.launch import run_console
     except ImportError as error:

@@ -101,6 +101,20 @@ def console_app(
     return make_app(opener, settings, read_home=home_reader(home))
 
 
+def background_engine(args: argparse.Namespace) -> EngineOpener:
+    """The engine ``hitl console --web`` keeps open beside the browsers' consoles: the
+    same home, policy, graphs and model as the command line names."""
+    return engine_opener(
+        Home.resolve(args.home, getattr(args, "database", None)),
+        policy=getattr(args, "policy", None),
+        graphs=load_graphs(getattr(args, "graph", None)),
+        operator=args.operator,
+        model=getattr(args, "model", "scripted"),
+        base_url=getattr(args, "base_url", None),
+        api_key=getattr(args, "api_key", None),
+    )
+
+
 def run_console(args: argparse.Namespace) -> int:
     """``hitl console``: the console on ``args.home``, with ``args.demo`` demo tasks."""
     home = Home.resolve(args.home, getattr(args, "database", None))

@@ -51,5 +51,8 @@ class ConsoleSettings:
     tick_seconds: float = 1.0
     """How often live ages repaint."""
 
+    outbox_seconds: float = 5.0
+    """How often the header re-counts dead notifications (any process's)."""
+
     cursor_blink: bool = True
     """Blink text cursors; snapshot tests turn it off so pictures are stable."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from engine import listing
-from engine.cli import checking, deciding, reading
+from engine.cli import checking, deciding, notifying, reading
 from engine.cli.arguments import json_object
 from engine.cli.freeze import freeze_import_garbage
 from engine.cli.output import report
@@ -65,6 +65,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         if args.policy_command == "check":
             return await checking.check_policy(home, args)
         return await checking.explain_policy(home, args)
+    if args.command == "notify":
+        return await notifying.notify(home, args)
     server = _server(args)
     if args.command in ("threads", "show", "pending", "ledger", "audit"):
         if server is not None:  # what the server has now, taken into the home first
@@ -90,6 +92,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
         "warn_expiring": False,
         "expire_on_time": False,
         "apply_stranded_decisions": False,
+        # Queued with their events; the console, a script's engine or the next
+        # command to stay open delivers them.
+        "send_notifications": False,
     }
     if hasattr(args, "model"):
         options["model"] = args.model

@@ -171,7 +171,25 @@ def build_parser() -> argparse.ArgumentParser:
     command(
         "doctor", "check the home: database, audit chain, policy; one line each", json_flag=True
     )
+    p = command("notify", "the notifications the policy's [[notify]] targets are owed")
+    notify = p.add_subparsers(dest="notify_command", metavar="ACTION", required=True)
+    status = notify.add_parser(
+        "status", help="counts, and the dead notifications (exit 1 if any)", parents=[anywhere]
+    )
+    status.add_argument("--all", action="store_true", help="every notification, not only dead")
+    status.add_argument("--limit", type=int, default=200, help="at most this many (newest)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    notify.add_parser(
+        "test", help="send a test notification to every configured target", parents=[anywhere]
+    )
     p = command("console", "open the console (the default command)")
     p.add_argument("--demo", type=int, default=0, metavar="N", help="start N demo tasks")
+    p.add_argument(
+        "--web",
+        action="store_true",
+        help="serve the console in a browser instead (a token in the URL it prints)",
+    )
+    p.add_argument("--web-host", default="127.0.0.1", help="--web: address (default: loopback)")
+    p.add_argument("--web-port", type=int, default=8767, help="--web: port (default: 8767)")
     model_flags(p)
     return parser

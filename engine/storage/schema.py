@@ -148,6 +148,26 @@ CREATE TABLE IF NOT EXISTS hitl_audit (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 )""",
+    "hitl_outbox": """
+CREATE TABLE IF NOT EXISTS hitl_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    config TEXT NOT NULL,
+    event TEXT NOT NULL,
+    thread_id TEXT,
+    approval_id TEXT,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    owner TEXT,
+    lease_until REAL,
+    version INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    sent_at REAL
+)""",
 }
 """The engine's tables, by name: what a home at ``SCHEMA_VERSION`` has."""
 
@@ -157,6 +177,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS hitl_journal_thread ON hitl_journal (thread_id, seq)",
     "CREATE UNIQUE INDEX IF NOT EXISTS hitl_journal_key ON hitl_journal (thread_id, key)",
     "CREATE INDEX IF NOT EXISTS hitl_audit_thread ON hitl_audit (thread_id, seq)",
+    "CREATE INDEX IF NOT EXISTS hitl_outbox_due ON hitl_outbox (status, next_at)",
 )
 
 POSTGRES_ONLY = (
@@ -219,6 +240,10 @@ MIGRATIONS: Sequence[Migration] = (
         "journal rows record their transaction on PostgreSQL, to be tailed in commit order",
         [AddColumn("hitl_journal", "xid", "XID8", dialect="postgres")],
     ),
+    # Version 6 is the HTTP API's tokens table (branch i-api15); if it is not merged,
+    # 5 goes straight to 7. A migration that only adds a table needs no steps: the
+    # schema's CREATE ... IF NOT EXISTS script runs before any migration.
+    Migration(7, "an outbox of notifications, written with their events", []),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -27,6 +27,7 @@ from engine.storage.database import (
 from engine.storage.executions import Executions
 from engine.storage.journal import Journal
 from engine.storage.leases import LEASE_SECONDS, Leases
+from engine.storage.outbox import Outbox
 from engine.storage.policies import Policies
 from engine.storage.postgres import open_postgres
 from engine.storage.schema import migrate
@@ -55,6 +56,7 @@ class Store:
         self.verdicts = Verdicts(db)
         self.policies = Policies(db)
         self.audit = AuditLog(db)
+        self.outbox = Outbox(db, origin)
 
     async def commit(
         self,

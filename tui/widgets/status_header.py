@@ -30,6 +30,8 @@ class StatusHeader(Widget):
     """What the connection to the engine is doing (empty when all is well)."""
     operator: reactive[str] = reactive("")
     """Who decides here: recorded on every decision made in this console."""
+    dead_notifications: reactive[int] = reactive(0)
+    """Notifications the outbox gave up on (``hitl notify status`` lists them)."""
 
     def __init__(
         self,
@@ -73,6 +75,10 @@ class StatusHeader(Widget):
         if not short:
             text.append("│ ")
             text.append_text(pending)
+        if self.dead_notifications:
+            dead = self.dead_notifications
+            plural = "s" if dead != 1 else ""
+            text.append(f"  │ ✉ {dead} dead notification{plural}", style="bold red")
         if self.state:
             text.append(f"  │ {self.state}", style="italic")
         return text

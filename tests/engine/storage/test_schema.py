@@ -24,7 +24,7 @@ from engine.errors import DatabaseUnavailable
 from engine.reader import Reader
 from engine.storage.database import open_sqlite
 from engine.storage.postgres import open_postgres, to_postgres
-from engine.storage.schema import SCHEMA_VERSION, TABLES, migrate
+from engine.storage.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, migrate
 from tests.cli.test_cli import hitl, one_error_line
 from tests.engine.quiet import NO_WATCHER
 
@@ -141,7 +141,8 @@ async def test_a_home_from_before_schema_versions_is_migrated_and_reads_back(
         assert verified.ok, verified.problem
         assert verified.entries >= len(_rows("hitl_audit"))
     versions = _query(home, "SELECT version FROM hitl_schema ORDER BY version")
-    assert versions == [(2,), (3,), (4,), (5,)] == [(v,) for v in range(2, SCHEMA_VERSION + 1)]
+    assert versions == [(m.version,) for m in MIGRATIONS]
+    assert versions[-1] == (SCHEMA_VERSION,)
 
     before = _snapshot(home)
     async with _database(home) as db:
@@ -218,8 +219,9 @@ def _database(home: Home) -> Any:
 async def test_a_newer_home_is_refused_by_the_command_too(home: Home) -> None:
     async with Engine.open(home, operator="alice", **NO_WATCHER):
         pass
-    _sql(home, [("INSERT INTO hitl_schema (version, change, at) VALUES (7, 'future', 0)", ())])
-    one_error_line(hitl(home, "pending", ok=False), "schema version 7")
+    future = SCHEMA_VERSION + 1
+    _sql(home, [(f"INSERT INTO hitl_schema VALUES ({future}, 'future', 0)", ())])
+    one_error_line(hitl(home, "pending", ok=False), f"schema version {future}")
 
 
 async def test_a_home_that_needs_upgrading_is_named_by_a_listing_and_upgraded_by_a_writer(
