@@ -280,7 +280,12 @@ def run_latency(sizes: Sizes, busy: int, gated: int, probed: bool = False) -> di
 def measure_latency(table: Table, sizes: Sizes, runs: int) -> None:
     """Idle once; under load ``runs`` times, each in a fresh process, every run's row
     shown and the worst p99 judged (the target must hold in every run)."""
-    loaded = [(f"{sizes.busy} busy, run {i + 1} of {runs}", sizes.busy) for i in range(runs)]
+    load = (
+        f"busy {sizes.busy_rate:g} threads/s open loop, <= {sizes.busy} in flight"
+        if sizes.busy_rate
+        else f"{sizes.busy} busy, closed loop"
+    )
+    loaded = [(f"{load}, run {i + 1} of {runs}", sizes.busy) for i in range(runs)]
     worst = 0.0
     for label, busy in [("idle", 0), *loaded]:
         lat = run_latency(sizes, busy, sizes.gated)
@@ -302,7 +307,7 @@ def measure_latency(table: Table, sizes: Sizes, runs: int) -> None:
         )
     if runs > 1:
         table.row(
-            f"approve->ToolExecuted, worst p99 of {runs} runs ({sizes.busy} busy)",
+            f"approve->ToolExecuted, worst p99 of {runs} runs ({load})",
             f"{worst:.1f} ms",
             "-",
             "each run a fresh process and home",
