@@ -69,8 +69,11 @@ temporary home / SQLite file, so no run inherits another's heap, caches or datab
    report to boss@company.com", pause on one approval each; then, one after another,
    ``engine.decide(id, Approve())`` is called and the time until the matching
    ``ToolExecuted`` event arrives on ``engine.subscribe()`` is taken. Measured idle and
-   with 200 other threads busy: 200 loops that each start a low-tier thread and wait
-   for it, forever, on an engine whose scripted model thinks 50 ms per turn. The loaded
+   with a busy load of low-tier threads on an engine whose scripted model thinks 50 ms
+   per turn: an open loop, one new thread every 1/40 s whatever the engine's pace, at
+   most 200 in flight (``--busy-rate R`` sets the rate; ``--busy-rate 0`` gives the
+   closed loop of earlier releases, 200 loops that each start a thread and wait for it,
+   which loads a faster engine harder). The loaded
    run is repeated ``--latency-runs K`` times, each in a fresh process: each run's
    p50 / p99 / max is shown, and the worst p99 is judged (the target must hold in every
    run, not in the best).
@@ -110,6 +113,7 @@ subprocesses it runs:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -161,6 +165,8 @@ class Sizes:
     """Seconds between approvals."""
     settle: float
     """Seconds the busy load runs before the approvals."""
+    busy_rate: float
+    """Busy threads started per second (open loop, at most ``busy`` in flight)."""
     pending: int
     listings: int
     """Runs of each listing (``hitl pending``, ``Engine.open`` + ``pending()``)."""
@@ -180,6 +186,7 @@ FULL = Sizes(
     gated=100,
     interval=0.2,
     settle=2.0,
+    busy_rate=40.0,
     pending=1000,
     listings=3,
     rss=1000,
@@ -197,6 +204,7 @@ QUICK = Sizes(
     gated=4,
     interval=0.05,
     settle=0.3,
+    busy_rate=20.0,
     pending=10,
     listings=1,
     rss=10,
@@ -265,18 +273,29 @@ def run_latency(sizes: Sizes, busy: int, gated: int, probed: bool = False) -> di
         interval=sizes.interval,
         settle=sizes.settle,
         probed=probed,
+        busy_rate=sizes.busy_rate,
     )
 
 
 def measure_latency(table: Table, sizes: Sizes, runs: int) -> None:
     """Idle once; under load ``runs`` times, each in a fresh process, every run's row
     shown and the worst p99 judged (the target must hold in every run)."""
-    loaded = [(f"{sizes.busy} busy, run {i + 1} of {runs}", sizes.busy) for i in range(runs)]
+    load = (
+        f"busy {sizes.busy_rate:g} threads/s open loop, <= {sizes.busy} in flight"
+        if sizes.busy_rate
+        else f"{sizes.busy} busy, closed loop"
+    )
+    loaded = [(f"{load}, run {i + 1} of {runs}", sizes.busy) for i in range(runs)]
     worst = 0.0
     for label, busy in [("idle", 0), *loaded]:
         lat = run_latency(sizes, busy, sizes.gated)
         worst = max(worst, lat["p99_ms"]) if busy else worst
-        extra = f"; busy load ran {lat['busy_tps']:.1f} threads/s" if busy else ""
+        extra = (
+            f"; busy load ran {lat['busy_tps']:.1f} threads/s, "
+            f"{lat.get('busy_in_flight', busy):.0f} in flight"
+            if busy
+            else ""
+        )
         table.row(
             f"approve->ToolExecuted p50 / p99 ({label}, n={lat['n']})",
             f"{lat['p50_ms']:.1f} / {lat['p99_ms']:.1f} ms",
@@ -288,7 +307,7 @@ def measure_latency(table: Table, sizes: Sizes, runs: int) -> None:
         )
     if runs > 1:
         table.row(
-            f"approve->ToolExecuted, worst p99 of {runs} runs ({sizes.busy} busy)",
+            f"approve->ToolExecuted, worst p99 of {runs} runs ({load})",
             f"{worst:.1f} ms",
             "-",
             "each run a fresh process and home",
@@ -453,6 +472,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", default=",".join(TABLES), help=f"comma-separated subset of {','.join(TABLES)}"
     )
+    parser.add_argument(
+        "--busy-rate",
+        type=float,
+        default=None,
+        help="busy threads started per second in the latency runs (open loop; 0: the "
+        "closed loop of earlier releases); default 40",
+    )
     parser.add_argument("--profile", action="store_true", help="profile engine vs bare instead")
     parser.add_argument("--profile-threads", type=int, default=0)
     parser.add_argument("--profile-repeats", type=int, default=0)
@@ -465,6 +491,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown := set(args.only.split(",")) - set(TABLES):
         parser.error(f"--only: no table {', '.join(sorted(unknown))}; known: {', '.join(TABLES)}")
     sizes = QUICK if args.quick else FULL
+    if args.busy_rate is not None:
+        if args.busy_rate < 0:
+            parser.error("--busy-rate: a rate of threads per second, 0 or more")
+        sizes = dataclasses.replace(sizes, busy_rate=args.busy_rate)
     if not args.profile:
         main_table(sizes, args)
     if args.profile or args.quick:

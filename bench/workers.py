@@ -59,10 +59,17 @@ async def memory(side: Side, n: int) -> dict[str, Any]:
 
 
 async def latency(
-    busy: int, gated: int, think: float, interval: float, settle: float, probed: bool = False
+    busy: int,
+    gated: int,
+    think: float,
+    interval: float,
+    settle: float,
+    probed: bool = False,
+    busy_rate: float = 0.0,
 ) -> dict[str, Any]:
-    """Approve -> ToolExecuted under load (``workloads.approve_under_load``); ``probed``:
-    with the probe and the loop-lag sampler, and what they found in the window."""
+    """Approve -> ToolExecuted under load (``workloads.approve_under_load``; ``busy_rate``
+    > 0: the busy load an open loop at that many threads/s); ``probed``: with the probe
+    and the loop-lag sampler, and what they found in the window."""
     probe, lag = (Probe(), LoopLag()) if probed else (None, None)
     with fresh_home() as home:
         times = await approve_under_load(
@@ -72,6 +79,7 @@ async def latency(
             think=think,
             interval=interval,
             settle=settle,
+            busy_rate=busy_rate,
             probe=probe,
             lag=lag,
         )

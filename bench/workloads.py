@@ -13,6 +13,7 @@ import gc
 import os
 import resource
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -180,6 +181,8 @@ class ApprovalTimes:
     windows: list[tuple[str, float, float]] = field(default_factory=list)
     """(thread, decide() called, ToolExecuted seen), perf_counter seconds."""
     busy_tps: float = 0.0
+    busy_in_flight: float = 0.0
+    """The busy threads in flight on average (the open loop's; a closed loop has all)."""
     window_s: float = 0.0
 
     def summary(self) -> dict[str, Any]:
@@ -191,6 +194,7 @@ class ApprovalTimes:
             "decide_p50_ms": percentile(self.decide_ms, 0.50),
             "decide_p99_ms": percentile(self.decide_ms, 0.99),
             "busy_tps": self.busy_tps,
+            "busy_in_flight": self.busy_in_flight,
         }
 
 
@@ -202,12 +206,16 @@ async def approve_under_load(
     think: float,
     interval: float,
     settle: float,
+    busy_rate: float = 0.0,
     probe: Probe | None = None,
     lag: LoopLag | None = None,
 ) -> ApprovalTimes:
-    """``gated`` threads pause on one approval each, while ``busy`` loops each start a
-    low-tier thread and wait for it, forever, on an engine whose scripted model thinks
-    ``think`` s per turn. After ``settle`` s of that load, one approval every
+    """``gated`` threads pause on one approval each, while a busy load runs on an engine
+    whose scripted model thinks ``think`` s per turn: with ``busy_rate``, an open loop
+    (a low-tier thread starts every 1/``busy_rate`` s whatever the engine's pace, at
+    most ``busy`` in flight, so a faster engine is not loaded harder); without it,
+    ``busy`` closed loops that each start a low-tier thread and wait for it, forever.
+    After ``settle`` s of that load, one approval every
     ``interval`` s (open loop, each timed on its own, as several operators would) is
     approved; each is timed until its ``ToolExecuted`` arrives on ``subscribe()``.
 
@@ -244,6 +252,8 @@ async def approve_under_load(
                                 all_requested.set()
 
         finished = 0
+        in_flight: list[int] = []
+        """The busy threads in flight, sampled at each arrival (open loop)."""
 
         async def busy_loop() -> None:
             nonlocal finished
@@ -251,6 +261,36 @@ async def approve_under_load(
                 thread = await engine.start(LOW_TASK)
                 await engine.wait(thread.id)
                 finished += 1
+
+        async def busy_one(room: asyncio.Semaphore) -> None:
+            nonlocal finished
+            try:
+                thread = await engine.start(LOW_TASK)
+                await engine.wait(thread.id)
+                finished += 1
+            finally:
+                room.release()
+
+        async def arrivals() -> None:
+            """One busy thread per 1/``busy_rate`` s on a fixed schedule (a late tick
+            starts at once, it is not skipped), at most ``busy`` in flight."""
+            room = asyncio.Semaphore(busy)
+            running: set[asyncio.Task[None]] = set()
+            loop = asyncio.get_running_loop()
+            due = loop.time()
+            try:
+                while True:
+                    await room.acquire()
+                    in_flight.append(len(running) + 1)
+                    task = asyncio.create_task(busy_one(room))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                    due += 1 / busy_rate
+                    await asyncio.sleep(max(0.0, due - loop.time()))
+            finally:
+                for task in list(running):
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
 
         async def approve(approval: ApprovalView) -> None:
             fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
@@ -267,7 +307,10 @@ async def approve_under_load(
             times.windows.append((approval.thread_id, t0, t2))
 
         consumer = asyncio.create_task(consume())
-        loops = [asyncio.create_task(busy_loop()) for _ in range(busy)]
+        if busy and busy_rate:
+            loops = [asyncio.create_task(arrivals())]
+        else:
+            loops = [asyncio.create_task(busy_loop()) for _ in range(busy)]
         await asyncio.sleep(settle if busy else 0.0)  # let the busy load reach steady state
         for _ in range(gated):
             gated_ids.add((await engine.start(GATED_TASK)).id)
@@ -289,6 +332,7 @@ async def approve_under_load(
         await asyncio.gather(*approvals)
         times.window_s = time.perf_counter() - t_start
         times.busy_tps = (finished - busy_before) / times.window_s
+        times.busy_in_flight = statistics.mean(in_flight) if in_flight else float(busy)
         if lag is not None:
             lag.stop()
         for task in [*loops, consumer]:

@@ -230,7 +230,11 @@ class Runner:
                 try:
                     # A graph of one's own is checkpointed before each step runs: its
                     # tools' at-most-once records are keyed by the call ids the step saved.
-                    extra: dict[str, Any] = {"durability": "sync"} if thread.graph else {}
+                    # The built-in agent only where the run stops (pause, end, failure):
+                    # its gate commits a call's intent and result in the engine's tables,
+                    # so a crash re-runs the steps since the pause and the gate reads the
+                    # recorded result back; each step's checkpoint was a commit on disk.
+                    extra: dict[str, Any] = {"durability": "sync" if thread.graph else "exit"}
                     async for chunk in graph.astream(
                         pending_input, config, stream_mode="updates", **extra
                     ):
