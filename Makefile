@@ -10,7 +10,7 @@ DEMO_HOME ?= .hitl-demo
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,postgres,examples]"
+	$(BIN)/python -m pip install --quiet -e ".[test,postgres,examples,serve]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -148,6 +148,16 @@ CREATE TABLE IF NOT EXISTS hitl_audit (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 )""",
+    "hitl_tokens": """
+CREATE TABLE IF NOT EXISTS hitl_tokens (
+    id TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL UNIQUE,
+    operator TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at REAL
+)""",
 }
 """The engine's tables, by name: what a home at ``SCHEMA_VERSION`` has."""
 
@@ -218,6 +228,11 @@ MIGRATIONS: Sequence[Migration] = (
         5,
         "journal rows record their transaction on PostgreSQL, to be tailed in commit order",
         [AddColumn("hitl_journal", "xid", "XID8", dialect="postgres")],
+    ),
+    Migration(
+        6,
+        "bearer tokens bind HTTP API callers to operators (hitl_tokens; created by ddl)",
+        [],
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

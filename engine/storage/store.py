@@ -32,6 +32,7 @@ from engine.storage.postgres import open_postgres
 from engine.storage.schema import migrate
 from engine.storage.sqlite_file import Durability
 from engine.storage.threads import Threads
+from engine.storage.tokens import Tokens
 from engine.storage.verdicts import Verdicts
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class Store:
         self.verdicts = Verdicts(db)
         self.policies = Policies(db)
         self.audit = AuditLog(db)
+        self.tokens = Tokens(db)
 
     async def commit(
         self,

@@ -141,7 +141,8 @@ async def test_a_home_from_before_schema_versions_is_migrated_and_reads_back(
         assert verified.ok, verified.problem
         assert verified.entries >= len(_rows("hitl_audit"))
     versions = _query(home, "SELECT version FROM hitl_schema ORDER BY version")
-    assert versions == [(2,), (3,), (4,), (5,)] == [(v,) for v in range(2, SCHEMA_VERSION + 1)]
+    expected = [(2,), (3,), (4,), (5,), (6,)]
+    assert versions == expected == [(v,) for v in range(2, SCHEMA_VERSION + 1)]
 
     before = _snapshot(home)
     async with _database(home) as db:

@@ -1,0 +1,99 @@
+"""``hitl serve``: the fleet and the HTTP API in one process, on one event loop.
+
+Loopback (127.0.0.1:8765) by default. Any other address is reachable by others: it
+prints a warning and needs TLS (``--tls-cert``/``--tls-key``) or an explicit
+``--insecure``, since bearer tokens would otherwise cross the network in the clear.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from engine import Engine, HitlError, Home, load_graph
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def check_bind(host: str, cert: str | None, key: str | None, insecure: bool) -> str | None:
+    """The warning to print for ``host`` (None on loopback); HitlError when serving
+    there would send tokens in the clear, or the TLS files are not both given."""
+    if (cert is None) != (key is None):
+        raise HitlError("TLS needs both --tls-cert and --tls-key")
+    for given in (cert, key):
+        if given is not None and not Path(given).is_file():
+            raise HitlError(f"no such TLS file: {given}")
+    if is_loopback(host):
+        return None
+    if cert is None and not insecure:
+        raise HitlError(
+            f"--host {host} is reachable from other machines: give --tls-cert and "
+            "--tls-key, or --insecure to send bearer tokens unencrypted"
+        )
+    how = "with TLS" if cert else "WITHOUT TLS (--insecure): tokens cross the network in clear"
+    return f"hitl: warning: serving on {host}, beyond this machine, {how}"
+
+
+def uvicorn_config(app: object, args: argparse.Namespace) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]  # an ASGI app; uvicorn's type is narrower
+        host=args.host,
+        port=args.port,
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
+        log_level="warning",
+        lifespan="off",  # the engine is opened around the server, not by it
+    )
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """Opens the home's engine and serves it until interrupted (ctrl-c, SIGTERM)."""
+    from api.app import make_app
+
+    warning = check_bind(args.host, args.tls_cert, args.tls_key, args.insecure)
+    if warning:
+        print(warning, file=sys.stderr)
+    home = Home.resolve(args.home, args.database)
+    graphs = [load_graph(spec) for spec in args.graph or ()]
+    async with Engine.open(
+        home,
+        policy=args.policy,
+        graphs=graphs,
+        operator=args.operator,
+        model=args.model,
+        base_url=args.base_url,
+        api_key=args.api_key,
+        think_seconds=args.think,
+    ) as engine:
+        await engine.resume()  # threads left mid-run by a previous server
+        server = uvicorn.Server(uvicorn_config(make_app(engine), args))
+        scheme = "https" if args.tls_cert else "http"
+        print(f"hitl: serving {home.path} on {scheme}://{args.host}:{args.port}", flush=True)
+        await server.serve()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``hitl serve`` command: exit 1 with one line for anything refused."""
+    try:
+        return asyncio.run(serve(args))
+    except HitlError as error:
+        print(f"hitl: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
