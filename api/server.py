@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
+import signal
+import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -49,25 +53,44 @@ def check_bind(host: str, cert: str | None, key: str | None, insecure: bool) -> 
     return f"hitl: warning: serving on {host}, beyond this machine, {how}"
 
 
-def uvicorn_config(app: object, args: argparse.Namespace) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,  # type: ignore[arg-type]  # an ASGI app; uvicorn's type is narrower
-        host=args.host,
-        port=args.port,
-        ssl_certfile=args.tls_cert,
-        ssl_keyfile=args.tls_key,
-        log_level="warning",
-        lifespan="off",  # the engine is opened around the server, not by it
-    )
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopped by ``serve``'s own signal handlers: uvicorn's re-raise
+    SIGTERM once it has shut down, which would kill the process before the engine
+    closes (and exit -15 where a service manager expects 0)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bound and listening before anything is printed: a client that connects as soon
+    as it reads "serving" waits in the backlog instead of being refused."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as error:
+        sock.close()
+        raise HitlError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    sock.listen(2048)
+    return sock
 
 
 async def serve(args: argparse.Namespace) -> int:
     """Opens the home's engine and serves it until interrupted (ctrl-c, SIGTERM)."""
-    from api.app import make_app
 
     warning = check_bind(args.host, args.tls_cert, args.tls_key, args.insecure)
     if warning:
         print(warning, file=sys.stderr)
+    with listening_socket(args.host, args.port) as sock:
+        return await _serve_on(sock, args)
+
+
+async def _serve_on(sock: socket.socket, args: argparse.Namespace) -> int:
+    from api.app import make_app
+
     home = Home.resolve(args.home, args.database)
     graphs = [load_graph(spec) for spec in args.graph or ()]
     async with Engine.open(
@@ -81,10 +104,21 @@ async def serve(args: argparse.Namespace) -> int:
         think_seconds=args.think,
     ) as engine:
         await engine.resume()  # threads left mid-run by a previous server
-        server = uvicorn.Server(uvicorn_config(make_app(engine), args))
+        config = uvicorn.Config(
+            make_app(engine),
+            ssl_certfile=args.tls_cert,
+            ssl_keyfile=args.tls_key,
+            log_level="warning",
+            lifespan="off",  # the engine is opened around the server, not by it
+        )
+        server = _Server(config)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, setattr, server, "should_exit", True)
         scheme = "https" if args.tls_cert else "http"
-        print(f"hitl: serving {home.path} on {scheme}://{args.host}:{args.port}", flush=True)
-        await server.serve()
+        port = sock.getsockname()[1]
+        print(f"hitl: serving {home.path} on {scheme}://{args.host}:{port}", flush=True)
+        await server.serve(sockets=[sock])
     return 0
 
 
