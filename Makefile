@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/console.py
 	$(BIN)/python bench/foreign.py
 	$(BIN)/python bench/adoption.py
+	$(BIN)/python bench/http_api.py
 
 # Every table of both benchmarks in tiny sizes: a smoke run (CI), not numbers.
 bench-quick: $(STAMP)
@@ -36,6 +37,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/console.py --quick
 	$(BIN)/python bench/foreign.py --quick
 	$(BIN)/python bench/adoption.py --quick
+	$(BIN)/python bench/http_api.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
