@@ -26,6 +26,9 @@ from engine.events import EventsDropped
 router = APIRouter(tags=["events"])
 
 REPLAY_PAGE = 1000
+BUFFER = 10_000
+"""Events held for one client that reads slower than they come; past it the gap is
+read back from the journal."""
 
 
 def _sent(entry: JournalEntry) -> ServerSentEvent:
@@ -55,7 +58,7 @@ async def _replay(engine: Engine, after: int, seen: set[int]) -> AsyncIterator[J
 async def event_stream(engine: Engine, after: int | None) -> AsyncIterator[JournalEntry]:
     """The events after ``after`` (None: from now on), each journaled one once."""
     seen: set[int] = set()
-    with engine.subscribe() as live:
+    with engine.subscribe(BUFFER) as live:
         last = after if after is not None else await engine.journal_last_seq()
         if after is not None:
             async for entry in _replay(engine, after, seen):

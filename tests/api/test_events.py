@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 
+from api.routes import events as event_routes
 from tests.api.served import Served
 
 EMAIL = "email the Q3 report to boss@company.com"
@@ -129,3 +131,22 @@ async def test_a_resume_id_that_is_not_a_number_starts_from_now(served: Served) 
             first = await anext(events)
         assert int(first["id"]) > last
         assert (await alice.get("/events", params={"after": -1})).status_code == 422
+
+
+async def test_a_client_slower_than_the_events_is_caught_up_not_dropped(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_routes, "BUFFER", 3)
+    before = await served.engine.journal_last_seq()
+    stream = event_routes.event_stream(served.engine, None)
+    first = asyncio.create_task(anext(stream))  # subscribed, waiting for the first event
+    async with served.client("alice") as alice:
+        await _start_many(alice, 4)  # while the reader holds one event, dozens more come
+    await served.engine.wait()
+    wanted = {e.seq for e in await served.engine.journal_after(before, 100_000)}
+    got = {(await first).seq}
+    async with asyncio.timeout(60):
+        while not wanted <= got:
+            got.add((await anext(stream)).seq)
+    await stream.aclose()
+    assert min(got) > before
