@@ -23,6 +23,8 @@ from engine import Engine, HitlError, Home, load_graph
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+GRACE_SECONDS = 5
+"""How long a stop waits for requests in flight before closing the connections."""
 
 
 def is_loopback(host: str) -> bool:
@@ -110,6 +112,9 @@ async def _serve_on(sock: socket.socket, args: argparse.Namespace) -> int:
             ssl_keyfile=args.tls_key,
             log_level="warning",
             lifespan="off",  # the engine is opened around the server, not by it
+            # Event streams never end by themselves: without a bound, a stop would wait
+            # for every subscriber to hang up.
+            timeout_graceful_shutdown=GRACE_SECONDS,
         )
         server = _Server(config)
         loop = asyncio.get_running_loop()

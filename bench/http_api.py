@@ -234,6 +234,8 @@ async def bench_subscribers(
         await asyncio.sleep(2.0)  # the last threads run to their end, their events arrive
         for reader in readers:
             reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    async with server.client() as client:
         seen = set().union(*received)
         journaled = await _journaled(client, min(seen) - 1, max(seen)) if seen else set()
         missing = sum(1 for got in received if got != journaled)
