@@ -117,6 +117,11 @@ class Server:
             limits=httpx.Limits(max_connections=500, max_keepalive_connections=500),
         )
 
+    def cpu_seconds(self) -> float:
+        """The server process's CPU time so far (user + system)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=60)
@@ -220,7 +225,8 @@ async def bench_subscribers(
     async with server.client() as client:
         readers = [asyncio.create_task(subscribe(i, client)) for i in range(subscribers)]
         await all_connected.wait()
-        per_thread = 6  # ThreadStarted, MessageAdded x3, ToolExecuted, ThreadFinished (about)
+        [warm_up] = (await client.get("/threads")).json()  # the events one such thread makes
+        per_thread = len((await client.get(f"/threads/{warm_up['id']}")).json()["history"])
         interval = per_thread / rate
         deadline = time.perf_counter() + seconds
         starts = []
@@ -296,15 +302,23 @@ async def report(args: argparse.Namespace) -> None:
             server.stop()
         server = Server(Path(scratch) / "events", 0.0)
         try:
+            server_cpu, client_cpu, began = server.cpu_seconds(), time.process_time(), time.time()
             latencies, events, missing = await bench_subscribers(
                 server, args.subscribers, args.rate, args.seconds
+            )
+            wall = time.time() - began
+            server_cpu, client_cpu = (
+                server.cpu_seconds() - server_cpu,
+                time.process_time() - client_cpu,
             )
             rows.append(
                 row(
                     f"SSE delivery, {args.subscribers} subscribers, {args.rate} events/s target",
                     latencies,
                     100,
-                    f"; {events} events, subscribers missing any: {missing}",
+                    f"; {events} events ({events / args.seconds:.0f}/s), subscribers missing "
+                    f"any: {missing}; CPU over {wall:.0f} s: server {server_cpu:.1f} s, "
+                    f"clients {client_cpu:.1f} s",
                 )
             )
         finally:
