@@ -20,6 +20,9 @@ def make_app(engine: Engine) -> FastAPI:
         description="Every route needs a bearer token (`hitl token create --operator "
         "NAME`). Decisions are recorded as the token's operator.",
         version="1",
+        # Read no more than a decision can use: the largest edit the engine takes, twice
+        # over for JSON's escapes, and never less than 1 MiB. Past it: 413, unread.
+        max_body_size=max(1 << 20, 2 * engine.options.max_edit_bytes),
     )
     app.state.engine = engine
     problems.install(app)

@@ -153,6 +153,9 @@ async def test_bad_decision_bodies_are_422_and_change_nothing(served: Served) ->
         abyss = b'{"type": "edit", "args": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001
         refused = await alice.post(url, content=abyss, headers=as_json)
         assert 400 <= refused.status_code < 500, refused.text[:200]
+        huge = b'{"type": "respond", "message": "' + b"x" * (8 << 20) + b'"}'
+        too_big = await alice.post(url, content=huge, headers=as_json)
+        assert too_big.status_code == 413
         assert (await served.engine.approval(approval["id"])).status == "pending"
 
 
