@@ -298,6 +298,8 @@ class Engine(Reader):
         has no messages (checked against its input schema before anything is written).
         """
         task = task.strip()
+        if "\x00" in task:
+            raise HitlError("the task contains a NUL character (U+0000); remove it")
         if graph is not None:
             spec = ""
             shown = task or compact(input, 200)

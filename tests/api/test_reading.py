@@ -75,3 +75,16 @@ async def test_the_audit_log_filters_exports_and_verifies(served: Served, home: 
         run_sql(home, "UPDATE hitl_audit SET operator = 'mallory' WHERE seq = 2")
         broken = (await watcher.get("/audit/verify")).json()
         assert (broken["ok"], broken["seq"]) == (False, 2)
+
+
+async def test_a_nul_character_anywhere_is_a_clear_refusal_not_a_server_error(
+    served: Served,
+) -> None:
+    # PostgreSQL refuses NUL in text outright; schemathesis found this one.
+    async with served.client("alice") as alice:
+        assert (await alice.get("/approvals", params={"thread": "ab\x00"})).status_code == 404
+        assert (await alice.get("/threads/ab%00cd")).status_code == 404
+        assert (await alice.get("/audit", params={"tool": "x\x00", "by": "a\x00"})).json() == []
+        started = await alice.post("/threads", json={"task": "search\x00 the web"})
+        assert started.status_code == 400 and "NUL" in started.json()["detail"]
+        assert await served.engine.threads() == []
