@@ -104,6 +104,7 @@ async def _serve_on(sock: socket.socket, args: argparse.Namespace) -> int:
         base_url=args.base_url,
         api_key=args.api_key,
         think_seconds=args.think,
+        **({"run_slots": args.run_slots} if args.run_slots is not None else {}),
     ) as engine:
         await engine.resume()  # threads left mid-run by a previous server
         config = uvicorn.Config(

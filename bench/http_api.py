@@ -58,7 +58,7 @@ EVENTFUL_TASK = "search the web for subject {n}"
 class Server:
     """``hitl serve`` on a fresh home, and a token for it."""
 
-    def __init__(self, home: Path, think: float) -> None:
+    def __init__(self, home: Path, think: float, run_slots: int | None = None) -> None:
         self.home = home
         env = {**os.environ, "HITL_OPERATOR": "bench"}
         env.pop("HITL_DATABASE_URL", None)
@@ -99,6 +99,7 @@ class Server:
                 str(self.port),
                 "--think",
                 str(think),
+                *(["--run-slots", str(run_slots)] if run_slots else []),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -278,11 +279,12 @@ async def report(args: argparse.Namespace) -> None:
     print(machine_info())
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        server = Server(Path(scratch) / "decide", args.think)
+        server = Server(Path(scratch) / "decide", args.think, args.run_slots)
         try:
             rows.append(
                 row(
-                    f"POST decide -> tool executed, {args.busy} busy threads",
+                    f"POST decide -> tool executed, {args.busy} busy threads, "
+                    f"run slots {args.run_slots or 'default'}",
                     await bench_decide(server, args.busy, args.samples),
                     100,
                 )
@@ -332,6 +334,7 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=200)
     parser.add_argument("--samples", type=int, default=400)
     parser.add_argument("--think", type=float, default=0.2)
+    parser.add_argument("--run-slots", type=int, default=None, help="hitl serve --run-slots")
     parser.add_argument("--pending", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--subscribers", type=int, default=100)

@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--insecure", action="store_true", help="allow a non-loopback --host without TLS"
     )
+    p.add_argument(
+        "--run-slots", type=int, metavar="N", help="threads run at once (default: the engine's, 4)"
+    )
     model_flags(p)
     p = command("token", "create, list or revoke the HTTP API's bearer tokens")
     token = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
