@@ -10,7 +10,7 @@ DEMO_HOME ?= .hitl-demo
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,postgres,examples,server,web]"
+	$(BIN)/python -m pip install --quiet -e ".[test,postgres,examples,server,web,serve]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/adoption.py
 	$(BIN)/python bench/remote.py
 	$(BIN)/python bench/notify.py
+	$(BIN)/python bench/http_api.py
 
 # Every table of both benchmarks in tiny sizes: a smoke run (CI), not numbers.
 bench-quick: $(STAMP)
@@ -40,6 +41,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/adoption.py --quick
 	$(BIN)/python bench/remote.py --quick
 	$(BIN)/python bench/notify.py --quick
+	$(BIN)/python bench/http_api.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

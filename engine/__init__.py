@@ -40,6 +40,7 @@ from engine.errors import (
     UnsupportedDatabase,
 )
 from engine.event_codec import decode as decode_event
+from engine.event_codec import journal_entry
 from engine.events import Event
 from engine.hidden import is_hidden
 from engine.hidden import marker as hidden_marker
@@ -52,11 +53,15 @@ from engine.storage.audit import AuditEntry, Verification
 from engine.subscription import Subscription
 from engine.views import (
     FORMAT_LABELS,
+    TOKEN_SCOPES,
     ApprovalView,
     HistoryEntry,
+    JournalEntry,
     LedgerEntry,
     ThreadStatus,
     ThreadView,
+    TokenScope,
+    TokenView,
     describe_model,
 )
 
@@ -70,6 +75,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CATALOGUE",
     "FORMAT_LABELS",
+    "TOKEN_SCOPES",
     "AlreadyDecided",
     "Answer",
     "ApprovalView",
@@ -98,6 +104,7 @@ __all__ = [
     "InvalidDecision",
     "InvalidOperator",
     "InvalidOption",
+    "JournalEntry",
     "LedgerEntry",
     "LoadedGraph",
     "ModelUnavailable",
@@ -111,6 +118,8 @@ __all__ = [
     "ThreadStatus",
     "ThreadView",
     "Tier",
+    "TokenScope",
+    "TokenView",
     "ToolContext",
     "ToolRefused",
     "ToolSpec",
@@ -128,6 +137,7 @@ __all__ = [
     "guarded",
     "hidden_marker",
     "is_hidden",
+    "journal_entry",
     "load_graph",
     "span",
     "text_summaries",

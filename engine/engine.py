@@ -71,10 +71,11 @@ from engine.storage.audit import AuditNote
 from engine.storage.database import Statement, Write, check_home_database
 from engine.storage.store import Store, open_storage
 from engine.storage.threads import Threads
+from engine.storage.tokens import token_scopes
 from engine.subscription import EventBus, Subscription
 from engine.tools import CATALOGUE, ToolSpec, validate_args
 from engine.tools.ledger import Ledger
-from engine.views import ApprovalView, ThreadView
+from engine.views import ApprovalView, ThreadView, TokenView
 from engine.watcher import Watcher
 
 
@@ -309,6 +310,8 @@ class Engine(Reader):
         has no messages (checked against its input schema before anything is written).
         """
         task = task.strip()
+        if "\x00" in task:
+            raise HitlError("the task contains a NUL character (U+0000); remove it")
         if graph is not None:
             spec = ""
             shown = task or compact(input, 200)
@@ -480,6 +483,22 @@ class Engine(Reader):
 
     async def lease_holder(self, thread_id: str) -> tuple[str, int] | None:
         return await self._store.leases.holder(thread_id)
+
+    # --- tokens --------------------------------------------------------------
+
+    async def create_token(
+        self, operator: str, scopes: Sequence[str] = ("read", "decide")
+    ) -> tuple[TokenView, str]:
+        """A bearer token for the HTTP API, bound to ``operator`` (normalised and checked
+        as every operator name is): (the token, its secret). The secret is not kept, only
+        its hash: this is the one time it can be shown."""
+        return await self._store.tokens.create(
+            operator_name(operator), token_scopes(scopes), self.operator
+        )
+
+    async def revoke_token(self, ref: str) -> TokenView:
+        """Revokes a token by its id (or a unique prefix): refused from its next request."""
+        return await self._store.tokens.revoke(ref, self.operator)
 
     # --- policy --------------------------------------------------------------
 

@@ -34,7 +34,14 @@ class InvalidDecision(HitlError):
 
 
 class InvalidArguments(InvalidDecision):
-    """Edited arguments fail the tool's argument schema; nothing was changed."""
+    """Edited arguments fail the tool's argument schema; nothing was changed.
+
+    ``problems``: each way they fail it ("path: message"), for a caller that shows them
+    one by one (the HTTP API's 422); empty when the message is all there is to say."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class PolicyError(HitlError):

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any, NamedTuple
 
 from engine.events import EVENT_TYPES, CallDenied, Event, MessageAdded
-from engine.views import ApprovalView, HistoryEntry, ThreadView
+from engine.views import ApprovalView, HistoryEntry, JournalEntry, ThreadView
 
 _IN_COLUMNS = frozenset({"seq", "at"})
 """Base fields the row keeps in columns; ``thread_id`` is a column too, and in the body
@@ -46,6 +46,13 @@ def encode(event: Event) -> EventRecord:
         key = f"denied:{event.tool_call_id}"
     body = {name: _plain(getattr(event, name)) for name in _BODY_FIELDS[type(event)]}
     return EventRecord(event.KIND, key, body)
+
+
+def journal_entry(event: Event) -> JournalEntry:
+    """``event`` as its journal row reads back (``Reader.journal_after``): a live event
+    and a replayed one look the same to whoever receives them."""
+    record = encode(event)
+    return JournalEntry(event.seq, event.at, event.thread_id, record.kind, record.body)
 
 
 _LATER_FIELDS = frozenset(

@@ -31,4 +31,6 @@ def check_schema(schema: Mapping[str, Any], args: Any, what: str = "the argument
     """Raises InvalidArguments naming each field of ``args`` that fails ``schema``
     (``what``: the subject and its verb, "the answer is")."""
     if problems := schema_problems(schema, args):
-        raise InvalidArguments(f"{what} invalid: {'; '.join(problems)}; nothing changed")
+        raise InvalidArguments(
+            f"{what} invalid: {'; '.join(problems)}; nothing changed", problems
+        )

@@ -18,7 +18,15 @@ from engine.storage.outbox import Notification, OutboxStatus
 from engine.storage.postgres import open_postgres
 from engine.storage.schema import check_readable, existing_tables, schema_version
 from engine.storage.store import Store, database_name
-from engine.views import ApprovalView, HistoryEntry, LedgerEntry, ThreadStatus, ThreadView
+from engine.views import (
+    ApprovalView,
+    HistoryEntry,
+    JournalEntry,
+    LedgerEntry,
+    ThreadStatus,
+    ThreadView,
+    TokenView,
+)
 
 
 class Reader:
@@ -108,6 +116,22 @@ class Reader:
 
     async def verify_audit(self) -> Verification:
         return await self._audit.verify()
+
+    async def journal_after(self, seq: int, limit: int = 1000) -> list[JournalEntry]:
+        """Every event after ``seq`` (of every thread), oldest first, at most ``limit``."""
+        return await self._store.journal.after(seq, limit)
+
+    async def journal_last_seq(self) -> int:
+        """The id of the latest journaled event: where "from now on" starts."""
+        return await self._store.journal.last_seq()
+
+    async def tokens(self) -> list[TokenView]:
+        """Every bearer token of the home, revoked ones too; never their secrets."""
+        return await self._store.tokens.all()
+
+    async def token_holder(self, secret: str) -> TokenView | None:
+        """The active token a bearer secret belongs to; None for a wrong or revoked one."""
+        return await self._store.tokens.holder(secret)
 
 
 def _database(home: Home) -> contextlib.AbstractAsyncContextManager[Database]:

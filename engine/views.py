@@ -197,6 +197,18 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One event as the journal holds it, whichever process wrote it: what an HTTP
+    client receives (its ``seq`` is the event's id, to resume from)."""
+
+    seq: int
+    at: float
+    thread_id: str | None
+    kind: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerEntry:
     """A row the demo money and data tools wrote: proof of what ran."""
 
@@ -206,3 +218,27 @@ class LedgerEntry:
     kind: str
     body: dict[str, Any]
     at: float
+
+
+TokenScope = Literal["read", "start", "decide"]
+"""What a bearer token lets its holder do over HTTP: ``read`` threads, approvals, the
+policy, the audit log and events; ``start`` threads; ``decide`` approvals."""
+
+TOKEN_SCOPES: tuple[TokenScope, ...] = ("read", "start", "decide")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    """A bearer token as listed: never its secret, which is shown once, when it is made."""
+
+    id: str
+    operator: str
+    """Whom every decision made with it is recorded as: four-eyes counts people by this."""
+    scopes: tuple[TokenScope, ...]
+    created_at: float
+    created_by: str
+    revoked_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

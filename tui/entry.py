@@ -26,10 +26,19 @@ def _open_console(args: argparse.Namespace) -> int:
     return run_console(args)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from api.server import run
+    except ImportError as error:
+        print(f"hitl: the HTTP API could not start ({error})", file=sys.stderr)
+        return 1
+    return run(args)
+
+
 def main() -> int:
     import os
 
     os.umask(0o077)  # what hitl writes (database, outbox, exports) is its owner's alone
     from engine.cli import main as cli_main
 
-    return cli_main(console=_open_console)
+    return cli_main(console=_open_console, serve=_serve)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from engine import listing
-from engine.cli import checking, deciding, notifying, reading
+from engine.cli import checking, deciding, notifying, reading, tokens
 from engine.cli.arguments import json_object
 from engine.cli.freeze import freeze_import_garbage
 from engine.cli.output import report
@@ -33,9 +33,14 @@ if TYPE_CHECKING:  # the options module imports pydantic, which listings never n
 ConsoleRunner = Callable[[argparse.Namespace], int]
 
 
-def main(argv: Sequence[str] | None = None, *, console: ConsoleRunner | None = None) -> int:
-    """Runs one command. ``console`` opens the console: the engine knows nothing of it,
-    so the ``hitl`` entry point (in ``tui``) passes it in."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    console: ConsoleRunner | None = None,
+    serve: ConsoleRunner | None = None,
+) -> int:
+    """Runs one command. ``console`` opens the console, ``serve`` the HTTP API: the
+    engine knows nothing of either, so the ``hitl`` entry point passes them in."""
     args = build_parser().parse_args(argv)
     if getattr(args, "durability", None):
         # Where the engine reads its default: so the flag reaches the console's engine too.
@@ -45,6 +50,14 @@ def main(argv: Sequence[str] | None = None, *, console: ConsoleRunner | None = N
             print("hitl: the console is not installed; use the subcommands", file=sys.stderr)
             return 1
         return console(args)
+    if args.command == "serve":
+        if serve is None:
+            print(
+                "hitl: the HTTP API is not installed (pip install 'hitl-console[serve]')",
+                file=sys.stderr,
+            )
+            return 1
+        return serve(args)
     try:
         return asyncio.run(_dispatch(args))
     except HitlError as error:
@@ -65,6 +78,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         if args.policy_command == "check":
             return await checking.check_policy(home, args)
         return await checking.explain_policy(home, args)
+    if args.command == "token":
+        return await tokens.tokens(home, args)
     if args.command == "notify":
         return await notifying.notify(home, args)
     server = _server(args)

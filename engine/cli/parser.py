@@ -182,6 +182,33 @@ def build_parser() -> argparse.ArgumentParser:
     notify.add_parser(
         "test", help="send a test notification to every configured target", parents=[anywhere]
     )
+    p = command("serve", "serve the HTTP API (and run the threads) in this process")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    p.add_argument("--tls-cert", metavar="FILE", help="TLS certificate (PEM)")
+    p.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
+    p.add_argument(
+        "--insecure", action="store_true", help="allow a non-loopback --host without TLS"
+    )
+    p.add_argument(
+        "--run-slots", type=int, metavar="N", help="threads run at once (default: the engine's, 4)"
+    )
+    model_flags(p)
+    p = command("token", "create, list or revoke the HTTP API's bearer tokens")
+    token = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    create = token.add_parser(
+        "create",
+        help="a token bound to --operator NAME (required); its secret is shown once",
+        parents=[anywhere],
+    )
+    create.add_argument(
+        "--scope", default="read,decide", help="read, start, decide (default: read,decide)"
+    )
+    create.add_argument("--json", action="store_true", help="print JSON")
+    listed = token.add_parser("list", help="every token, never its secret", parents=[anywhere])
+    listed.add_argument("--json", action="store_true", help="print JSON")
+    revoke = token.add_parser("revoke", help="refuse a token from now on", parents=[anywhere])
+    revoke.add_argument("token", metavar="ID")
     p = command("console", "open the console (the default command)")
     p.add_argument("--demo", type=int, default=0, metavar="N", help="start N demo tasks")
     p.add_argument(

@@ -155,6 +155,8 @@ class AuditLog:
         where: list[str] = ["1 = 1"]
         params: list[object] = []
         for column, value in (("thread_id", thread_id), ("tool", tool), ("operator", operator)):
+            if value is not None and "\x00" in value:  # nothing recorded has one (and
+                return []  # PostgreSQL refuses to compare with it)
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)

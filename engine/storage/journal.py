@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.storage.database import Database, Write, fetchone
 from engine.storage.snapshots import SNAPSHOT, Snapshot, unseen_by
-from engine.views import HistoryEntry
+from engine.views import HistoryEntry, JournalEntry
 
 TAIL_LIMIT = 5000
 """The most rows one look at the journal reads; the rest wait for the next look."""
@@ -109,6 +109,22 @@ class Journal:
         row = await fetchone(self.db, "SELECT COALESCE(MAX(seq), 0) FROM hitl_journal")
         assert row is not None  # an aggregate always has its row
         return TailCursor(int(row[0]))
+
+    async def after(self, seq: int, limit: int = 1000) -> list[JournalEntry]:
+        """Every event after ``seq``, of every thread and process, in seq order, at most
+        ``limit`` (a replay for a client that reconnects)."""
+        rows = await self.db.fetchall(
+            "SELECT seq, at, thread_id, kind, body FROM hitl_journal WHERE seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [JournalEntry(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    async def last_seq(self) -> int:
+        """The highest seq written so far (0 for an empty journal)."""
+        row = await fetchone(self.db, "SELECT COALESCE(MAX(seq), 0) FROM hitl_journal")
+        assert row is not None  # an aggregate always has its row
+        return int(row[0])
 
     async def history(self, thread_id: str) -> list[HistoryEntry]:
         rows = await self.db.fetchall(

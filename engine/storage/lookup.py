@@ -34,6 +34,8 @@ async def find_by_prefix(
     starts with it and is the only one that does. The first column must be the id."""
     if not ref.strip():
         raise naming.error(naming.needed)
+    if "\x00" in ref:  # no id has one, and PostgreSQL refuses the query outright
+        raise naming.error(naming.missing.format(ref=ref))
     rows = await db.fetchall(
         f"{select} WHERE {id_column} = ? OR {id_column} LIKE ? ESCAPE '\\' "
         f"ORDER BY {id_column} = ? DESC LIMIT 3",

@@ -167,6 +167,17 @@ CREATE TABLE IF NOT EXISTS hitl_outbox (
     last_error TEXT,
     created_at REAL NOT NULL,
     sent_at REAL
+)
+""",
+    "hitl_tokens": """
+CREATE TABLE IF NOT EXISTS hitl_tokens (
+    id TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL UNIQUE,
+    operator TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at REAL
 )""",
 }
 """The engine's tables, by name: what a home at ``SCHEMA_VERSION`` has."""
@@ -240,9 +251,13 @@ MIGRATIONS: Sequence[Migration] = (
         "journal rows record their transaction on PostgreSQL, to be tailed in commit order",
         [AddColumn("hitl_journal", "xid", "XID8", dialect="postgres")],
     ),
-    # Version 6 is the HTTP API's tokens table (branch i-api15); if it is not merged,
-    # 5 goes straight to 7. A migration that only adds a table needs no steps: the
-    # schema's CREATE ... IF NOT EXISTS script runs before any migration.
+    Migration(
+        6,
+        "bearer tokens bind HTTP API callers to operators (hitl_tokens; created by ddl)",
+        [],
+    ),
+    # A migration that only adds a table needs no steps: the schema's CREATE ... IF
+    # NOT EXISTS script runs before any migration.
     Migration(7, "an outbox of notifications, written with their events", []),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

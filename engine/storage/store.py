@@ -33,6 +33,7 @@ from engine.storage.postgres import open_postgres
 from engine.storage.schema import migrate
 from engine.storage.sqlite_file import Durability
 from engine.storage.threads import Threads
+from engine.storage.tokens import Tokens
 from engine.storage.verdicts import Verdicts
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class Store:
         self.policies = Policies(db)
         self.audit = AuditLog(db)
         self.outbox = Outbox(db, origin)
+        self.tokens = Tokens(db)
 
     async def commit(
         self,

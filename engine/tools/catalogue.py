@@ -103,11 +103,13 @@ def validate_args(spec: ToolSpec, args: Mapping[str, Any]) -> dict[str, Any]:
     try:
         model = spec.args_model.model_validate(dict(args))
     except ValidationError as error:
-        problems = "; ".join(
+        problems = [
             f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
             for e in error.errors()
-        )
-        raise InvalidArguments(f"arguments for {spec.name} are invalid: {problems}") from None
+        ]
+        raise InvalidArguments(
+            f"arguments for {spec.name} are invalid: {'; '.join(problems)}", problems
+        ) from None
     return model.model_dump(mode="json")
 
 
