@@ -49,11 +49,13 @@ class QueueFilter:
         words: list[str] = []
         for word in text.casefold().split():
             key, colon, value = word.partition(":")
-            if colon and key in ("tier", "is") and value:
+            if colon and key in ("tier", "is", "tool", "thread") and not value:
+                continue  # being typed: "tool:" alone narrows nothing yet
+            if colon and key in ("tier", "is"):
                 tiers |= _tiers_named(value)
-            elif colon and key == "tool" and value:
+            elif colon and key == "tool":
                 tools.append(value)
-            elif colon and key == "thread" and value:
+            elif colon and key == "thread":
                 threads.append(value)
             else:
                 words.append(word)

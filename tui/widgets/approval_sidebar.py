@@ -151,11 +151,10 @@ class ApprovalSidebar(RowList[ApprovalView]):
     # --- the queue's filter and order ------------------------------------------
 
     def set_queue_filter(self, text: str) -> None:
-        """Shows only the cards ``text`` matches (:class:`tui.queue.QueueFilter`); marks on
-        cards it hides are dropped, so a bulk decision never includes a card not shown."""
+        """Shows only the cards ``text`` matches (:class:`tui.queue.QueueFilter`). Marks on
+        cards it hides stay, but a bulk decision covers only the marked cards shown."""
         self.queue_filter = QueueFilter.parse(text)
         self.refilter()
-        self.unmark([key for key in self.marked if key not in self.visible_keys])
         self._retitle()
 
     def action_cycle_order(self) -> None:
@@ -177,8 +176,10 @@ class ApprovalSidebar(RowList[ApprovalView]):
         if self.order != "oldest":
             title += f" · {_ORDER_WORDS[self.order]}"
         if self.marked:
+            shown = len(self.marked_in_order())
+            hidden = f", {len(self.marked) - shown} hidden" if shown < len(self.marked) else ""
             keys = f"{key_of('approve_marked')} approve, {key_of('reject_marked')} reject"
-            title += f" · {len(self.marked)} marked ({keys})"
+            title += f" · {shown} marked{hidden} ({keys})"
         return title
 
     def _retitle(self) -> None:
@@ -246,7 +247,7 @@ class ApprovalSidebar(RowList[ApprovalView]):
             self.post_message(self.FilterCleared())
 
     def marked_in_order(self) -> tuple[str, ...]:
-        """The marked cards, in the order the list shows them."""
+        """The marked cards the list shows, in its order: what a bulk decision covers."""
         return tuple(key for key in self.visible_keys if key in self.marked)
 
     def _request_bulk(self, kind: BulkKind) -> None:
