@@ -149,6 +149,9 @@ class BulkFlow:
     def begin(self, kind: BulkKind, approval_ids: Iterable[str]) -> None:
         """Plans the decision, asks once, and sends it when the person confirms."""
         app = self.app
+        if app.engine is None:  # before asking: the marks stay for when it is open
+            app.notify("The engine is not open yet; the marks stay.", severity="warning")
+            return
         plan = BulkPlan.of(kind, approval_ids, app.live.pending)
         if not plan.calls:
             app.notify(

@@ -62,7 +62,7 @@ class ConfirmBulk(ModalScreen[str | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(
-                    f"{verb.capitalize()} {len(self.calls)}",
+                    f"{verb.capitalize()} {len(self.calls)} in a moment",  # until it arms
                     id="confirm",
                     variant="error" if verb == "reject" else "warning",
                     disabled=True,
@@ -86,7 +86,9 @@ class ConfirmBulk(ModalScreen[str | None]):
         self.set_timer(self.arm_seconds, self._arm)
 
     def _arm(self) -> None:
-        self.query_one("#confirm", Button).disabled = False
+        button = self.query_one("#confirm", Button)
+        button.label = f"Yes, {self.headline.split(' ', 1)[0]} {len(self.calls)}"
+        button.disabled = False
 
     @property
     def armed(self) -> bool:

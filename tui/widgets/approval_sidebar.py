@@ -178,7 +178,7 @@ class ApprovalSidebar(RowList[ApprovalView]):
         if self.marked:
             shown = len(self.marked_in_order())
             hidden = f", {len(self.marked) - shown} hidden" if shown < len(self.marked) else ""
-            keys = f"{key_of('approve_marked')} approve, {key_of('reject_marked')} reject"
+            keys = f"{_short(key_of('approve_marked'))} {_short(key_of('reject_marked'))}"
             title += f" · {shown} marked{hidden} ({keys})"
         return title
 
@@ -383,6 +383,11 @@ class ApprovalSidebar(RowList[ApprovalView]):
 
 
 _ORDER_WORDS: dict[QueueOrder, str] = {"oldest": "oldest first", "urgent": "expiring first"}
+
+
+def _short(key: str) -> str:
+    """``ctrl+a`` as a terminal writes it, ``^a``: the title is narrow."""
+    return key.replace("ctrl+", "^")
 
 
 def _named(row: ApprovalView) -> str:
