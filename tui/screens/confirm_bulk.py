@@ -83,7 +83,10 @@ class ConfirmBulk(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#reason" if self.ask_reason else "#cancel").focus()
-        self.set_timer(self.arm_seconds, self._arm)
+        if self.arm_seconds > 0:
+            self.set_timer(self.arm_seconds, self._arm)
+        else:  # Textual's timers divide by their interval
+            self._arm()
 
     def _arm(self) -> None:
         button = self.query_one("#confirm", Button)
