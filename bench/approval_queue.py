@@ -93,7 +93,11 @@ async def measure(home: Path, approvals: int, presses: int) -> tuple[list[float]
             step: list[float] = []
             for _ in range(presses):
                 before = app.sidebar.cursor
-                expect(lambda b=before: app.sidebar.cursor not in (None, b))
+
+                def moved(before: str | None = before) -> bool:
+                    return app.sidebar.cursor not in (None, before)
+
+                expect(moved)
                 pressed = time.perf_counter()
                 await pilot.press("a")
                 at = await until_painted()
