@@ -73,3 +73,9 @@ def test_the_second_approval_of_a_high_risk_call_is_not_counted_as_waiting() -> 
     second = approval("t2", created_at=1.0, tier="high", received=1, approvers=("bob",))
     plan = BulkPlan.of("approve", ["t2"], {"t2": second})
     assert plan.headline() == "approve 1 call — highest tier: high"
+
+
+def test_a_tier_the_console_cannot_place_counts_as_high_not_harmless() -> None:
+    odd = approval("x1", created_at=1.0, tier="critical")
+    plan = BulkPlan.of("approve", ["e1", "x1"], {"e1": EMAIL, "x1": odd})
+    assert plan.highest_tier == "critical"
