@@ -27,6 +27,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/approval_queue.py
 	$(BIN)/python bench/foreign.py
 	$(BIN)/python bench/adoption.py
 	$(BIN)/python bench/remote.py
@@ -37,6 +38,7 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python bench/engine.py --quick
 	$(BIN)/python bench/console.py --quick
+	$(BIN)/python bench/approval_queue.py --quick
 	$(BIN)/python bench/foreign.py --quick
 	$(BIN)/python bench/adoption.py --quick
 	$(BIN)/python bench/remote.py --quick

@@ -22,6 +22,7 @@ from textual.widgets import ContentSwitcher, Footer
 
 from engine import FourEyes, HitlError
 from engine.events import Event, SourceReachable, SourceUnreachable
+from tui.bulk import BulkFlow
 from tui.commands import ActionCommands, ApprovalCommands, PaletteHost, ThreadCommands
 from tui.decide import DecisionFlow
 from tui.demo import demo_tasks
@@ -40,6 +41,7 @@ from tui.stories import ThreadStories
 from tui.story import expiring_notice, item_of
 from tui.widgets.approval_detail import ApprovalDetail
 from tui.widgets.approval_sidebar import ApprovalSidebar
+from tui.widgets.queue_filter import QueueFilter
 from tui.widgets.status_header import StatusHeader
 from tui.widgets.thread_filter import ThreadFilter
 from tui.widgets.thread_grid import ThreadGrid
@@ -77,6 +79,7 @@ class HitlApp(App[int]):
         self.engine: Engine | None = None
         self._counting_dead = False
         self.decisions = DecisionFlow(self)
+        self.bulk = BulkFlow(self)
         self.stories = ThreadStories(self)
         self._open_engine = open_engine
         self._read_home = read_home
@@ -101,6 +104,7 @@ class HitlApp(App[int]):
                 yield ThreadPane(self.clock, show_ids=s.show_ids, id="pane")
                 yield ThreadGrid(self.clock, size=s.grid_size, show_ids=s.show_ids, id="grid")
             with Vertical(id="approvals-column"):
+                yield QueueFilter(id="queue-filter")
                 yield ApprovalSidebar(
                     self.clock,
                     show_ids=s.show_ids,
@@ -140,7 +144,8 @@ class HitlApp(App[int]):
         return self.query_one("#center", ContentSwitcher).current == "grid"
 
     def on_mount(self) -> None:
-        self.sidebar.border_title = "Pending approvals"
+        self.sidebar.thread_title = self._thread_title
+        self.sidebar.border_title = self.sidebar.title()
         self.detail.border_title = "Call"
         self._title_threads()
         self.grid.border_title = "Grid"
@@ -356,6 +361,15 @@ class HitlApp(App[int]):
         """A decision was sent: the next waiting call comes under the cursor at once."""
         self.sidebar.advance_past(approval_id)
 
+    def _thread_title(self, thread_id: str) -> str:
+        thread = self.live.threads.get(thread_id)
+        return thread.title if thread else ""
+
+    def sent_in_bulk(self, approval_ids: tuple[str, ...]) -> None:
+        """A bulk decision was confirmed: the cursor leaves its calls, their marks go."""
+        self.sidebar.advance_past(*approval_ids)
+        self.sidebar.unmark(approval_ids)
+
     def _title_threads(self) -> None:
         self.thread_list.border_title = self.thread_list.title(len(self.live.threads))
         self.regions.fit_threads(max((len(t.title) for t in self.live.threads.values()), default=0))
@@ -400,8 +414,26 @@ class HitlApp(App[int]):
             return
         self.action_decide(message.kind, message.approval_id)
 
+    def on_approval_sidebar_bulk_requested(self, message: ApprovalSidebar.BulkRequested) -> None:
+        self.bulk.begin(message.kind, message.approval_ids)
+
+    def on_approval_sidebar_filter_requested(self) -> None:
+        box = self.query_one("#queue-filter", QueueFilter)
+        box.add_class("-shown")
+        box.focus()
+
+    def on_approval_sidebar_filter_cleared(self) -> None:
+        box = self.query_one("#queue-filter", QueueFilter)
+        box.value = ""
+        box.remove_class("-shown")
+
+    def on_queue_filter_done(self) -> None:
+        self.sidebar.focus()
+
     def on_input_changed(self, event: ThreadFilter.Changed) -> None:
-        if isinstance(event.input, ThreadFilter):
+        if isinstance(event.input, QueueFilter):
+            self.sidebar.set_queue_filter(event.value)
+        elif isinstance(event.input, ThreadFilter):
             status, text = parse_filter(event.value)
             self.thread_list.set_filter(status or self.thread_list.status_filter, text)
             self._title_threads()
@@ -510,6 +542,25 @@ class HitlApp(App[int]):
         if self.sidebar.select(approval_id):
             self.sidebar.focus()
             self._follow_approval()
+
+    def action_next_waiting(self) -> None:
+        self._next_call(high=False)
+
+    def action_next_high(self) -> None:
+        self._next_call(high=True)
+
+    def _next_call(self, *, high: bool) -> None:
+        """From anywhere: the approvals get focus, with the next waiting (high-risk) call
+        under the cursor and its thread in the pane."""
+        key = self.sidebar.next_waiting(high=high)
+        if key is None:
+            what = "high-risk call" if high else "call"
+            hidden = " the filter shows" if self.sidebar.queue_filter else ""
+            self.notify(f"No {what} is waiting{hidden}.", timeout=4)
+            return
+        self.sidebar.focus()
+        self.sidebar.move_to(key)
+        self._follow_approval()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -7,7 +7,7 @@ Hits come from the app's live state. Titles read "group: verb …"; each hit run
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import NamedTuple, Protocol, cast
 
@@ -15,6 +15,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.keys import KEYS, display_key
 from tui.live import STATUSES, LiveState
+from tui.widgets.approval_sidebar import ApprovalSidebar
 from tui.widgets.thread_list import ThreadList
 
 
@@ -27,6 +28,9 @@ class PaletteHost(Protocol):
 
     @property
     def thread_list(self) -> ThreadList: ...
+
+    @property
+    def sidebar(self) -> ApprovalSidebar: ...
 
     async def run_action(self, action: str) -> bool: ...
 
@@ -77,16 +81,18 @@ class _Commands(Provider):
 class ActionCommands(_Commands):
     def commands(self) -> Iterable[PaletteCommand]:
         app = self.console
+        where: dict[str, Callable[[str], Awaitable[object]]] = {
+            "app": app.run_action,
+            "threads": app.thread_list.run_action,
+            "approvals": app.sidebar.run_action,
+        }
         for spec in KEYS:
-            if spec.palette and spec.scope in ("app", "threads"):
+            if spec.palette and spec.scope in where:
                 yield PaletteCommand(
                     spec.title or f"action: {spec.description.lower()}",
                     f"key {display_key(spec.key)}",
-                    # "threads" keys live on the thread list; run them where they live.
-                    partial(
-                        (app.thread_list if spec.scope == "threads" else app).run_action,
-                        spec.action,
-                    ),
+                    # A list's keys live on the list; run them where they live.
+                    partial(where[spec.scope], spec.action),
                 )
         yield PaletteCommand(
             "filter: all threads", "clear the status filter", partial(app.action_status_filter, "")

@@ -35,10 +35,73 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("show_audit", "A", "Audit", "app", title="audit: whole home"),
     KeySpec("help", "question_mark", "Help", "app"),
     KeySpec("quit", "q", "Quit", "app"),
-    KeySpec("approve", "a", "Approve", "approvals", palette=False),
-    KeySpec("reject", "r", "Reject", "approvals", palette=False),
-    KeySpec("edit", "e", "Edit", "approvals", palette=False),
-    KeySpec("respond", "s", "Respond", "approvals", palette=False),
+    KeySpec(
+        "next_waiting", "w", "Next call", "app", show=False, title="approvals: next waiting call"
+    ),
+    KeySpec(
+        "next_high",
+        "W",
+        "Next high-risk",
+        "app",
+        show=False,
+        title="approvals: next high-risk call",
+    ),
+    KeySpec("approve", "a", "Approve", "approvals", title="approve: the call under the cursor"),
+    KeySpec("reject", "r", "Reject", "approvals", title="reject: the call under the cursor"),
+    KeySpec("edit", "e", "Edit", "approvals", title="edit: the call under the cursor"),
+    KeySpec("respond", "s", "Respond", "approvals", title="respond: the call under the cursor"),
+    KeySpec(
+        "toggle_mark", "space", "Mark", "approvals", title="marks: mark the call under the cursor"
+    ),
+    KeySpec(
+        "mark_range",
+        "shift+space,V",
+        "Mark range",
+        "approvals",
+        show=False,
+        title="marks: mark from the last marked call to the cursor",
+    ),
+    KeySpec(
+        "mark_shown",
+        "asterisk",
+        "Mark all",
+        "approvals",
+        show=False,
+        title="marks: mark every call shown (all the filter matches)",
+    ),
+    KeySpec(
+        "approve_marked",
+        "ctrl+a",
+        "Approve marked",
+        "approvals",
+        show=False,  # the list's title names it while something is marked
+        title="approve: the marked calls",
+    ),
+    KeySpec(
+        "reject_marked",
+        "ctrl+r",
+        "Reject marked",
+        "approvals",
+        show=False,
+        title="reject: the marked calls",
+    ),
+    KeySpec(
+        "clear_marks",
+        "escape",
+        "Unmark / clear filter",
+        "approvals",
+        show=False,
+        title="marks: clear the marks (then the approvals filter)",
+    ),
+    KeySpec("filter_queue", "slash", "Filter", "approvals", title="approvals: filter"),
+    KeySpec(
+        "cycle_order",
+        "o",
+        "Oldest / expiring first",
+        "approvals",
+        show=False,
+        title="approvals: oldest or expiring first",
+    ),
     KeySpec("cycle_status", "f", "Status filter", "threads"),
     KeySpec("retry", "R", "Retry failed", "threads", palette=False),
     KeySpec("audit_thread", "u", "Audit thread", "threads", palette=False),
@@ -82,5 +145,5 @@ def key_of(action: str) -> str:
 
 
 def display_key(key: str) -> str:
-    names = {"slash": "/", "question_mark": "?", "escape": "esc"}
+    names = {"slash": "/", "question_mark": "?", "escape": "esc", "asterisk": "*"}
     return " / ".join(names.get(k, k) for k in key.split(","))

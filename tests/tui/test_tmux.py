@@ -133,3 +133,51 @@ def test_a_narrow_terminal_shows_one_region_at_a_time(tmux_session: str, home: H
     assert "Pending approvals" in shown and "1 Threads" not in shown
     keys(tmux_session, "q")
     wait_for_screen(tmux_session, "CONSOLE-EXIT-0")
+
+
+def test_bulk_approve_in_the_real_console(tmux_session: str, home: Home) -> None:
+    """Space marks two of three cards, ctrl+a asks once, Tab Enter sends: two emails go,
+    the unmarked call still waits."""
+    where = ["--home", str(home.path)]
+    if home.database_url:
+        where += ["--database", home.database_url]
+    for n in (1, 2, 3):
+        subprocess.run(
+            [str(HITL), *where, "run", f"email the note {n} to person{n}@company.com"],
+            check=True,
+            capture_output=True,
+        )
+    command = (
+        f"env -u COLUMNS -u LINES {HITL} {shlex.join(where)} --operator carol console;"
+        " echo CONSOLE-EXIT-$?; sleep 30"
+    )
+    subprocess.run(
+        ["tmux", "new", "-d", "-s", tmux_session, "-x", "160", "-y", "45", command], check=True
+    )
+    subprocess.run(["tmux", "set-option", "-t", tmux_session, "window-size", "manual"], check=False)
+    subprocess.run(
+        ["tmux", "resize-window", "-t", tmux_session, "-x", "160", "-y", "45"], check=False
+    )
+    wait_for_screen(tmux_session, "3 pending approvals")
+    deadline = time.monotonic() + 20  # painted from the home's rows; decisions need the engine
+    while "opening the engine" in screen(tmux_session) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    keys(tmux_session, "Tab", "Tab")  # threads -> thread pane -> approvals
+    wait_for_screen(tmux_session, "space Mark")
+    keys(tmux_session, "Home", "Space", "Space")  # the first two cards
+    wait_for_screen(tmux_session, "2 marked")
+    keys(tmux_session, "C-a")
+    wait_for_screen(tmux_session, "Approve 2 calls — highest tier: medium?")
+    wait_for_screen(tmux_session, "Yes, approve 2")  # armed
+    keys(tmux_session, "Tab", "Enter")
+    wait_for_screen(tmux_session, "1 pending approval")
+    wait_for_screen(tmux_session, "✓ 2 done")  # the emails are sent after the decisions
+    assert len(list(home.outbox.glob("*.eml"))) == 2
+    done = subprocess.run(
+        [str(HITL), *where, "pending"], check=True, capture_output=True, text=True
+    )
+    assert "Note 3" in done.stdout
+    assert "Note 1" not in done.stdout and "Note 2" not in done.stdout
+
+    keys(tmux_session, "q")  # one call still waits: the console asks first
+    wait_for_screen(tmux_session, "pending")

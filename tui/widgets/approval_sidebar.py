@@ -1,7 +1,9 @@
 """Every pending approval across threads, oldest first, with decision keys.
 
 A new approval is added where its age puts it (at the bottom: oldest first), so it never
-moves the cursor or takes focus. A card turns decided only when the engine says so
+moves the cursor or takes focus. The queue can be filtered (tier, tool, thread, words) and
+ordered by urgency (:mod:`tui.queue`); cards can be marked (space, a range, every card
+shown) to be decided together (:mod:`tui.bulk`). A card turns decided only when the engine says so
 (:meth:`ApprovalSidebar.upsert` with a decided approval): its glyph (✓ ✎ ✗ ↩ ⏱) takes the
 place of the tier marker, and who did what the place of the arguments; the app removes it
 after a moment.
@@ -10,7 +12,7 @@ after a moment.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar, Literal
 
 from rich.text import Text
@@ -19,11 +21,13 @@ from textual.message import Message
 from engine import ApprovalView, age, call_summaries
 from tui.calls import decided_glyph, who_did_what
 from tui.clock import Clock, SystemClock
-from tui.keys import bindings
+from tui.keys import bindings, display_key, key_of
+from tui.queue import ORDERS, QueueFilter, QueueOrder, order_key, tier_rank
 from tui.widgets.row_list import Apart, RowList, padded
 from tui.widgets.thread_list import STATUS_GLYPH
 
 DecisionKind = Literal["approve", "reject", "edit", "respond"]
+BulkKind = Literal["approve", "reject"]
 
 
 class ApprovalSidebar(RowList[ApprovalView]):
@@ -41,6 +45,7 @@ class ApprovalSidebar(RowList[ApprovalView]):
         "approval-sidebar--decided",
         "approval-sidebar--unknown",
         "approval-sidebar--expiring",
+        "approval-sidebar--marked",
     }
 
     ROW_HEIGHT = 2
@@ -53,6 +58,20 @@ class ApprovalSidebar(RowList[ApprovalView]):
             super().__init__()
             self.approval_id = approval_id
             self.kind = kind
+
+    class BulkRequested(Message):
+        """The person asked to decide every marked card at once (the app confirms)."""
+
+        def __init__(self, kind: BulkKind, approval_ids: tuple[str, ...]) -> None:
+            super().__init__()
+            self.kind = kind
+            self.approval_ids = approval_ids
+
+    class FilterRequested(Message):
+        """The person asked to type a filter over the queue (the app shows the box)."""
+
+    class FilterCleared(Message):
+        """Escape cleared the queue's filter (the app empties and hides the box)."""
 
     class ApprovalSelected(Message):
         """The cursor is on another card (or on none): by the person, or because the card
@@ -86,6 +105,14 @@ class ApprovalSidebar(RowList[ApprovalView]):
         self._arrived: dict[str, float] = {}
         """When each card came onto this list (monotonic): how long the person has had to
         see it."""
+        self.marked: set[str] = set()
+        """Cards marked to be decided together; a card leaving the list leaves it."""
+        self._anchor: str | None = None
+        """The last card marked: a range runs from it to the cursor."""
+        self.queue_filter = QueueFilter()
+        self.order: QueueOrder = "oldest"
+        self.thread_title: Callable[[str], str] = lambda thread_id: ""
+        """The title of a thread (the app sets it): the filter matches it too."""
 
     @property
     def pending_count(self) -> int:
@@ -98,18 +125,164 @@ class ApprovalSidebar(RowList[ApprovalView]):
         for row in kept:
             self._arrived.setdefault(row.id, now)
         super().upsert(kept)
+        self.unmark([row.id for row in kept if row.status != "pending"])
+        self._retitle()
 
     def discard(self, keys: Iterable[str]) -> None:
         keys = list(keys)
         for key in keys:
             self._arrived.pop(key, None)
+        self.unmark(keys)
         super().discard(keys)
 
     def key_of(self, row: ApprovalView) -> str:
         return row.id
 
     def sort_key(self, row: ApprovalView) -> Hashable:
-        return (row.created_at, row.thread_id, row.tool_call_id)
+        return order_key(row, self.order)
+
+    def shows(self, row: ApprovalView) -> bool:
+        return not self.queue_filter or self.queue_filter.matches(
+            row, self.thread_title(row.thread_id)
+        )
+
+    def empty_text(self) -> str:
+        if self.queue_filter:
+            return "no call matches (esc clears)"
+        return self.EMPTY_TEXT
+
+    # --- the queue's filter and order ------------------------------------------
+
+    def set_queue_filter(self, text: str) -> None:
+        """Shows only the cards ``text`` matches (:class:`tui.queue.QueueFilter`). Marks on
+        cards it hides stay, but a bulk decision covers only the marked cards shown."""
+        self.queue_filter = QueueFilter.parse(text)
+        self.refilter()
+        self._retitle()
+
+    def action_cycle_order(self) -> None:
+        self.order = ORDERS[(ORDERS.index(self.order) + 1) % len(ORDERS)]
+        self.resort()
+        self._retitle()
+        self.notify(f"Approvals: {_ORDER_WORDS[self.order]}.", timeout=3)
+
+    def action_filter_queue(self) -> None:
+        self.post_message(self.FilterRequested())
+
+    def title(self) -> str:
+        """The border title: how many cards are shown (of how many), the filter, the
+        order when not the usual one, and how many are marked."""
+        title = "Pending approvals"
+        if self.queue_filter:
+            shown = sum(1 for key in self.visible_keys if self._pending(key))
+            title += f" {shown}/{self.pending_count} · “{self.queue_filter.text}”"
+        if self.order != "oldest":
+            title += f" · {_ORDER_WORDS[self.order]}"
+        if self.marked:
+            shown = len(self.marked_in_order())
+            hidden = f", {len(self.marked) - shown} hidden" if shown < len(self.marked) else ""
+            keys = f"{_short(key_of('approve_marked'))} {_short(key_of('reject_marked'))}"
+            title += f" · {shown} marked{hidden} ({keys})"
+        return title
+
+    def _retitle(self) -> None:
+        self.border_title = self.title()
+
+    def _pending(self, key: str) -> bool:
+        row = self.get(key)
+        return row is not None and row.status == "pending"
+
+    # --- marks -------------------------------------------------------------------
+
+    def unmark(self, keys: Iterable[str]) -> None:
+        gone = self.marked.intersection(keys)
+        if gone:
+            self.marked -= gone
+            if self._anchor in gone:
+                self._anchor = None
+            self._retitle()
+            self.refresh()
+
+    def _mark(self, keys: Iterable[str]) -> None:
+        self.marked.update(key for key in keys if self._pending(key))
+        self._retitle()
+        self.refresh()
+
+    def action_toggle_mark(self) -> None:
+        """Marks (or unmarks) the card under the cursor, and moves on to the next."""
+        key = self.cursor
+        if key is None or not self._pending(key):
+            self.app.bell()
+            return
+        if key in self.marked:
+            self.unmark([key])
+        else:
+            self._mark([key])
+            self._anchor = key
+        self._step(1)
+
+    def action_mark_range(self) -> None:
+        """Marks every card shown from the last one marked to the cursor, both included."""
+        keys = self.visible_keys
+        if self.cursor not in keys:
+            self.app.bell()
+            return
+        end = keys.index(self.cursor)
+        start = keys.index(self._anchor) if self._anchor in keys else end
+        low, high = sorted((start, end))
+        self._mark(keys[low : high + 1])
+        self._anchor = self.cursor
+
+    def action_mark_shown(self) -> None:
+        """Marks every waiting card the filter shows; if all are marked, unmarks them."""
+        shown = [key for key in self.visible_keys if self._pending(key)]
+        if shown and self.marked.issuperset(shown):
+            self.unmark(shown)
+        else:
+            self._mark(shown)
+
+    def action_clear_marks(self) -> None:
+        """Escape: drops the marks first; with none, the filter."""
+        if self.marked:
+            self.unmark(list(self.marked))
+        elif self.queue_filter:
+            self.set_queue_filter("")
+            self.post_message(self.FilterCleared())
+
+    def marked_in_order(self) -> tuple[str, ...]:
+        """The marked cards the list shows, in its order: what a bulk decision covers."""
+        return tuple(key for key in self.visible_keys if key in self.marked)
+
+    def _request_bulk(self, kind: BulkKind) -> None:
+        marked = self.marked_in_order()
+        if not marked:
+            self.notify(
+                "Nothing is marked: space marks the card under the cursor, "
+                f"{display_key('asterisk')} every card shown.",
+                severity="warning",
+            )
+            return
+        self.post_message(self.BulkRequested(kind, marked))
+
+    def action_approve_marked(self) -> None:
+        self._request_bulk("approve")
+
+    def action_reject_marked(self) -> None:
+        self._request_bulk("reject")
+
+    # --- next calls -----------------------------------------------------------------
+
+    def next_waiting(self, *, high: bool = False) -> str | None:
+        """The next waiting card shown after the cursor (wrapping round), high-risk or
+        above only with ``high``; the cursor's own card only when it is the only one."""
+        keys = self.visible_keys
+        at = keys.index(self.cursor) if self.cursor in keys else -1
+        for key in [*keys[at + 1 :], *keys[: at + 1]]:
+            row = self.get(key)
+            if row is not None and row.status == "pending":
+                if not high or tier_rank(row.tier) >= tier_rank("high"):
+                    return key
+        return None
 
     def row_text(self, row: ApprovalView, line: int, width: int) -> Text:
         decided = self.get_component_rich_style("approval-sidebar--decided")
@@ -125,6 +298,9 @@ class ApprovalSidebar(RowList[ApprovalView]):
             return Text.assemble((f"{decided_glyph(row)} ", decided), (_named(row), tool_style))
         tier_style = self.get_component_rich_style(f"approval-sidebar--{row.tier}")
         marker = STATUS_GLYPH["unknown"] if row.kind == "outcome_unknown" else "●"
+        if row.id in self.marked:  # a glyph, not only a colour: it reads in monochrome
+            marker = "■"
+            tier_style += self.get_component_rich_style("approval-sidebar--marked")
         right = f"{row.received}/{row.required} {self.clock.age(row.created_at):>4}"
         base, _, action = row.id.partition("-")  # a batched review's cards: abcd1234-0, -1
         ident = f"{base[:4]}{'-' + action if action else ''} " if self.show_ids else ""
@@ -145,17 +321,19 @@ class ApprovalSidebar(RowList[ApprovalView]):
             text.stylize(self.get_component_rich_style("approval-sidebar--unknown"))
         return text
 
-    def advance_past(self, approval_id: str) -> None:
-        """After a person decided ``approval_id``: the cursor goes to the next waiting
-        card at once (below it, else above), so the next key decides the next call, never
-        the one just decided (which lingers a moment, out from under the cursor)."""
-        if self.cursor != approval_id:
+    def advance_past(self, *approval_ids: str) -> None:
+        """After a person decided ``approval_ids`` (one, or a bulk decision's set): when
+        the cursor is on one of them it goes to the next waiting card not among them at
+        once (below it, else above), so the next key decides the next call, never one
+        just decided (which lingers a moment, out from under the cursor)."""
+        if self.cursor is None or self.cursor not in approval_ids:
             return  # the person has moved on already
+        sent = set(approval_ids)
         keys = self.visible_keys
-        at = keys.index(approval_id) if approval_id in keys else 0
+        at = keys.index(self.cursor) if self.cursor in keys else 0
         for key in [*keys[at + 1 :], *reversed(keys[:at])]:
             row = self.get(key)
-            if row is not None and row.status == "pending":
+            if row is not None and row.status == "pending" and key not in sent:
                 self.move_to(key)
                 # A card that came a moment ago has not been seen: the next key waits.
                 fresh_until = self._arrived.get(key, 0.0) + self.settle_seconds
@@ -208,6 +386,14 @@ class ApprovalSidebar(RowList[ApprovalView]):
 
     def action_respond(self) -> None:
         self._request("respond")
+
+
+_ORDER_WORDS: dict[QueueOrder, str] = {"oldest": "oldest first", "urgent": "expiring first"}
+
+
+def _short(key: str) -> str:
+    """``ctrl+a`` as a terminal writes it, ``^a``: the title is narrow."""
+    return key.replace("ctrl+", "^")
 
 
 def _named(row: ApprovalView) -> str:

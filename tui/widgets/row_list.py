@@ -140,6 +140,11 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
         self._order = [item for item in self._order if item[1] not in gone]
         self._relayout()
 
+    def resort(self) -> None:
+        """Call after the order (whatever :meth:`sort_key` reads) changed."""
+        self._order = sorted((self.sort_key(row), key) for key, row in self._rows.items())
+        self._relayout()
+
     def refilter(self) -> None:
         """Call after the filter (whatever :meth:`shows` reads) changed."""
         self._relayout()
