@@ -14,7 +14,7 @@ import ipaddress
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -80,6 +80,38 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def make_server(engine: Engine, tls_cert: str | None, tls_key: str | None) -> uvicorn.Server:
+    """uvicorn over ``make_app(engine)``, for ``hitl serve`` and ``hitl console --serve``."""
+    from api.app import make_app
+
+    config = uvicorn.Config(
+        make_app(engine),
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        log_level="warning",
+        lifespan="off",  # the engine is opened around the server, not by it
+        # Event streams never end by themselves: without a bound, a stop would wait
+        # for every subscriber to hang up.
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+    return _Server(config)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    engine: Engine, sock: socket.socket, tls_cert: str | None, tls_key: str | None
+) -> AsyncIterator[uvicorn.Server]:
+    """The API over an engine someone else owns, served on ``sock`` as a task of the
+    running loop until the block ends (``hitl console --serve``: the console's loop)."""
+    server = make_server(engine, tls_cert, tls_key)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        await task
+
+
 async def serve(args: argparse.Namespace) -> int:
     """Opens the home's engine and serves it until interrupted (ctrl-c, SIGTERM)."""
 
@@ -91,8 +123,6 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 async def _serve_on(sock: socket.socket, args: argparse.Namespace) -> int:
-    from api.app import make_app
-
     home = Home.resolve(args.home, args.database)
     graphs = [load_graph(spec) for spec in args.graph or ()]
     async with Engine.open(
@@ -107,17 +137,7 @@ async def _serve_on(sock: socket.socket, args: argparse.Namespace) -> int:
         **({"run_slots": args.run_slots} if args.run_slots is not None else {}),
     ) as engine:
         await engine.resume()  # threads left mid-run by a previous server
-        config = uvicorn.Config(
-            make_app(engine),
-            ssl_certfile=args.tls_cert,
-            ssl_keyfile=args.tls_key,
-            log_level="warning",
-            lifespan="off",  # the engine is opened around the server, not by it
-            # Event streams never end by themselves: without a bound, a stop would wait
-            # for every subscriber to hang up.
-            timeout_graceful_shutdown=GRACE_SECONDS,
-        )
-        server = _Server(config)
+        server = make_server(engine, args.tls_cert, args.tls_key)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, setattr, server, "should_exit", True)

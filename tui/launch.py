@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -115,18 +116,57 @@ def background_engine(args: argparse.Namespace) -> EngineOpener:
     )
 
 
+def serving_opener(
+    opener: EngineOpener,
+    sock: socket.socket,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+) -> EngineOpener:
+    """``hitl console --serve``: the engine ``opener`` opens, with the HTTP API served
+    over it on ``sock`` as a task of the console's own loop; the server stops (then
+    the engine closes) when the console quits. One engine, so a decision made over
+    HTTP is an event the console shows like its own."""
+    from api.server import serving
+
+    @contextlib.asynccontextmanager
+    async def open_engine() -> AsyncIterator[Engine]:
+        async with opener() as engine, serving(engine, sock, tls_cert, tls_key):
+            yield engine
+
+    return open_engine
+
+
+def _listen(args: argparse.Namespace) -> socket.socket | None:
+    """``--serve``'s socket, bound before any screen under ``hitl serve``'s rules (a
+    refusal is HitlError); None without ``--serve``."""
+    if not getattr(args, "serve", False):
+        return None
+    from api.server import check_bind, listening_socket
+
+    warning = check_bind(args.host, args.tls_cert, args.tls_key, args.insecure)
+    if warning:
+        print(warning, file=sys.stderr)
+    sock = listening_socket(args.host, args.port)
+    scheme = "https" if args.tls_cert else "http"
+    print(f"hitl: serving the API on {scheme}://{args.host}:{sock.getsockname()[1]}")
+    return sock
+
+
 def run_console(args: argparse.Namespace) -> int:
     """``hitl console``: the console on ``args.home``, with ``args.demo`` demo tasks."""
     home = Home.resolve(args.home, getattr(args, "database", None))
     settings = ConsoleSettings(demo=getattr(args, "demo", 0) or 0)
     try:
         graphs = [*server_graphs(args), *load_graphs(getattr(args, "graph", None))]
-    except HitlError as error:  # a graph that does not load: one line, before any screen
+        sock = _listen(args)
+    except HitlError as error:  # a graph that does not load, a refused bind: one line
         print(f"hitl: {error}", file=sys.stderr)
         return 1
-    app = console_app(
+    except ImportError as error:  # uvicorn and fastapi are the `serve` extra
+        print(f"hitl: --serve needs the HTTP API ({error})", file=sys.stderr)
+        return 1
+    opener = engine_opener(
         home,
-        settings,
         policy=getattr(args, "policy", None),
         imported=freeze_import_garbage,
         graphs=graphs,
@@ -136,5 +176,12 @@ def run_console(args: argparse.Namespace) -> int:
         api_key=getattr(args, "api_key", None),
         think_seconds=getattr(args, "think", 0.0),
     )
-    result = app.run()
+    if sock is not None:
+        opener = serving_opener(opener, sock, args.tls_cert, args.tls_key)
+    app = make_app(opener, settings, read_home=home_reader(home))
+    try:
+        result = app.run()
+    finally:
+        if sock is not None:
+            sock.close()
     return app.return_code or (result or 0)

@@ -183,13 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "test", help="send a test notification to every configured target", parents=[anywhere]
     )
     p = command("serve", "serve the HTTP API (and run the threads) in this process")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
-    p.add_argument("--tls-cert", metavar="FILE", help="TLS certificate (PEM)")
-    p.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
-    p.add_argument(
-        "--insecure", action="store_true", help="allow a non-loopback --host without TLS"
-    )
+    _bind_flags(p)
     p.add_argument(
         "--run-slots", type=int, metavar="N", help="threads run at once (default: the engine's, 4)"
     )
@@ -218,5 +212,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--web-host", default="127.0.0.1", help="--web: address (default: loopback)")
     p.add_argument("--web-port", type=int, default=8767, help="--web: port (default: 8767)")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the HTTP API too, over the console's engine (--host, --port, TLS as serve)",
+    )
+    _bind_flags(p)
     model_flags(p)
     return parser
+
+
+def _bind_flags(p: argparse.ArgumentParser) -> None:
+    """Where ``hitl serve`` and ``hitl console --serve`` listen, and the TLS they need."""
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    p.add_argument("--tls-cert", metavar="FILE", help="TLS certificate (PEM)")
+    p.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
+    p.add_argument(
+        "--insecure", action="store_true", help="allow a non-loopback --host without TLS"
+    )

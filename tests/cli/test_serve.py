@@ -86,3 +86,13 @@ def test_hitl_serve_decides_as_the_token_and_stops_on_sigterm(home: Home) -> Non
         assert server.wait(timeout=60) == 0
     shown = json.loads(hitl(home, "show", pending["thread_id"], "--json").stdout)
     assert [a["decided_by"] for a in shown["approvals"]] == ["dana"]
+
+
+def test_console_serve_keeps_serves_bind_rules_and_says_so_before_any_screen(
+    home: Home,
+) -> None:
+    refused = hitl(home, "console", "--serve", "--host", "0.0.0.0", ok=False)
+    one_error_line(refused, "--host 0.0.0.0 is reachable from other machines", "--insecure")
+    half = hitl(home, "console", "--serve", "--host", "10.1.2.3", "--tls-key", "k.pem", ok=False)
+    one_error_line(half, "both --tls-cert and --tls-key")
+    assert not home.path.exists()  # refused before a home was made
