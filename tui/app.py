@@ -22,6 +22,7 @@ from textual.widgets import ContentSwitcher, Footer
 
 from engine import FourEyes, HitlError
 from engine.events import Event, SourceReachable, SourceUnreachable
+from tui.attention import Attention
 from tui.bulk import BulkFlow
 from tui.commands import ActionCommands, ApprovalCommands, PaletteHost, ThreadCommands
 from tui.decide import DecisionFlow
@@ -86,6 +87,7 @@ class HitlApp(App[int]):
         self._engine_stack = AsyncExitStack()
         self._select_when_listed: str | None = None
         self.regions = RegionLayout(self)
+        self.attention = Attention(self, settings.bell_tiers, self.TITLE)
 
     # --- layout --------------------------------------------------------------
 
@@ -293,8 +295,11 @@ class HitlApp(App[int]):
             thread = self.live.threads.get(approval.thread_id)
             notice = expiring_notice(approval, thread.title if thread else None, self.clock)
             self.notify(notice, title="approval expiring", severity="warning", timeout=15)
+        arrived = [a for a in changes.approvals.values() if a.status == "pending"]
+        self.attention.call_for([*arrived, *changes.expiring])
 
     def _show_changes(self, changes: Changes) -> None:
+        self.attention.show_pending(len(self.live.pending))
         if changes.threads:
             self.thread_list.upsert(changes.threads.values())
             self._title_threads()

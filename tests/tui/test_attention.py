@@ -1,0 +1,34 @@
+"""Attention: a new approval of a ringing tier rings the terminal bell, and the title
+says how many calls wait, so a person in another window knows to come back."""
+
+from __future__ import annotations
+
+from engine.engine import Engine
+
+from .helpers import EMAIL, TRANSFER, running_console, wait_until
+
+
+async def test_a_new_approval_rings_by_tier_and_the_title_counts_pending(
+    engine: Engine,
+) -> None:
+    async with running_console(engine, bell_tiers=("high",)) as (app, pilot):
+        assert app.title == "hitl"
+        rang: list[None] = []
+        app.bell = lambda: rang.append(None)  # type: ignore[method-assign]  # headless: silent
+        await engine.start(EMAIL)  # medium: not a ringing tier here
+        await wait_until(pilot, lambda: app.sidebar.pending_count == 1, "the email's card")
+        assert app.title == "hitl · 1 pending"
+        assert rang == []
+        await engine.start(TRANSFER)  # high
+        await wait_until(pilot, lambda: app.sidebar.pending_count == 2, "the transfer's card")
+        assert app.title == "hitl · 2 pending"
+        assert len(rang) == 1
+
+
+async def test_by_default_medium_rings_too(engine: Engine) -> None:
+    async with running_console(engine) as (app, pilot):
+        rang: list[None] = []
+        app.bell = lambda: rang.append(None)  # type: ignore[method-assign]
+        await engine.start(EMAIL)
+        await wait_until(pilot, lambda: rang, "the bell for a medium-risk email")
+        assert app.title == "hitl · 1 pending"
