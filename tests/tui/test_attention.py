@@ -1,11 +1,14 @@
-"""Attention: a new approval of a ringing tier rings the terminal bell, and the title
-says how many calls wait, so a person in another window knows to come back."""
+"""Attention and copying: a new approval of a ringing tier rings the terminal bell, and the title
+says how many calls wait, so a person in another window knows to come back;
+`y` / `Y` copy a call's id or arguments."""
 
 from __future__ import annotations
 
+import json
+
 from engine.engine import Engine
 
-from .helpers import EMAIL, TRANSFER, running_console, wait_until
+from .helpers import EMAIL, TRANSFER, paused, running_console, wait_for_notice, wait_until
 
 
 async def test_a_new_approval_rings_by_tier_and_the_title_counts_pending(
@@ -32,3 +35,20 @@ async def test_by_default_medium_rings_too(engine: Engine) -> None:
         await engine.start(EMAIL)
         await wait_until(pilot, lambda: rang, "the bell for a medium-risk email")
         assert app.title == "hitl · 1 pending"
+
+
+async def test_y_copies_the_id_and_shift_y_the_arguments_of_the_call(engine: Engine) -> None:
+    await paused(engine, EMAIL)
+    async with running_console(engine) as (app, pilot):
+        await wait_until(pilot, lambda: app.sidebar.pending_count == 1, "the email's card")
+        app.sidebar.focus()
+        await wait_until(pilot, lambda: app.sidebar.cursor_row is not None, "a card selected")
+        row = app.sidebar.cursor_row
+        assert row is not None
+        await pilot.press("y")
+        assert app.clipboard == row.id
+        await wait_for_notice(pilot, app, "the copied notice", row.id, title="copied")
+        await pilot.press("Y")
+        assert json.loads(app.clipboard) == row.args
+        assert row.args["to"] == "boss@company.com"
+        await wait_for_notice(pilot, app, "the arguments notice", "arguments of send_email")
