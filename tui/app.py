@@ -525,6 +525,14 @@ class HitlApp(App[int]):
         self.query_one("#center", ContentSwitcher).current = "grid" if to_grid else "pane"
         self.stories.toggle_grid(to_grid)
 
+    def action_zoom(self) -> None:
+        """The focused panel fills the screen; again, it goes back to its place."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+        elif self.focused is None or not screen.maximize(self.focused):
+            self.bell()
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", ThreadFilter)
         box.add_class("-shown")

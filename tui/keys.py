@@ -33,6 +33,9 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("filter", "slash", "Filter", "app"),
     KeySpec("show_policy", "p", "Policy", "app", title="policy: show"),
     KeySpec("show_audit", "A", "Audit", "app", title="audit: whole home"),
+    KeySpec(
+        "zoom", "z", "Zoom", "app", show=False, title="view: zoom the focused panel (again: back)"
+    ),
     KeySpec("help", "question_mark", "Help", "app"),
     KeySpec("quit", "q", "Quit", "app"),
     KeySpec(

@@ -52,3 +52,21 @@ async def test_y_copies_the_id_and_shift_y_the_arguments_of_the_call(engine: Eng
         assert json.loads(app.clipboard) == row.args
         assert row.args["to"] == "boss@company.com"
         await wait_for_notice(pilot, app, "the arguments notice", "arguments of send_email")
+
+
+async def test_z_zooms_the_focused_panel_to_the_whole_screen_and_back(engine: Engine) -> None:
+    await paused(engine, EMAIL)
+    async with running_console(engine) as (app, pilot):
+        await wait_until(pilot, lambda: app.sidebar.pending_count == 1, "the email's card")
+        app.sidebar.focus()
+        await pilot.pause()
+        narrow = app.sidebar.region.width
+        await pilot.press("z")
+        await wait_until(pilot, lambda: app.sidebar.region.width > narrow, "the zoomed list")
+        assert app.screen.maximized is app.sidebar
+        assert not app.thread_list.region  # the others are out of sight
+        assert app.focused is app.sidebar  # decision keys still work on it
+        await pilot.press("z")
+        await wait_until(pilot, lambda: app.sidebar.region.width == narrow, "the list back")
+        assert app.screen.maximized is None
+        assert app.thread_list.region
