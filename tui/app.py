@@ -21,7 +21,7 @@ from textual.events import DescendantFocus
 from textual.widgets import ContentSwitcher, Footer
 
 from engine import FourEyes, HitlError
-from engine.events import Event, SourceReachable, SourceUnreachable
+from engine.events import ApprovalRequested, Event, SourceReachable, SourceUnreachable
 from tui.attention import Attention
 from tui.bulk import BulkFlow
 from tui.commands import ActionCommands, ApprovalCommands, PaletteHost, ThreadCommands
@@ -295,7 +295,8 @@ class HitlApp(App[int]):
             thread = self.live.threads.get(approval.thread_id)
             notice = expiring_notice(approval, thread.title if thread else None, self.clock)
             self.notify(notice, title="approval expiring", severity="warning", timeout=15)
-        arrived = [a for a in changes.approvals.values() if a.status == "pending"]
+        asked = {e.approval.id for e in batch if isinstance(e, ApprovalRequested)}
+        arrived = [a for a in changes.approvals.values() if a.id in asked and a.status == "pending"]
         self.attention.call_for([*arrived, *changes.expiring])
 
     def _show_changes(self, changes: Changes) -> None:
