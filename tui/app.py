@@ -21,7 +21,8 @@ from textual.events import DescendantFocus
 from textual.widgets import ContentSwitcher, Footer
 
 from engine import FourEyes, HitlError
-from engine.events import Event, SourceReachable, SourceUnreachable
+from engine.events import ApprovalRequested, Event, SourceReachable, SourceUnreachable
+from tui.attention import Attention
 from tui.bulk import BulkFlow
 from tui.commands import ActionCommands, ApprovalCommands, PaletteHost, ThreadCommands
 from tui.decide import DecisionFlow
@@ -86,6 +87,7 @@ class HitlApp(App[int]):
         self._engine_stack = AsyncExitStack()
         self._select_when_listed: str | None = None
         self.regions = RegionLayout(self)
+        self.attention = Attention(self, settings.bell_tiers, self.TITLE)
 
     # --- layout --------------------------------------------------------------
 
@@ -293,8 +295,12 @@ class HitlApp(App[int]):
             thread = self.live.threads.get(approval.thread_id)
             notice = expiring_notice(approval, thread.title if thread else None, self.clock)
             self.notify(notice, title="approval expiring", severity="warning", timeout=15)
+        asked = {e.approval.id for e in batch if isinstance(e, ApprovalRequested)}
+        arrived = [a for a in changes.approvals.values() if a.id in asked and a.status == "pending"]
+        self.attention.call_for([*arrived, *changes.expiring])
 
     def _show_changes(self, changes: Changes) -> None:
+        self.attention.show_pending(len(self.live.pending))
         if changes.threads:
             self.thread_list.upsert(changes.threads.values())
             self._title_threads()
@@ -519,6 +525,14 @@ class HitlApp(App[int]):
         to_grid = not self.grid_shown
         self.query_one("#center", ContentSwitcher).current = "grid" if to_grid else "pane"
         self.stories.toggle_grid(to_grid)
+
+    def action_zoom(self) -> None:
+        """The focused panel fills the screen; again, it goes back to its place."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+        elif self.focused is None or not screen.maximize(self.focused):
+            self.bell()
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", ThreadFilter)

@@ -33,6 +33,9 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("filter", "slash", "Filter", "app"),
     KeySpec("show_policy", "p", "Policy", "app", title="policy: show"),
     KeySpec("show_audit", "A", "Audit", "app", title="audit: whole home"),
+    KeySpec(
+        "zoom", "z", "Zoom", "app", show=False, title="view: zoom the focused panel (again: back)"
+    ),
     KeySpec("help", "question_mark", "Help", "app"),
     KeySpec("quit", "q", "Quit", "app"),
     KeySpec(
@@ -101,6 +104,15 @@ KEYS: tuple[KeySpec, ...] = (
         "approvals",
         show=False,
         title="approvals: oldest or expiring first",
+    ),
+    KeySpec("copy_id", "y", "Copy id", "approvals", show=False, title="copy: the id of the call"),
+    KeySpec(
+        "copy_args",
+        "Y",
+        "Copy arguments",
+        "approvals",
+        show=False,
+        title="copy: the arguments of the call (JSON)",
     ),
     KeySpec("cycle_status", "f", "Status filter", "threads"),
     KeySpec("retry", "R", "Retry failed", "threads", palette=False),

@@ -54,5 +54,9 @@ class ConsoleSettings:
     outbox_seconds: float = 5.0
     """How often the header re-counts dead notifications (any process's)."""
 
+    bell_tiers: tuple[str, ...] = ("medium", "high")
+    """A new approval, or one about to expire, of these tiers rings the terminal bell;
+    empty means never."""
+
     cursor_blink: bool = True
     """Blink text cursors; snapshot tests turn it off so pictures are stable."""

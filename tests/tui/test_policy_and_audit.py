@@ -191,16 +191,19 @@ async def test_four_eyes_refuses_the_same_operator_twice(home: Home) -> None:
 async def test_an_expiring_approval_warns_then_shows_expired(home: Home) -> None:
     policy = DEFAULT_POLICY_TOML.replace(
         '[tiers.medium]\napprovals = 1\nexpires_after = "24h"\nwarn_before = "10m"',
-        '[tiers.medium]\napprovals = 1\nexpires_after = "1.5s"\nwarn_before = "1.4s"',
+        '[tiers.medium]\napprovals = 1\nexpires_after = "2.5s"\nwarn_before = "1.5s"',
     )
-    assert 'expires_after = "1.5s"' in policy
+    assert 'expires_after = "2.5s"' in policy
     async with _engine_with_policy(home, policy) as engine:
         async with running_console(engine, notifications=True) as (app, pilot):
             await wait_until(pilot, lambda: app.engine is not None, "the engine")
+            rang: list[None] = []
+            app.bell = lambda: rang.append(None)  # type: ignore[method-assign]  # headless
             app._start_thread(EMAIL)
             await wait_for_notice(
                 pilot, app, "the expiry warning", "send_email in “", severity="warning"
             )
+            assert len(rang) == 2  # the bell: once when it came, once when it warned
             await wait_until(
                 pilot, lambda: "send_email expired by policy" in app.pane.story_text, "the expiry"
             )

@@ -11,6 +11,7 @@ after a moment.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar, Literal
@@ -386,6 +387,21 @@ class ApprovalSidebar(RowList[ApprovalView]):
 
     def action_respond(self) -> None:
         self._request("respond")
+
+    def action_copy_id(self) -> None:
+        if (row := self.cursor_row) is None:
+            self.app.bell()
+            return
+        self.app.copy_to_clipboard(row.id)
+        self.notify(f"Copied the id of {row.tool or 'the interrupt'}: {row.id}", title="copied")
+
+    def action_copy_args(self) -> None:
+        """The arguments as JSON (as the editor shows them), pasteable into ``hitl edit``."""
+        if (row := self.cursor_row) is None:
+            self.app.bell()
+            return
+        self.app.copy_to_clipboard(json.dumps(row.args, indent=2, ensure_ascii=False))
+        self.notify(f"Copied the arguments of {row.tool or 'the interrupt'}.", title="copied")
 
 
 _ORDER_WORDS: dict[QueueOrder, str] = {"oldest": "oldest first", "urgent": "expiring first"}
