@@ -15,7 +15,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from pydantic import SecretStr
 
@@ -114,6 +114,19 @@ class EngineOptionsDict(TypedDict, total=False):
 
 
 OPTION_NAMES = tuple(f.name for f in dataclasses.fields(EngineOptions))
+
+
+def one_job(**options: Unpack[EngineOptionsDict]) -> EngineOptionsDict:
+    """``options`` for a command that opens the engine for one job and closes it (a
+    token, a sync with an Agent Server): the cross-process duties (the journal tail,
+    expiry, stranded decisions) stay with the long-running processes."""
+    return {
+        **options,
+        "follow_journal": False,
+        "warn_expiring": False,
+        "expire_on_time": False,
+        "apply_stranded_decisions": False,
+    }
 
 
 def engine_options(options: Mapping[str, Any]) -> EngineOptions:

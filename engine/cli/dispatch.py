@@ -172,6 +172,7 @@ async def _sync(home: Home, args: argparse.Namespace, server: AgentServer) -> No
     if listing_sync.unchanged(home, server, newest):
         return  # nothing changed there since the home took its threads in
     from engine.engine import Engine
+    from engine.options import one_job
     from engine.remote.graph import served_graph
 
     freeze_import_garbage()
@@ -180,11 +181,7 @@ async def _sync(home: Home, args: argparse.Namespace, server: AgentServer) -> No
         home,
         policy=args.policy,
         graphs=graphs,
-        operator=args.operator,
-        follow_journal=False,
-        warn_expiring=False,
-        expire_on_time=False,
-        apply_stranded_decisions=False,
+        **one_job(operator=args.operator),
     ) as engine:
         await engine.wait()  # the policy's own decisions are sent before it closes
     served = graphs[0].served

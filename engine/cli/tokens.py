@@ -37,16 +37,13 @@ async def tokens(home: Home, args: argparse.Namespace) -> int:
     if args.token_command == "create" and not args.operator:
         raise HitlError("`hitl token create` needs --operator NAME: whom the token decides as")
     from engine.engine import Engine
+    from engine.options import one_job
 
     async with Engine.open(
         home,
         policy=args.policy,
         create=False,
-        operator=args.operator,
-        follow_journal=False,
-        warn_expiring=False,
-        expire_on_time=False,
-        apply_stranded_decisions=False,
+        **one_job(operator=args.operator),
     ) as engine:
         if args.token_command == "revoke":
             print(f"revoked {_line(await engine.revoke_token(args.token))}")
