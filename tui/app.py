@@ -411,13 +411,6 @@ class HitlApp(App[int]):
     def on_approval_sidebar_decision_requested(
         self, message: ApprovalSidebar.DecisionRequested
     ) -> None:
-        if not card_in_view(self.sidebar):
-            self.notify(
-                "That call is not on screen: nothing was decided. Show it first "
-                "(tab to the approvals, or a wider terminal).",
-                severity="warning",
-            )
-            return
         self.action_decide(message.kind, message.approval_id)
 
     def on_approval_sidebar_bulk_requested(self, message: ApprovalSidebar.BulkRequested) -> None:
@@ -451,6 +444,16 @@ class HitlApp(App[int]):
     # --- actions (keys and the palette run these) ------------------------------
 
     def action_decide(self, kind: str, approval_id: str) -> None:
+        """Every decision the console starts (a key, the palette) passes here: nothing is
+        decided that is not on screen under the cursor; such a call is shown instead."""
+        if self.sidebar.cursor != approval_id or not card_in_view(self.sidebar):
+            self.notify(
+                "That call is not on screen: nothing was decided. Show it first "
+                "(tab to the approvals, or a wider terminal).",
+                severity="warning",
+            )
+            self.action_open_approval(approval_id)
+            return
         self.decisions.begin(kind, approval_id)
 
     def action_new_thread(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.command import CommandList
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -154,3 +155,29 @@ async def test_a_narrow_footer_keeps_help_and_quit(engine: Engine) -> None:
         keys = {key.action: key for key in app.screen.query(FooterKey)}
         for action in ("help", "quit", "approve"):
             assert action in keys and drawn_whole(keys[action]), action
+
+
+async def test_the_palette_does_not_decide_a_call_that_is_not_on_screen(
+    engine: Engine, home: Home
+) -> None:
+    """`approve: <call>` from the palette at 80x24 while the threads are shown: the call
+    is brought on screen and nothing is decided until a key decides it there."""
+    await paused(engine, EMAIL)
+    [approval] = await engine.pending()
+    async with running_console(engine, notifications=True, size=SMALL) as (app, pilot):
+        await wait_until(pilot, lambda: app.sidebar.pending_count == 1, "the card")
+        app.thread_list.focus()
+        await pilot.pause()
+        assert not card_in_view(app.sidebar)  # the threads' tab is the one drawn
+        await pilot.press("ctrl+p", *f"approve: {approval.id}")
+        await wait_until(
+            pilot, lambda: app.screen.query_one(CommandList).option_count > 0, "palette hits"
+        )
+        await pilot.press("enter")
+        await wait_for_notice(pilot, app, "the refusal", "not on screen", severity="warning")
+        await wait_until(pilot, lambda: card_in_view(app.sidebar), "the call shown")
+        assert app.sidebar.cursor == approval.id
+        assert app.live.pending  # nothing was decided
+        await pilot.press("a")  # on screen now: the key decides it
+        await wait_until(pilot, lambda: not app.live.pending, "the call approved")
+    assert len(list(home.outbox.glob("*.eml"))) == 1
