@@ -171,7 +171,10 @@ class HitlApp(App[int]):
             super().action_focus_previous()
 
     def _tick(self) -> None:
-        """Live ages and time left: one repaint of the visible lines of each list."""
+        """Live ages and time left: one repaint of the visible lines of each list. Not
+        once the console is closing: its widgets go before its timers do."""
+        if not self.is_running:
+            return
         self.thread_list.refresh()
         self.sidebar.refresh()
         self.detail.tick()
@@ -316,7 +319,7 @@ class HitlApp(App[int]):
             decided = [a.id for a in changes.approvals.values() if a.status != "pending"]
             if decided:
                 self.set_timer(
-                    self.settings.decided_linger_seconds, lambda: self.sidebar.discard(decided)
+                    self.settings.decided_linger_seconds, lambda: self._drop_decided(decided)
                 )
             self.decisions.decided_elsewhere(changes.approvals.values())
         for thread_id, events in changes.stories.items():
@@ -331,6 +334,11 @@ class HitlApp(App[int]):
         if self.pane.thread is None:
             self.stories.show_something()
         self._show_detail()
+
+    def _drop_decided(self, approval_ids: list[str]) -> None:
+        """Decided cards leave after their moment; not once the console is closing."""
+        if self.is_running:
+            self.sidebar.discard(approval_ids)
 
     # --- what is shown: one selection ---------------------------------------------
 

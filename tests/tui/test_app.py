@@ -179,6 +179,23 @@ async def test_high_risk_takes_two_confirmed_approvals(engine: Engine) -> None:
     assert transfer.body["to_account"] == "acct-991"
 
 
+async def test_high_risk_without_an_arming_wait_is_armed_at_once(engine: Engine) -> None:
+    """``confirm_arm_seconds=0`` turns the wait off: the dialog opens armed, with no
+    countdown, and approving records the approval (it crashed on a zero timer)."""
+    await paused(engine, TRANSFER)
+    async with running_console(engine, confirm_arm_seconds=0) as (app, pilot):
+        await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
+        app.sidebar.focus()
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmHighRisk), "confirm")
+        await pilot.pause()
+        approve = app.screen.query_one("#approve", Button)
+        assert not approve.disabled
+        assert "Approve in" not in str(approve.label)
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: app.sidebar.rows[0].received == 1, "approval 1 of 2")
+
+
 async def test_new_thread_from_a_typed_task(engine: Engine) -> None:
     async with running_console(engine) as (app, pilot):
         await pilot.press("n")
@@ -269,6 +286,16 @@ async def test_quit_at_once_when_nothing_waits(engine: Engine) -> None:
     async with running_console(engine) as (app, pilot):
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running, "the console to close")
+
+
+async def test_closing_while_ages_tick_is_clean(engine: Engine) -> None:
+    """The live-age refresh stops with the console: a tick due while the screen is being
+    taken down used to look up the thread list after it was gone (NoMatches '#threads')."""
+    await paused(engine, EMAIL)
+    for _ in range(5):
+        async with running_console(engine, tick_seconds=0.001) as (app, pilot):
+            await wait_until(pilot, lambda: len(app.sidebar) == 1, "the approval card")
+        assert app._exception is None
 
 
 async def test_restart_shows_approvals_already_in_the_home(home: Home) -> None:

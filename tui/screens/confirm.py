@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Button, Footer, Label, Static
 
 from engine import ApprovalView
@@ -75,6 +76,10 @@ class ConfirmHighRisk(ModalScreen[bool]):
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
         self._armed_at = time.monotonic() + self.arm_seconds
+        self._countdown: Timer | None = None
+        if self.arm_seconds <= 0:  # no wait asked for: armed now (Textual's timers divide by it)
+            self._arm()
+            return
         self.set_timer(self.arm_seconds, self._arm)
         self._countdown = self.set_interval(COUNTDOWN_STEP, self._count_down)
 
@@ -92,7 +97,8 @@ class ConfirmHighRisk(ModalScreen[bool]):
             )
 
     def _arm(self) -> None:
-        self._countdown.stop()
+        if self._countdown is not None:
+            self._countdown.stop()
         button = self.query_one("#approve", Button)
         button.label = ARMED_LABEL
         button.disabled = False
