@@ -147,7 +147,7 @@ class HitlApp(App[int]):
 
     def on_mount(self) -> None:
         self.sidebar.thread_title = self._thread_title
-        self.sidebar.border_title = self.sidebar.title()
+        self.sidebar.set_title(self.sidebar.title())
         self.detail.border_title = "Call"
         self._title_threads()
         self.grid.border_title = "Grid"
@@ -385,7 +385,7 @@ class HitlApp(App[int]):
         self.sidebar.unmark(approval_ids)
 
     def _title_threads(self) -> None:
-        self.thread_list.border_title = self.thread_list.title(len(self.live.threads))
+        self.thread_list.set_title(self.thread_list.title(len(self.live.threads)))
         self.regions.fit_threads(max((len(t.title) for t in self.live.threads.values()), default=0))
 
     # --- a person's intent (messages up) ----------------------------------------

@@ -39,7 +39,9 @@ class Attention:
         title = title_of(self._base, pending)
         if self._app.title == title:
             return
-        self._app.title = title
+        # Quietly: assigning App.title repaints the whole screen (nothing on it shows the
+        # title), and with calls coming and going that was a full repaint every frame.
+        self._app.set_reactive(type(self._app).title, title)
         driver = self._app._driver
         if driver is not None and not self._app.is_headless:
             driver.write(f"\x1b]2;{title}\x07")  # OSC 2: the terminal window's title

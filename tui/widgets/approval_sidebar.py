@@ -187,7 +187,10 @@ class ApprovalSidebar(RowList[ApprovalView]):
         return title
 
     def _retitle(self) -> None:
-        self.border_title = self.title()
+        self.set_title(self.title())
+
+    def texts_moved(self, keys: tuple[str, ...]) -> bool:
+        return self._apart.moved(self, keys)
 
     def _pending(self, key: str) -> bool:
         row = self.get(key)

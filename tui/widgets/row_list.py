@@ -72,6 +72,9 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
         self._index: dict[str, int] = {}
         self.cursor: str | None = None
         """The key of the row under the cursor."""
+        self._title: str | None = None
+        self._base_style: Style | None = None
+        """The list's own style, kept until a style of it (or an ancestor) changes."""
         self.generation = 0
         """Counts changes to the rows or the filter: what is worked out from all rows
         together (how each row is told apart) is kept until it moves."""
@@ -124,12 +127,14 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
 
     def upsert(self, rows: Iterable[RowT]) -> None:
         """Adds or replaces rows; one call per batch of changes."""
+        changed = []
         for row in rows:
             key = self.key_of(row)
             if key not in self._rows:
                 bisect.insort(self._order, (self.sort_key(row), key))
             self._rows[key] = row
-        self._relayout()
+            changed.append(key)
+        self._relayout(changed)
 
     def discard(self, keys: Iterable[str]) -> None:
         gone = {key for key in keys if key in self._rows}
@@ -138,7 +143,7 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
         for key in gone:
             del self._rows[key]
         self._order = [item for item in self._order if item[1] not in gone]
-        self._relayout()
+        self._relayout(())
 
     def resort(self) -> None:
         """Call after the order (whatever :meth:`sort_key` reads) changed."""
@@ -149,7 +154,12 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
         """Call after the filter (whatever :meth:`shows` reads) changed."""
         self._relayout()
 
-    def _relayout(self) -> None:
+    def _relayout(self, changed: Iterable[str] | None = None) -> None:
+        """Works out the rows shown again, keeping the cursor where it was. Repaints
+        only the rows in ``changed`` when the rows on screen are the same ones as before
+        (a row changed, or came or went out of sight); all of it otherwise, or when
+        ``changed`` is None (the filter or the order moved)."""
+        window = self._window()
         self.generation += 1
         old_cursor = self.cursor
         old_index = self._index.get(old_cursor) if old_cursor else None
@@ -158,7 +168,7 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
             screen_offset = old_index * self.ROW_HEIGHT - round(self.scroll_y)
         self._visible = [key for _, key in self._order if self.shows(self._rows[key])]
         self._index = {key: i for i, key in enumerate(self._visible)}
-        self.virtual_size = Size(0, self._line_count())
+        self._size_lines()
         if old_cursor in self._index:
             new_index = self._index[old_cursor]
             if screen_offset is not None and new_index != old_index:
@@ -173,10 +183,53 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
         elif old_cursor is not None:
             self.cursor = None
             self.cursor_moved(None, by_person=False)
-        self.refresh()
+        shown = self._window()
+        if changed is None or shown != window or self.texts_moved(shown[1]):
+            self.refresh()
+        else:
+            for key in changed:
+                if (at := self._index.get(key)) is not None:
+                    self.refresh_lines(at * self.ROW_HEIGHT, self.ROW_HEIGHT)
+
+    def _window(self) -> tuple[int, tuple[str, ...]]:
+        """Where the list is scrolled to and the rows on screen there."""
+        top = round(self.scroll_y)
+        first = top // self.ROW_HEIGHT
+        count = self.size.height // self.ROW_HEIGHT + 2
+        return top, tuple(self._visible[first : first + count])
+
+    def set_title(self, title: str) -> None:
+        """The border title. Assigning Textual's ``border_title`` repaints the whole
+        list even when it is the same, so only a new one is assigned."""
+        if title != self._title:
+            self._title = title
+            self.border_title = title
+
+    def texts_moved(self, keys: tuple[str, ...]) -> bool:
+        """Whether the rows changed what ``keys`` (rows on screen) show, though they
+        did not change themselves (an :class:`Apart` cut): they are repainted then."""
+        return False
 
     def _line_count(self) -> int:
         return max(1, len(self._visible)) * self.ROW_HEIGHT
+
+    def _size_lines(self) -> None:
+        """The scrollable height follows the rows. Setting ``virtual_size`` lays out the
+        whole screen (and repaints every widget on it): needed only when the scrollbar
+        comes or goes; otherwise the size is set quietly and the scrollbar told."""
+        size = Size(0, self._line_count())
+        if size == self.virtual_size:
+            return
+        needs_bar = size.height > self.container_size.height
+        if not self.is_mounted or needs_bar != self.show_vertical_scrollbar:
+            self.virtual_size = size
+            return
+        self.set_reactive(RowList.virtual_size, size)
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.window_virtual_size = size.height
+            self.vertical_scrollbar.refresh()
+        if self.scroll_y > self.max_scroll_y:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     # --- cursor --------------------------------------------------------------
 
@@ -185,10 +238,18 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
         if key not in self._index:
             return False
         if key != self.cursor:
-            self.cursor = key
-            self._scroll_to_cursor()
-            self.refresh()
+            self._put_cursor(key)
         return True
+
+    def _put_cursor(self, key: str) -> None:
+        """Moves the cursor, scrolling it into view; repaints the two rows it left and
+        came to (a scroll repaints the rest)."""
+        left = self._index.get(self.cursor or "")
+        self.cursor = key
+        self._scroll_to_cursor()
+        for index in (left, self._index.get(key)):
+            if index is not None:
+                self.refresh_lines(index * self.ROW_HEIGHT, self.ROW_HEIGHT)
 
     def move_to(self, key: str) -> None:
         """Moves the cursor to ``key`` for the person, as a key press would."""
@@ -198,9 +259,7 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
     def _move_to(self, key: str, *, by_person: bool) -> None:
         if key == self.cursor:
             return
-        self.cursor = key
-        self._scroll_to_cursor()
-        self.refresh()
+        self._put_cursor(key)
         self.cursor_moved(key, by_person=by_person)
         if by_person:
             self.post_message(self.Highlighted(self, key))
@@ -254,9 +313,15 @@ class RowList(ScrollView, Generic[RowT], can_focus=True):
     def on_resize(self) -> None:
         self.virtual_size = Size(0, self._line_count())
 
+    def notify_style_update(self) -> None:
+        self._base_style = None
+        super().notify_style_update()
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        if self._base_style is None:  # worked out from every ancestor: ~1/3 of a line's cost
+            self._base_style = self.rich_style
+        base = self._base_style
         absolute = y + round(self.scroll_y)
         index, line = divmod(absolute, self.ROW_HEIGHT)
         if not self._visible:
@@ -298,6 +363,9 @@ class Apart:
         self._for: tuple[int, int] = (-1, -1)
         self._text: dict[str, str] = {}
         self._texts: tuple[int, tuple[str, ...]] = (-1, ())
+        self._whole: dict[str, tuple[Any, str]] = {}
+        """Each row's whole text, with the row it is of: 300 cards' arguments written
+        out again on every event cost more than drawing them."""
 
     def text(self, rows: RowList[Any], key: str, width: int) -> str | None:
         if self._for != (width, rows.generation):
@@ -305,11 +373,32 @@ class Apart:
             self._for = (width, rows.generation)
         return self._text.get(key)
 
+    def moved(self, rows: RowList[Any], keys: Iterable[str]) -> bool:
+        """Works the texts out again now, at the last width drawn: whether any of
+        ``keys`` reads differently than it did."""
+        width = self._for[0]
+        if width < 0:
+            return False
+        before = self._text
+        self._text = self._work_out(rows, width)
+        self._for = (width, rows.generation)
+        return self._text is not before and any(
+            before.get(key) != self._text.get(key) for key in keys
+        )
+
+    def _whole_of(self, key: str, row: Any) -> str:
+        kept = self._whole.get(key)
+        if kept is None or kept[0] is not row:
+            kept = self._whole[key] = (row, self.whole(row))
+        return kept[1]
+
     def _work_out(self, rows: RowList[Any], width: int) -> dict[str, str]:
         """Only when the texts shown changed: a status or a count changing (most
         events) leaves them as they were, and 300 alike rows cost ~25 ms to work out."""
         shown = {key: rows.get(key) for key in rows.visible_keys}
-        whole = {key: self.whole(row) for key, row in shown.items()}
+        if len(self._whole) > 2 * len(shown) + 100:  # rows that left: forget them
+            self._whole = {key: kept for key, kept in self._whole.items() if key in shown}
+        whole = {key: self._whole_of(key, row) for key, row in shown.items()}
         texts = (width, tuple(whole.values()))
         if texts == self._texts and self._text.keys() == whole.keys():
             return self._text

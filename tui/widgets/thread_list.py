@@ -104,6 +104,8 @@ class ThreadList(RowList[ThreadRow]):
             _title, lambda rows, width: text_summaries(list(map(_title, rows)), width)
         )
         """Each title, cut where it does not tell the thread from the others."""
+        self._retry_offered = False
+        """What the footer was last told: retry offered for the thread under the cursor."""
 
     def set_filter(self, status: ThreadStatus | None, text: str) -> None:
         self.status_filter, self.text_filter = status, text.lower()
@@ -167,19 +169,32 @@ class ThreadList(RowList[ThreadRow]):
         )
 
     def cursor_moved(self, key: str | None, *, by_person: bool) -> None:
-        self.refresh_bindings()
+        self._offer_retry()
         if key is not None and by_person:
             self.post_message(self.ThreadSelected(key))
 
     def upsert(self, rows: Iterable[ThreadRow]) -> None:
         super().upsert(rows)
-        self.refresh_bindings()  # the thread under the cursor may have failed, or recovered
+        self._offer_retry()  # the thread under the cursor may have failed, or recovered
+
+    def texts_moved(self, keys: tuple[str, ...]) -> bool:
+        return self._apart.moved(self, keys)
+
+    def _retry_possible(self) -> bool:
+        row = self.cursor_row
+        return row is not None and row.thread.status == "failed"
+
+    def _offer_retry(self) -> None:
+        """Tells the footer only when retry comes or goes: every refresh rebuilds the
+        whole footer (~25 ms), which on each batch of events made the keys wait."""
+        if self._retry_possible() != self._retry_offered:
+            self._retry_offered = not self._retry_offered
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Retry is offered (in the footer too) only on a failed thread."""
         if action == "retry":
-            row = self.cursor_row
-            return row is not None and row.thread.status == "failed"
+            return self._retry_possible()
         return True
 
     def action_cycle_status(self) -> None:
