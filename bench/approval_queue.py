@@ -59,7 +59,6 @@ async def measure(home: Path, approvals: int, presses: int) -> tuple[list[float]
         confirm_arm_seconds=0.0,
         settle_seconds=0.0,
         decided_linger_seconds=600.0,
-        tick_seconds=3600.0,  # a live-age tick during shutdown trips over removed widgets
     )
     async with Engine.open(Home(home), operator="bench") as engine:
         app = make_app(engine, settings)

@@ -290,6 +290,8 @@ async def stream_bench(seconds: float, rss_events: int) -> dict[str, Any]:
             events=probe.event_latency, j=j_keys, a=a_keys, waiting=app.sidebar.pending_count
         )
         probe.published.clear()
+        app.thread_list.focus()  # the pane stays on one thread: its story grows all along
+        await pilot.pause()
         out["rss"] = await rss_run(app, pilot, engine, stream, probe, rss_events)
         out["story_lines"] = len(app.pane.query("StoryLine"))
         out["j_after"], out["a_after"] = await keys_after(app, pilot, probe)

@@ -3,10 +3,10 @@
 A new approval is added where its age puts it (at the bottom: oldest first), so it never
 moves the cursor or takes focus. The queue can be filtered (tier, tool, thread, words) and
 ordered by urgency (:mod:`tui.queue`); cards can be marked (space, a range, every card
-shown) to be decided together (:mod:`tui.bulk`). A card turns decided only when the engine says so
-(:meth:`ApprovalSidebar.upsert` with a decided approval): its glyph (✓ ✎ ✗ ↩ ⏱) takes the
-place of the tier marker, and who did what the place of the arguments; the app removes it
-after a moment.
+shown) to be decided together (:mod:`tui.widgets.marked_cards`, :mod:`tui.bulk`). A card
+turns decided only when the engine says so (:meth:`ApprovalSidebar.upsert` with a decided
+approval): its glyph (✓ ✎ ✗ ↩ ⏱) takes the place of the tier marker, and who did what the
+place of the arguments; the app removes it after a moment.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tui.calls import decided_glyph, who_did_what
 from tui.clock import Clock, SystemClock
 from tui.keys import bindings, display_key, key_of
 from tui.queue import ORDERS, QueueFilter, QueueOrder, order_key, tier_rank
+from tui.widgets.marked_cards import MarkedCards
 from tui.widgets.row_list import Apart, RowList, padded
 from tui.widgets.thread_list import STATUS_GLYPH
 
@@ -31,7 +32,7 @@ DecisionKind = Literal["approve", "reject", "edit", "respond"]
 BulkKind = Literal["approve", "reject"]
 
 
-class ApprovalSidebar(RowList[ApprovalView]):
+class ApprovalSidebar(MarkedCards):
     """Pending approvals as two-line cards: tool, tier, approvals, age; then the arguments."""
 
     BINDINGS: ClassVar = [*RowList.BINDINGS, *bindings("approvals")]
@@ -106,10 +107,6 @@ class ApprovalSidebar(RowList[ApprovalView]):
         self._arrived: dict[str, float] = {}
         """When each card came onto this list (monotonic): how long the person has had to
         see it."""
-        self.marked: set[str] = set()
-        """Cards marked to be decided together; a card leaving the list leaves it."""
-        self._anchor: str | None = None
-        """The last card marked: a range runs from it to the cursor."""
         self.queue_filter = QueueFilter()
         self.order: QueueOrder = "oldest"
         self.thread_title: Callable[[str], str] = lambda thread_id: ""
@@ -189,61 +186,14 @@ class ApprovalSidebar(RowList[ApprovalView]):
     def _retitle(self) -> None:
         self.set_title(self.title())
 
+    def marks_changed(self) -> None:
+        self._retitle()
+        super().marks_changed()
+
     def texts_moved(self, keys: tuple[str, ...]) -> bool:
         return self._apart.moved(self, keys)
 
-    def _pending(self, key: str) -> bool:
-        row = self.get(key)
-        return row is not None and row.status == "pending"
-
-    # --- marks -------------------------------------------------------------------
-
-    def unmark(self, keys: Iterable[str]) -> None:
-        gone = self.marked.intersection(keys)
-        if gone:
-            self.marked -= gone
-            if self._anchor in gone:
-                self._anchor = None
-            self._retitle()
-            self.refresh()
-
-    def _mark(self, keys: Iterable[str]) -> None:
-        self.marked.update(key for key in keys if self._pending(key))
-        self._retitle()
-        self.refresh()
-
-    def action_toggle_mark(self) -> None:
-        """Marks (or unmarks) the card under the cursor, and moves on to the next."""
-        key = self.cursor
-        if key is None or not self._pending(key):
-            self.app.bell()
-            return
-        if key in self.marked:
-            self.unmark([key])
-        else:
-            self._mark([key])
-            self._anchor = key
-        self._step(1)
-
-    def action_mark_range(self) -> None:
-        """Marks every card shown from the last one marked to the cursor, both included."""
-        keys = self.visible_keys
-        if self.cursor not in keys:
-            self.app.bell()
-            return
-        end = keys.index(self.cursor)
-        start = keys.index(self._anchor) if self._anchor in keys else end
-        low, high = sorted((start, end))
-        self._mark(keys[low : high + 1])
-        self._anchor = self.cursor
-
-    def action_mark_shown(self) -> None:
-        """Marks every waiting card the filter shows; if all are marked, unmarks them."""
-        shown = [key for key in self.visible_keys if self._pending(key)]
-        if shown and self.marked.issuperset(shown):
-            self.unmark(shown)
-        else:
-            self._mark(shown)
+    # --- marks (the rest: tui.widgets.marked_cards) ----------------------------------
 
     def action_clear_marks(self) -> None:
         """Escape: drops the marks first; with none, the filter."""
@@ -252,10 +202,6 @@ class ApprovalSidebar(RowList[ApprovalView]):
         elif self.queue_filter:
             self.set_queue_filter("")
             self.post_message(self.FilterCleared())
-
-    def marked_in_order(self) -> tuple[str, ...]:
-        """The marked cards the list shows, in its order: what a bulk decision covers."""
-        return tuple(key for key in self.visible_keys if key in self.marked)
 
     def _request_bulk(self, kind: BulkKind) -> None:
         marked = self.marked_in_order()
