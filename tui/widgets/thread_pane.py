@@ -71,6 +71,7 @@ class ThreadPane(VerticalScroll):
         self._seen: set[int] = set()
         """The seqs of the events shown."""
         self._held: list[StoryItem] = []
+        self._head_shown: Text | None = None
 
     @property
     def thread_id(self) -> str | None:
@@ -137,7 +138,10 @@ class ThreadPane(VerticalScroll):
                 self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
 
     def _paint_head(self) -> None:
-        self.query_one("#head", Static).update(self._head())
+        head = self._head()
+        if head != self._head_shown:  # an update lays the screen out again, even unchanged
+            self._head_shown = head
+            self.query_one("#head", Static).update(head)
         self.border_title = self.frame_title()
         for status in STATUS_LABEL:
             self.set_class(self.thread is not None and self.thread.status == status, f"-{status}")
