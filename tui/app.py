@@ -372,11 +372,8 @@ class HitlApp(App[int]):
         self._show_detail()
 
     def advance_past(self, approval_id: str) -> None:
-        """A decision was sent: the next waiting call comes under the cursor at once, and
-        its thread into the pane with it (not after the decision's own events)."""
+        """A decision was sent: the next waiting call comes under the cursor at once."""
         self.sidebar.advance_past(approval_id)
-        if self.sidebar.cursor != approval_id:
-            self._follow_approval()
 
     def _thread_title(self, thread_id: str) -> str:
         thread = self.live.threads.get(thread_id)
