@@ -54,6 +54,14 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("edit", "e", "Edit", "approvals", title="edit: the call under the cursor"),
     KeySpec("respond", "s", "Respond", "approvals", title="respond: the call under the cursor"),
     KeySpec(
+        "edit_outside",
+        "E",
+        "Edit in $EDITOR",
+        "approvals",
+        show=False,
+        title="edit: the call under the cursor, in $EDITOR",
+    ),
+    KeySpec(
         "toggle_mark", "space", "Mark", "approvals", title="marks: mark the call under the cursor"
     ),
     KeySpec(
@@ -134,6 +142,7 @@ EXTRA_HELP: tuple[tuple[str, str], ...] = (
     ("tab / shift+tab", "Move between the thread list, the thread pane and the approvals"),
     ("ctrl+p", "Command palette: every action, and jump to a thread or approval by name"),
     ("ctrl+s", "In the editor: submit the edit (when valid, and the policy allows it)"),
+    ("ctrl+o", "In the editor: open the text in $VISUAL / $EDITOR, and back here"),
     ("escape", "Close a dialog without doing anything"),
     ("enter", "In the audit log: the entry under the cursor, whole (an edit's diff)"),
 )

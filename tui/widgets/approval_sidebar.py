@@ -27,7 +27,7 @@ from tui.queue import ORDERS, QueueFilter, QueueOrder, order_key, tier_rank
 from tui.widgets.row_list import Apart, RowList, padded
 from tui.widgets.thread_list import STATUS_GLYPH
 
-DecisionKind = Literal["approve", "reject", "edit", "respond"]
+DecisionKind = Literal["approve", "reject", "edit", "edit_outside", "respond"]
 BulkKind = Literal["approve", "reject"]
 
 
@@ -387,6 +387,9 @@ class ApprovalSidebar(RowList[ApprovalView]):
 
     def action_respond(self) -> None:
         self._request("respond")
+
+    def action_edit_outside(self) -> None:
+        self._request("edit_outside")
 
     def action_copy_id(self) -> None:
         if (row := self.cursor_row) is None:
