@@ -36,6 +36,14 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec(
         "zoom", "z", "Zoom", "app", show=False, title="view: zoom the focused panel (again: back)"
     ),
+    KeySpec(
+        "view_thread",
+        "v",
+        "Thread view",
+        "app",
+        show=False,
+        title="view: the thread in the pane, full screen (search, pager)",
+    ),
     KeySpec("help", "question_mark", "Help", "app"),
     KeySpec("quit", "q", "Quit", "app"),
     KeySpec(
