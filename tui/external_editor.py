@@ -95,6 +95,12 @@ async def run_editor(command: list[str], path: Path) -> int:
 class ExternalEditHost(Host, Protocol):
     """The app as this flow sees it: a host whose terminal can be handed over."""
 
+    @property
+    def is_web(self) -> bool: ...
+
+    @property
+    def is_headless(self) -> bool: ...
+
     def suspend(self) -> AbstractContextManager[None]: ...
 
     def batch_update(self) -> AbstractContextManager[None]: ...
@@ -127,6 +133,9 @@ class ExternalEdit:
         if self.editing is not None:
             self.app.notify("Another call is open in your editor.", severity="warning")
             return
+        if self.hand_over == self._suspended and (self.app.is_web or self.app.is_headless):
+            self._say_no_terminal()  # said first: setting $EDITOR would not help here
+            return
         try:
             command = editor_command(self.environ)
         except EditorProblem as error:
@@ -146,6 +155,15 @@ class ExternalEdit:
             self._edit(approval, command, text if text is not None else args_text(approval.args)),
             group="external-editor",
             exit_on_error=False,
+        )
+
+    def _say_no_terminal(self) -> None:
+        self.app.notify(
+            "This console cannot hand its terminal to an editor (a web console, or no "
+            "terminal): e edits here, in the built-in editor.",
+            title="editor",
+            severity="warning",
+            timeout=10,
         )
 
     def decided_elsewhere(self, approvals: Iterable[ApprovalView]) -> None:
@@ -170,13 +188,7 @@ class ExternalEdit:
                 return
             written = read_back(path)
         except SuspendNotSupported:
-            app.notify(
-                "This console cannot hand its terminal to an editor (a web console, or no "
-                "terminal): e edits here, in the built-in editor.",
-                title="editor",
-                severity="warning",
-                timeout=10,
-            )
+            self._say_no_terminal()
             return
         except (EditorProblem, OSError) as error:
             app.notify(

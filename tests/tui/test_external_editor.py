@@ -214,11 +214,16 @@ async def test_a_call_decided_while_the_editor_is_open_is_not_submitted(
         assert not isinstance(app.screen, EditScreen)
 
 
-async def test_without_a_terminal_to_hand_over_it_says_so(engine: Engine, tmp_path: Path) -> None:
-    """The web console (textual-serve) and a headless run cannot suspend."""
+@pytest.mark.parametrize("editor_set", [True, False])
+async def test_without_a_terminal_to_hand_over_it_says_so(
+    engine: Engine, tmp_path: Path, editor_set: bool
+) -> None:
+    """The web console (textual-serve) and a headless run cannot suspend: said first,
+    since setting $EDITOR would not help."""
     await paused(engine, EMAIL)
     async with running_console(engine, notifications=True) as (app, pilot):
-        app.decisions.outside.environ = {"EDITOR": _editor(tmp_path, "cfo")}
+        command = _editor(tmp_path, "cfo")
+        app.decisions.outside.environ = {"EDITOR": command} if editor_set else {}
         await _press_E(app, pilot)
         await wait_for_notice(pilot, app, "the notice", "cannot hand its terminal to an editor")
         assert not (tmp_path / "note.json").exists()  # the editor never ran
