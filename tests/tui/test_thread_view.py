@@ -68,6 +68,16 @@ async def test_a_long_tool_result_is_folded_and_enter_expands_it(
         await pilot.press("enter")
         await pilot.pause()
         assert result.hidden_lines == 0 and "line 150 of the notes" in _words(result)
+        top = view.story.scroll_y
+        await pilot.press("pagedown")
+        await pilot.pause()
+        paged = view.story.scroll_y
+        assert paged > top and view.cursor == view.entries.index(result)  # still inside it
+        await pilot.press("j")  # inside an entry taller than the screen: one line
+        await pilot.pause()
+        assert view.story.scroll_y == paged + 1 and view.cursor == view.entries.index(result)
+        await pilot.press("pageup", "pageup")
+        await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
         assert "line 150" not in _words(result)
