@@ -13,7 +13,8 @@ from engine import Home, Reject
 from engine.engine import Engine
 from tui.app import HitlApp
 from tui.calls import plain
-from tui.screens.thread_view import FOLD_LINES, Entry, ThreadViewScreen
+from tui.screens.thread_view import ThreadViewScreen
+from tui.widgets.story_entry import FOLD_LINES, Entry
 
 from .helpers import EMAIL, paused, running_console, wait_until
 
