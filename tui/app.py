@@ -37,6 +37,7 @@ from tui.screens.choose import ChooseScreen
 from tui.screens.help import HelpScreen
 from tui.screens.policy import PolicyScreen
 from tui.screens.quit import QuitScreen
+from tui.screens.thread_view import ThreadViewScreen
 from tui.settings import ConsoleSettings
 from tui.stories import ThreadStories
 from tui.story import expiring_notice, item_of
@@ -406,6 +407,9 @@ class HitlApp(App[int]):
             box.remove_class("-shown")
         self._title_threads()
 
+    def on_thread_pane_view_requested(self, message: ThreadPane.ViewRequested) -> None:
+        self.action_view_thread(message.thread_id)
+
     def on_approval_sidebar_approval_selected(
         self, message: ApprovalSidebar.ApprovalSelected
     ) -> None:
@@ -586,6 +590,18 @@ class HitlApp(App[int]):
         self.sidebar.focus()
         self.sidebar.move_to(key)
         self._follow_approval()
+
+    def action_view_thread(self, thread_id: str = "") -> None:
+        """The thread in the pane (or ``thread_id``) on the whole screen, followed live."""
+        thread_id = thread_id or self.pane.thread_id or ""
+        if self.engine is None or not thread_id:
+            why = "The engine is not open yet." if self.engine is None else "No thread is shown."
+            self.notify(why, severity="warning")
+            return
+        s = self.settings
+        self.push_screen(
+            ThreadViewScreen(self.engine, self.live, self.clock, thread_id, show_ids=s.show_ids)
+        )
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

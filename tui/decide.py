@@ -7,6 +7,7 @@ arrives, so a decision made here and one made from the CLI look the same.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -14,6 +15,7 @@ from textual.screen import Screen
 
 from engine import Answer, ApprovalView, Approve, Decision, Edit, Reject, Respond
 from tui.calls import who_did_what
+from tui.external_editor import ExternalEdit
 from tui.host import Host
 from tui.screens.answer import NOTHING, AnswerScreen
 from tui.screens.ask import AskScreen
@@ -34,6 +36,18 @@ class DecisionHost(Host, Protocol):
 
     def advance_past(self, approval_id: str) -> None: ...
 
+    @property
+    def is_web(self) -> bool: ...
+
+    @property
+    def is_headless(self) -> bool: ...
+
+    def suspend(self) -> AbstractContextManager[None]: ...
+
+    def batch_update(self) -> AbstractContextManager[None]: ...
+
+    def call_later(self, callback: Callable[..., Any], *args: Any) -> bool: ...
+
 
 @dataclass(slots=True)
 class OpenDialog:
@@ -49,6 +63,8 @@ class DecisionFlow:
         self.app = app
         self.open: OpenDialog | None = None
         """The dialog on screen for a call, closed if the call is decided elsewhere."""
+        self.outside = ExternalEdit(app, self._edit)
+        """Arguments in the person's own editor; what comes back opens in the dialog."""
 
     def _ask(
         self,
@@ -70,6 +86,7 @@ class DecisionFlow:
     def decided_elsewhere(self, approvals: Iterable[ApprovalView]) -> None:
         """Closes the open dialog when its call was decided (or withdrawn) by someone
         else meanwhile: what it offers can no longer happen, and must not look as if."""
+        self.outside.decided_elsewhere(approvals)
         opened = self.open
         if opened is None:
             return
@@ -90,7 +107,11 @@ class DecisionFlow:
                 return
 
     def begin(self, kind: str, approval_id: str) -> None:
+        """Opens the dialog ``kind`` needs for the call (``edit_outside``: the call's
+        arguments in $EDITOR, then the edit dialog), or decides at once."""
         app = self.app
+        outside = kind == "edit_outside"
+        kind = "edit" if outside else kind
         approval = app.live.pending.get(approval_id)
         if approval is None:
             app.notify(f"approval {approval_id} is no longer pending", severity="warning")
@@ -170,19 +191,29 @@ class DecisionFlow:
                     severity="warning",
                 )
                 return
-            engine = app.engine
-            self._ask(
-                approval,
-                EditScreen(
-                    approval,
-                    judge=(lambda args: engine.edit_verdict(approval.id, args)) if engine else None,
-                    debounce_seconds=app.settings.verdict_debounce_seconds,
-                    cursor_blink=app.settings.cursor_blink,
-                ),
-                lambda args: self._send(approval, Edit(args)) if args is not None else None,
-            )
+            if outside:
+                self.outside.begin(approval)
+            else:
+                self._edit(approval)
         else:
             app.notify(f"unknown decision {kind!r}", severity="error")
+
+    def _edit(self, approval: ApprovalView, text: str | None = None) -> None:
+        """The edit dialog, with ``text`` (from the person's editor) or the arguments."""
+        app = self.app
+        engine = app.engine
+        self._ask(
+            approval,
+            EditScreen(
+                approval,
+                judge=(lambda args: engine.edit_verdict(approval.id, args)) if engine else None,
+                debounce_seconds=app.settings.verdict_debounce_seconds,
+                cursor_blink=app.settings.cursor_blink,
+                text=text,
+                outside=lambda written: self.outside.begin(approval, written),
+            ),
+            lambda args: self._send(approval, Edit(args)) if args is not None else None,
+        )
 
     def _send(self, approval: ApprovalView, decision: Decision) -> None:
         self.app.advance_past(approval.id)

@@ -36,6 +36,14 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec(
         "zoom", "z", "Zoom", "app", show=False, title="view: zoom the focused panel (again: back)"
     ),
+    KeySpec(
+        "view_thread",
+        "v",
+        "Thread view",
+        "app",
+        show=False,
+        title="view: the thread in the pane, full screen (search, pager)",
+    ),
     KeySpec("help", "question_mark", "Help", "app"),
     KeySpec("quit", "q", "Quit", "app"),
     KeySpec(
@@ -53,6 +61,14 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("reject", "r", "Reject", "approvals", title="reject: the call under the cursor"),
     KeySpec("edit", "e", "Edit", "approvals", title="edit: the call under the cursor"),
     KeySpec("respond", "s", "Respond", "approvals", title="respond: the call under the cursor"),
+    KeySpec(
+        "edit_outside",
+        "E",
+        "Edit in $EDITOR",
+        "approvals",
+        show=False,
+        title="edit: the call under the cursor, in $EDITOR",
+    ),
     KeySpec(
         "toggle_mark", "space", "Mark", "approvals", title="marks: mark the call under the cursor"
     ),
@@ -134,6 +150,7 @@ EXTRA_HELP: tuple[tuple[str, str], ...] = (
     ("tab / shift+tab", "Move between the thread list, the thread pane and the approvals"),
     ("ctrl+p", "Command palette: every action, and jump to a thread or approval by name"),
     ("ctrl+s", "In the editor: submit the edit (when valid, and the policy allows it)"),
+    ("ctrl+o", "In the editor: open the text in $VISUAL / $EDITOR, and back here"),
     ("escape", "Close a dialog without doing anything"),
     ("enter", "In the audit log: the entry under the cursor, whole (an edit's diff)"),
 )

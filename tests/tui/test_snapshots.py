@@ -22,6 +22,7 @@ from tui.clock import FixedClock
 from tui.launch import make_app
 from tui.screens.confirm import ConfirmHighRisk
 from tui.screens.edit import EditScreen
+from tui.screens.thread_view import ThreadViewScreen
 from tui.settings import ConsoleSettings
 from tui.widgets.json_editor import JsonEditor
 
@@ -125,3 +126,20 @@ def test_main_screen_at(
     """Below 120 columns one region (here the approvals and the Call panel) with tabs;
     from 120 the three regions, the thread list as wide as its titles need."""
     assert snap_compare(snapshot_app(tmp_path), terminal_size=size, run_before=ready(then))
+
+
+def test_thread_view_at_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    """The full-screen thread view of the waiting email: the header with the call that
+    waits, the story, the pager's hint line and its keys."""
+
+    async def open_view(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, HitlApp)
+        app.action_view_thread()
+        await wait_until(pilot, lambda: isinstance(app.screen, ThreadViewScreen), "the view")
+        screen = app.screen
+        await wait_until(pilot, lambda: len(screen.entries) >= 3, "the story")  # type: ignore[attr-defined]
+        await pilot.pause()
+
+    app = snapshot_app(tmp_path)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready(open_view))

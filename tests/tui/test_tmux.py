@@ -63,8 +63,11 @@ def keys(session: str, *typed: str) -> None:
     subprocess.run(["tmux", "send-keys", "-t", session, *typed], check=True)
 
 
-def start_console(session: str, home: Home, width: int = 160, height: int = 45) -> None:
-    """One waiting email, and the console on it in a ``width`` x ``height`` terminal."""
+def start_console(
+    session: str, home: Home, width: int = 160, height: int = 45, environ: str = ""
+) -> None:
+    """One waiting email, and the console on it in a ``width`` x ``height`` terminal, with
+    ``environ`` (``NAME=value`` words, shell-quoted) in its environment."""
     where = ["--home", str(home.path)]
     if home.database_url:
         where += ["--database", home.database_url]
@@ -75,7 +78,7 @@ def start_console(session: str, home: Home, width: int = 160, height: int = 45) 
     )
     # COLUMNS/LINES from the test runner's environment would override the terminal's size.
     command = (
-        f"env -u COLUMNS -u LINES {HITL} {shlex.join(where)} --operator carol console;"
+        f"env -u COLUMNS -u LINES {environ} {HITL} {shlex.join(where)} --operator carol console;"
         " echo CONSOLE-EXIT-$?; sleep 30"
     )
     size = ["-x", str(width), "-y", str(height)]
@@ -88,6 +91,13 @@ def start_console(session: str, home: Home, width: int = 160, height: int = 45) 
 def resize(session: str, width: int, height: int) -> None:
     size = ["-x", str(width), "-y", str(height)]
     subprocess.run(["tmux", "resize-window", "-t", session, *size], check=False)
+
+
+def wait_for_engine(session: str) -> None:
+    """Painted from the home's rows first; decisions need the engine."""
+    deadline = time.monotonic() + 20
+    while "opening the engine" in screen(session) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def approve_until_done(session: str) -> None:
@@ -159,9 +169,7 @@ def test_bulk_approve_in_the_real_console(tmux_session: str, home: Home) -> None
         ["tmux", "resize-window", "-t", tmux_session, "-x", "160", "-y", "45"], check=False
     )
     wait_for_screen(tmux_session, "3 pending approvals")
-    deadline = time.monotonic() + 20  # painted from the home's rows; decisions need the engine
-    while "opening the engine" in screen(tmux_session) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_engine(tmux_session)
     keys(tmux_session, "Tab", "Tab")  # threads -> thread pane -> approvals
     wait_for_screen(tmux_session, "space Mark")
     keys(tmux_session, "Home", "Space", "Space")  # the first two cards
@@ -181,3 +189,35 @@ def test_bulk_approve_in_the_real_console(tmux_session: str, home: Home) -> None
 
     keys(tmux_session, "q")  # one call still waits: the console asks first
     wait_for_screen(tmux_session, "pending")
+
+
+def test_edit_in_editor_in_the_real_console(tmux_session: str, home: Home) -> None:
+    """``E`` hands the terminal to ``$EDITOR`` (a shell that shows a line, waits for
+    Enter, then rewrites the file with ``sed -i``); the console comes back with the edit
+    dialog showing the change, and ctrl+s sends it: the email goes to the new address."""
+    editor = "sh -c 'echo EDITOR-OPEN on $0; read answer; sed -i s/boss@/cfo@/ \"$0\"'"
+    start_console(tmux_session, home, environ=f"-u VISUAL EDITOR={shlex.quote(editor)}")
+    wait_for_screen(tmux_session, "1 pending approval")
+    wait_for_engine(tmux_session)
+    keys(tmux_session, "Tab", "Tab")  # threads -> thread pane -> approvals
+    wait_for_screen(tmux_session, "a Approve")
+    for _ in range(20):  # the stray-keypress guard may refuse a key that came too soon
+        keys(tmux_session, "E")
+        if "EDITOR-OPEN" in wait_for_any(tmux_session, "EDITOR-OPEN", limit=0.5):
+            break
+    shown = wait_for_screen(tmux_session, "EDITOR-OPEN on ")
+    assert "Pending approvals" not in shown  # the console gave the terminal away
+    path = Path(shown.split("EDITOR-OPEN on ", 1)[1].split()[0])
+    assert path.exists() and (path.stat().st_mode & 0o777) == 0o600
+    keys(tmux_session, "Enter")  # typed into the editor, not the console
+    wait_for_screen(tmux_session, "From your editor")
+    shown = wait_for_screen(tmux_session, '+ to: "cfo@company.com"')
+    assert '- to: "boss@company.com"' in shown and "Submit edit" in shown
+    assert not path.exists()
+    assert "1 pending approval" in shown  # nothing sent before Submit
+    keys(tmux_session, "C-s")
+    wait_for_screen(tmux_session, "✓ 1 done")
+    [sent] = list(home.outbox.glob("*.eml"))
+    assert "cfo@company.com" in sent.read_text() and "boss@company.com" not in sent.read_text()
+    keys(tmux_session, "q")
+    wait_for_screen(tmux_session, "CONSOLE-EXIT-0")

@@ -79,6 +79,7 @@ class EditScreen(ModalScreen[dict[str, Any] | None]):
     BINDINGS: ClassVar = [
         Binding("ctrl+s", "submit", "Submit edit", priority=True),
         Binding("escape", "cancel", "Cancel", priority=True),
+        Binding("ctrl+o", "outside", "In $EDITOR", priority=True),
     ]
 
     def __init__(
@@ -88,9 +89,15 @@ class EditScreen(ModalScreen[dict[str, Any] | None]):
         judge: Judge | None = None,
         debounce_seconds: float = 0.15,
         cursor_blink: bool = True,
+        text: str | None = None,
+        outside: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
         self.approval = approval
+        self.text = text
+        """The text to open with (from the person's own editor), else the arguments."""
+        self.outside = outside
+        """Opens the text in the person's own editor (``tui.external_editor``)."""
         self.judge = judge
         self.debounce_seconds = debounce_seconds
         self.cursor_blink = cursor_blink
@@ -107,7 +114,13 @@ class EditScreen(ModalScreen[dict[str, Any] | None]):
                 Text.assemble(("Edit ", "bold"), (a.tool, "bold"), " · ", tier_text(a.tier)),
                 id="title",
             )
-            yield JsonEditor(a.args, a.args_schema, cursor_blink=self.cursor_blink, id="editor")
+            if self.text is not None:
+                yield Label(
+                    "From your editor: nothing is sent until you submit.", id="from-outside"
+                )
+            yield JsonEditor(
+                a.args, a.args_schema, cursor_blink=self.cursor_blink, text=self.text, id="editor"
+            )
             yield Label("Changes from the original call", classes="section")
             yield Static(args_diff(a.original_args, a.args), id="diff")
             if self.judge is not None:
@@ -197,3 +210,13 @@ class EditScreen(ModalScreen[dict[str, Any] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def action_outside(self) -> None:
+        """Closes this dialog and opens what it holds in the person's editor; it opens
+        again with what they wrote."""
+        if self.outside is None:
+            self.app.bell()
+            return
+        text = self.query_one(JsonEditor).text
+        self.dismiss(None)
+        self.outside(text)

@@ -28,7 +28,7 @@ from tui.widgets.marked_cards import MarkedCards
 from tui.widgets.row_list import Apart, RowList, padded
 from tui.widgets.thread_list import STATUS_GLYPH
 
-DecisionKind = Literal["approve", "reject", "edit", "respond"]
+DecisionKind = Literal["approve", "reject", "edit", "edit_outside", "respond"]
 BulkKind = Literal["approve", "reject"]
 
 
@@ -336,6 +336,9 @@ class ApprovalSidebar(MarkedCards):
 
     def action_respond(self) -> None:
         self._request("respond")
+
+    def action_edit_outside(self) -> None:
+        self._request("edit_outside")
 
     def action_copy_id(self) -> None:
         if (row := self.cursor_row) is None:

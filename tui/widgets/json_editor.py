@@ -76,6 +76,7 @@ class JsonEditor(Vertical):
         schema: dict[str, Any],
         *,
         cursor_blink: bool = True,
+        text: str | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -83,7 +84,10 @@ class JsonEditor(Vertical):
         super().__init__(name=name, id=id, classes=classes)
         self.schema = schema
         self.cursor_blink = cursor_blink
-        self.initial_text = json.dumps(value, indent=2, ensure_ascii=False)
+        pretty = json.dumps(value, indent=2, ensure_ascii=False)
+        self.initial_text = pretty if text is None else text
+        """What the editor opens with: ``value`` as pretty JSON, or ``text`` as given (what
+        a person wrote in their own editor, valid or not, is never rewritten)."""
         self.value: dict[str, Any] | None = value
         self.problems: list[str] = []
 

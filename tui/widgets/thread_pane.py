@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from engine import ThreadView, describe_model, hidden_marker, is_hidden
@@ -43,6 +44,7 @@ class ThreadPane(VerticalScroll):
     BINDINGS: ClassVar = [
         Binding("j", "scroll_down", "Down", show=False),
         Binding("k", "scroll_up", "Up", show=False),
+        Binding("enter,v", "view", "Full screen"),
     ]
 
     BORDER_TITLE = "Thread"
@@ -51,6 +53,13 @@ class ThreadPane(VerticalScroll):
     ThreadPane { height: 1fr; }
     ThreadPane > #head { width: 1fr; }
     """
+
+    class ViewRequested(Message):
+        """The person wants this thread on the whole screen (``tui.screens.thread_view``)."""
+
+        def __init__(self, thread_id: str) -> None:
+            super().__init__()
+            self.thread_id = thread_id
 
     def __init__(
         self,
@@ -72,6 +81,12 @@ class ThreadPane(VerticalScroll):
         """The seqs of the events shown."""
         self._held: list[StoryItem] = []
         self._head_shown: Text | None = None
+
+    def action_view(self) -> None:
+        if self.thread is None:
+            self.app.bell()
+            return
+        self.post_message(self.ViewRequested(self.thread.id))
 
     @property
     def thread_id(self) -> str | None:
