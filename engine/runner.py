@@ -267,6 +267,15 @@ class Runner:
                 if thread.status == "done":
                     released = before != "done"  # with ThreadFinished
                     break
+                if thread.status in _PAUSED and not thread.graph:
+                    # The pause's commit let go of the thread: a decision that came in
+                    # meanwhile is run by a new run, which takes the thread again.
+                    released = True
+                    if thread_id in self._again or await self._store.approvals.unapplied(
+                        thread_id
+                    ):
+                        self._again.add(thread_id)  # _forget kicks it again at once
+                    break
                 if thread_id not in self._again and not await self._store.approvals.unapplied(
                     thread_id
                 ):
@@ -334,7 +343,10 @@ class Runner:
     ) -> ThreadView:
         """Reads where the run stopped, then in one transaction records the new
         approvals, sets the thread's status and writes ``also`` (the decisions the run
-        was fed, now applied), and ``when_done`` if the thread ended (its lease let go)."""
+        was fed, now applied), and ``when_done`` if the thread ended (its lease let go)
+        or, for the built-in agent, paused: a pause is a commit of its own anyway, and
+        letting go there saves one per approval. (A graph of one's own keeps its lease
+        over a pause: the policy may decide its new cards at once, and the run goes on.)"""
         state = await graph.aget_state(config)
         now = time.time()
         settled, said = thread, None
@@ -342,6 +354,8 @@ class Runner:
             unknown = any(_kind(i.value) == "outcome_unknown" for i in state.interrupts)
             paused = replace(thread, pending=len(state.interrupts))
             settled, said = _with_status(paused, "unknown" if unknown else "waiting")
+            if not thread.graph:
+                also = [*also, *when_done]
         elif state.next:
             settled, said = _with_status(thread, "running")
         elif thread.status != "done":  # else read again (an adopted thread): said once
@@ -485,6 +499,9 @@ def _with_status(thread: ThreadView, status: ThreadStatus) -> tuple[ThreadView, 
     changed = replace(thread, status=status, error=None, updated_at=time.time())
     return changed, ThreadStatusChanged(changed)
 
+
+_PAUSED: tuple[ThreadStatus, ...] = ("waiting", "unknown")
+"""What ``_settle`` makes of a run stopped at interrupts."""
 
 _AUTO_STATUS: dict[str, ApprovalStatus] = {
     "approve": "approved",
