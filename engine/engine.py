@@ -35,6 +35,7 @@ from engine.events import (
     MessageAdded,
     NodeUpdated,
     ThreadStarted,
+    ThreadStatusChanged,
 )
 from engine.foreign.adopter import ADOPTED, Adopter
 from engine.foreign.cards import AnyName, CardJudge
@@ -401,7 +402,7 @@ class Engine(Reader):
 
     async def _decide(self, ref: str, decision: Decision, who: str) -> ApprovalView:
         who = operator_name(who)
-        approval = await self._store.approvals.find(ref)
+        approval, thread = await self._store.approvals.find_with_thread(ref)
         now = time.time()
         edit: EditedCall | None = None
         try:
@@ -425,9 +426,14 @@ class Engine(Reader):
         # The last decision needed takes the thread's lease with it (when free): the run
         # it kicks here starts without a commit of its own.
         lease = [self._store.leases.take_statement(decided.thread_id)] if outcome.final else []
+        # With the lease, the thread is "running" from this commit on (see Runner.resumed).
+        running = self._runner.resumed(thread, decided) if outcome.final else None
+        resumed = [Write(*Threads.update_statement(running), when=1)] if running else []
         written = await self._publish(
             ApprovalDecided(decided, outcome.kind, who, final=outcome.final),
-            also=[Approvals.decision_statement(approval, decided, now), *lease],
+            *([ThreadStatusChanged(running)] if running else []),
+            also=[Approvals.decision_statement(approval, decided, now), *lease, *resumed],
+            when=[None, 1] if running else [],
         )
         if written is None:  # someone was first, or time ran out meanwhile
             current = await self._store.approvals.find(approval.id)
@@ -436,7 +442,8 @@ class Engine(Reader):
                 raise expired(current)
             raise already_decided(current)
         if outcome.final:
-            self._runner.kick(decided.thread_id, leased=written[-1] > 0)
+            taken = written[1] > 0
+            self._runner.kick(decided.thread_id, known=running if taken else None, leased=taken)
         return decided
 
     async def _audit_refused_edit(self, approval: ApprovalView, edit: EditedCall, who: str) -> None:

@@ -163,6 +163,19 @@ class Runner:
             return False
         return True
 
+    def resumed(self, thread: ThreadView | None, decided: ApprovalView) -> ThreadView | None:
+        """The thread as its run here will make it, once ``decided`` (the last decision
+        it waited for) is recorded: "running", one card fewer pending. The decision's
+        commit writes that with it (if it takes the lease), and the run it kicks starts
+        from it, rather than reading the row and writing the status itself (a read and a
+        commit per approval). None when the status stays: its graph is not here, or the
+        thread is not paused."""
+        if thread is None or thread.status not in _PAUSED or not self._runs_here(thread):
+            return None
+        pending = max(thread.pending - (decided.status != "pending"), 0)
+        changed, _ = _with_status(replace(thread, pending=pending), "running")
+        return changed
+
     async def _keep_leases(self) -> None:
         """Renews the lease of every thread this process runs, as long as it is open:
         a model turn longer than the lease must not let another process take the thread."""
@@ -213,11 +226,17 @@ class Runner:
                 return
             config: Any = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
             pending_input = first
+            # Kicked by the decision that recorded it as running (``resumed``).
+            woken = first is None and known is not None and known.status == "running"
             while True:
                 self._again.discard(thread_id)
                 applied: list[str] = []
                 if pending_input is None:
                     pending_input, applied = await self._resume_input(graph, config)
+                if pending_input is None and woken:  # nothing to send after all
+                    released = await self._still_paused(thread_id, graph, config)
+                    break
+                woken = False
                 if pending_input is None and thread.status not in ("running", "failed"):
                     break
                 if pending_input is None and await self._never_began(graph, config):
@@ -267,6 +286,15 @@ class Runner:
                 if thread.status == "done":
                     released = before != "done"  # with ThreadFinished
                     break
+                if thread.status in _PAUSED and not thread.graph:
+                    # The pause's commit let go of the thread: a decision that came in
+                    # meanwhile is run by a new run, which takes the thread again.
+                    released = True
+                    if thread_id in self._again or await self._store.approvals.unapplied(
+                        thread_id
+                    ):
+                        self._again.add(thread_id)  # _forget kicks it again at once
+                    break
                 if thread_id not in self._again and not await self._store.approvals.unapplied(
                     thread_id
                 ):
@@ -275,6 +303,18 @@ class Runner:
             if not released:
                 with contextlib.suppress(Exception):
                     await self._store.leases.release(thread_id)
+
+    async def _still_paused(self, thread_id: str, graph: Graph, config: Any) -> bool:
+        """A decision recorded the thread as running, but its run found nothing to send
+        (the decisions went elsewhere, or were refused and the thread failed): its status
+        is made what its graph says again, unless it failed. Whether the lease went with
+        it."""
+        thread = await self._store.threads.find(thread_id)
+        if thread.status != "running":
+            return False
+        release = [self._store.leases.release_statement(thread_id)]
+        settled = await self._settle(thread, graph, config, (), release)
+        return settled.status == "done" or (settled.status in _PAUSED and not settled.graph)
 
     @staticmethod
     async def _never_began(graph: Graph, config: Any) -> bool:
@@ -334,7 +374,10 @@ class Runner:
     ) -> ThreadView:
         """Reads where the run stopped, then in one transaction records the new
         approvals, sets the thread's status and writes ``also`` (the decisions the run
-        was fed, now applied), and ``when_done`` if the thread ended (its lease let go)."""
+        was fed, now applied), and ``when_done`` if the thread ended (its lease let go)
+        or, for the built-in agent, paused: a pause is a commit of its own anyway, and
+        letting go there saves one per approval. (A graph of one's own keeps its lease
+        over a pause: the policy may decide its new cards at once, and the run goes on.)"""
         state = await graph.aget_state(config)
         now = time.time()
         settled, said = thread, None
@@ -342,6 +385,8 @@ class Runner:
             unknown = any(_kind(i.value) == "outcome_unknown" for i in state.interrupts)
             paused = replace(thread, pending=len(state.interrupts))
             settled, said = _with_status(paused, "unknown" if unknown else "waiting")
+            if not thread.graph:
+                also = [*also, *when_done]
         elif state.next:
             settled, said = _with_status(thread, "running")
         elif thread.status != "done":  # else read again (an adopted thread): said once
@@ -485,6 +530,9 @@ def _with_status(thread: ThreadView, status: ThreadStatus) -> tuple[ThreadView, 
     changed = replace(thread, status=status, error=None, updated_at=time.time())
     return changed, ThreadStatusChanged(changed)
 
+
+_PAUSED: tuple[ThreadStatus, ...] = ("waiting", "unknown")
+"""What ``_settle`` makes of a run stopped at interrupts."""
 
 _AUTO_STATUS: dict[str, ApprovalStatus] = {
     "approve": "approved",

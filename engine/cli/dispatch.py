@@ -22,6 +22,7 @@ from engine.cli.output import report
 from engine.cli.parser import build_parser
 from engine.errors import HitlError, InvalidDecision
 from engine.home import Home
+from engine.remote import SERVER_URL_ENV
 
 if TYPE_CHECKING:  # the options module imports pydantic, which listings never need
     from engine.engine import Engine
@@ -153,6 +154,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
 def _server(args: argparse.Namespace) -> AgentServer | None:
     """``--server`` (else ``$HITL_SERVER_URL``) with its assistant and key. A decision
     command's ``--api-key`` is the server's when a server is named: no model runs here."""
+    if not (getattr(args, "server", None) or os.environ.get(SERVER_URL_ENV)):
+        return None  # a listing of the home alone: no server client to import
     from engine.remote.server import AgentServer
 
     key = getattr(args, "server_api_key", None)

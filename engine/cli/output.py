@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine import listing
+from engine.cli.json_text import indented_json
 from engine.views import ApprovalView, ThreadView
 
 
@@ -47,7 +48,7 @@ def print_listing(
     """A listing: JSON, or the lines made from all the items at once (so each row can
     be told from the others)."""
     if args.json:
-        print(json.dumps(jsonable(list(items)), indent=2))
+        print(indented_json(items))
     elif not items:
         print(empty)
     else:

@@ -9,6 +9,7 @@ import time
 
 from engine import listing
 from engine.cli.arguments import moment
+from engine.cli.json_text import indented_json
 from engine.cli.output import jsonable, print_listing
 from engine.home import Home
 from engine.reader import Reader
@@ -41,12 +42,7 @@ async def read(home: Home, args: argparse.Namespace) -> int:
             approvals = await reader.approvals(thread.id)
             history = await reader.history(thread.id)
             if args.json:
-                print(
-                    json.dumps(
-                        jsonable({"thread": thread, "approvals": approvals, "history": history}),
-                        indent=2,
-                    )
-                )
+                print(indented_json({"thread": thread, "approvals": approvals, "history": history}))
             else:
                 print(listing.thread_line(thread))
                 print(
@@ -82,7 +78,7 @@ async def _audit(reader: Reader, args: argparse.Namespace) -> int:
         for entry in entries:
             print(json.dumps(jsonable(entry), ensure_ascii=False))
     elif args.json:
-        print(json.dumps(jsonable(entries), indent=2, ensure_ascii=False))
+        print(indented_json(entries, ensure_ascii=False))
     elif not entries:
         print("no audit entries")
     for entry in entries if not (args.jsonl or args.json) else ():

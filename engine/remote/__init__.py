@@ -7,3 +7,7 @@ server's assistant is one more graph (:class:`~engine.remote.graph.ServerGraph`)
 whose threads a feed over ``threads.search`` names as they change
 (:class:`~engine.remote.feed.ServerFeed`), and whose resume is a run on the server.
 """
+
+SERVER_URL_ENV = "HITL_SERVER_URL"
+"""Names the Agent Server when no ``--server`` does; here, so that a listing can tell
+there is none without importing the server's client (and pydantic)."""

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from pydantic import SecretStr
 
 from engine.errors import HitlError
+from engine.remote import SERVER_URL_ENV
 
-SERVER_URL_ENV = "HITL_SERVER_URL"
 API_KEY_ENV = "LANGGRAPH_API_KEY"
 ASSISTANT_ENV = "HITL_ASSISTANT"
 TIMEOUT_SECONDS = 10.0

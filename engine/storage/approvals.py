@@ -14,18 +14,27 @@ from typing import Any
 from engine.errors import UnknownApproval
 from engine.storage.database import Database, Statement, Write, execute
 from engine.storage.lookup import Naming, find_by_prefix, marks
-from engine.views import ApprovalView
+from engine.storage.threads import COLUMNS as THREAD_COLUMNS
+from engine.storage.threads import thread_of
+from engine.views import ApprovalView, ThreadView
 
 SHORT_ID_LENGTHS = (8, 12, 16)
 """An approval's id is the shortest of these prefixes of its interrupt id that is free."""
 
-_SELECT = (
-    "SELECT id, thread_id, kind, tool_call_id, tool, args, original_args, description, tier, "
+_COLUMNS = (
+    "id, thread_id, kind, tool_call_id, tool, args, original_args, description, tier, "
     "reason, required, received, status, created_at, interrupt_id, args_schema, approvers, "
     "decision, decided_by, decided_at, version, rules, distinct_operators, expires_at, "
     "policy_digest, edited_by, format, action_index, action_count, allowed, protected, "
-    "interrupt_value FROM hitl_approvals"
+    "interrupt_value"
 )
+_SELECT = f"SELECT {_COLUMNS} FROM hitl_approvals"
+_WIDTH = len(_COLUMNS.split(","))
+_WITH_THREAD = (
+    f"SELECT {', '.join('c.' + c.strip() for c in _COLUMNS.split(','))}, {THREAD_COLUMNS} "
+    "FROM hitl_approvals c LEFT JOIN hitl_threads t ON t.id = c.thread_id"
+)
+"""An approval's row and its thread's, in one read."""
 _UNSENT = "applied_at IS NULL AND (status != 'pending' OR action_count > 1)"
 """Decisions not yet sent, with the pending cards that may hold them back."""
 _NAMING = Naming(
@@ -94,6 +103,13 @@ class Approvals:
     async def find(self, ref: str) -> ApprovalView:
         """The approval whose id is ``ref`` or starts with it (unique prefix)."""
         return _approval(await find_by_prefix(self.db, _SELECT, "id", ref, _NAMING))
+
+    async def find_with_thread(self, ref: str) -> tuple[ApprovalView, ThreadView | None]:
+        """``find(ref)`` and the row of its thread (None if it has none), in one read:
+        a decision that resumes the thread records it as running in its own commit."""
+        row = await find_by_prefix(self.db, _WITH_THREAD, "c.id", ref, _NAMING)
+        thread = thread_of(row[_WIDTH:]) if row[_WIDTH] is not None else None
+        return _approval(row[:_WIDTH]), thread
 
     async def pending(self, thread_id: str | None = None) -> list[ApprovalView]:
         """Every pending approval (of one thread, when given), oldest first."""

@@ -10,11 +10,13 @@ from engine.storage.database import Database, Statement
 from engine.storage.lookup import Naming, find_by_prefix
 from engine.views import ThreadView
 
-_SELECT = (
-    "SELECT t.id, t.title, t.task, t.model, t.status, t.created_at, t.updated_at, t.error, "
+COLUMNS = (
+    "t.id, t.title, t.task, t.model, t.status, t.created_at, t.updated_at, t.error, "
     "t.answer, t.graph, (SELECT COUNT(*) FROM hitl_approvals a "
-    "WHERE a.thread_id = t.id AND a.status = 'pending') FROM hitl_threads t"
+    "WHERE a.thread_id = t.id AND a.status = 'pending')"
 )
+"""A thread's row as ``thread_of`` reads it, from ``hitl_threads t``."""
+_SELECT = f"SELECT {COLUMNS} FROM hitl_threads t"
 _NAMING = Naming(
     UnknownThread,
     needed="a thread id is needed; `hitl threads` lists them",
@@ -23,7 +25,7 @@ _NAMING = Naming(
 )
 
 
-def _thread(row: Sequence[Any]) -> ThreadView:
+def thread_of(row: Sequence[Any]) -> ThreadView:
     id_, title, task, model, status, created_at, updated_at, error, answer, graph, pending = row
     return ThreadView(
         id=id_,
@@ -48,16 +50,16 @@ class Threads:
         """Every thread (with ``status``, when given), oldest first."""
         where, params = (" WHERE t.status = ?", (status,)) if status else ("", ())
         rows = await self.db.fetchall(f"{_SELECT}{where} ORDER BY t.created_at", params)
-        return [_thread(r) for r in rows]
+        return [thread_of(r) for r in rows]
 
     async def get(self, thread_id: str) -> ThreadView | None:
         """The thread with exactly this id, if the engine knows it."""
         rows = await self.db.fetchall(f"{_SELECT} WHERE t.id = ?", (thread_id,))
-        return _thread(rows[0]) if rows else None
+        return thread_of(rows[0]) if rows else None
 
     async def find(self, ref: str) -> ThreadView:
         """The thread whose id is ``ref`` or starts with it (unique prefix)."""
-        return _thread(await find_by_prefix(self.db, _SELECT, "t.id", ref, _NAMING))
+        return thread_of(await find_by_prefix(self.db, _SELECT, "t.id", ref, _NAMING))
 
     @staticmethod
     def insert_statement(thread: ThreadView) -> Statement:

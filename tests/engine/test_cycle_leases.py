@@ -10,7 +10,7 @@ import os
 import socket
 
 from engine import Approve, Engine
-from engine.events import ApprovalRequested, ThreadFinished
+from engine.events import ApprovalRequested, ThreadFinished, ThreadStatusChanged
 from engine.home import Home
 from tests.engine.quiet import NO_WATCHER
 
@@ -57,3 +57,24 @@ async def test_a_decision_made_as_the_pause_is_announced_runs_without_the_watche
                     if finished:
                         break
         assert len(list(home.outbox.glob("*.eml"))) == 8
+
+
+async def test_a_thread_is_running_from_the_moment_its_decision_is_recorded(home: Home) -> None:
+    """A script that approves and then lists sees the thread running, not still waiting
+    for a run to pick it up: the decision's own commit says so (with its event, once)."""
+    async with Engine.open(home, operator="alice", **NO_WATCHER) as engine:
+        thread = await engine.start(TASK)
+        await engine.wait(thread.id)
+        [approval] = await engine.pending()
+        events = engine.subscribe()
+        await engine.decide(approval.id, Approve())
+        assert (await engine.thread(thread.id)).status == "running"
+        await engine.wait(thread.id)
+        said: list[str] = []
+        async with asyncio.timeout(10):
+            async for batch in events.batches():
+                said += [e.thread.status for e in batch if isinstance(e, ThreadStatusChanged)]
+                if any(isinstance(e, ThreadFinished) for e in batch):
+                    break
+        assert said == ["running"]
+        assert (await engine.thread(thread.id)).status == "done"
