@@ -19,6 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.pregel.protocol import PregelProtocol
 from langgraph.types import Command, Interrupt
 
+from engine import lanes
 from engine.errors import HitlError
 from engine.events import (
     ApprovalDecided,
@@ -100,7 +101,9 @@ class Runner:
         self._renewal: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Starts renewing the leases of the threads this runner drives."""
+        """Starts renewing the leases of the threads this runner drives, and gives the
+        event loop a lane for decisions' work (``engine.lanes``)."""
+        lanes.install(asyncio.get_running_loop())
         self._renewal = asyncio.create_task(self._keep_leases())
 
     async def close(self) -> None:
