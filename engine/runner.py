@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.pregel.protocol import PregelProtocol
 from langgraph.types import Command, Interrupt
 
-from engine import lanes
+from engine import lanes, slots
 from engine.errors import HitlError
 from engine.events import (
     ApprovalDecided,
@@ -38,7 +38,7 @@ from engine.gate import call_digest
 from engine.judge import decided
 from engine.observe import Observer
 from engine.remote.server import ResumedElsewhere
-from engine.slots import RunSlots, current_priority
+from engine.slots import DECISION, RunSlots, current_priority
 from engine.storage.approvals import Approvals
 from engine.storage.database import Statement, Write
 from engine.storage.store import Store
@@ -238,10 +238,14 @@ class Runner:
                     # so a crash re-runs the steps since the pause and the gate reads the
                     # recorded result back; each step's checkpoint was a commit on disk.
                     extra: dict[str, Any] = {"durability": "sync" if thread.graph else "exit"}
+                    urgent = current_priority() == DECISION
                     async for chunk in graph.astream(
                         pending_input, config, stream_mode="updates", **extra
                     ):
                         await self._relay(thread_id, chunk, messages_of(graph))
+                        if urgent:  # the resumed step ran: the decision is applied
+                            slots.applied()
+                            urgent = False
                 except asyncio.CancelledError:
                     raise
                 except ResumedElsewhere:  # a server refused it: nothing was sent

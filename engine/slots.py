@@ -48,6 +48,17 @@ def urgent() -> Iterator[None]:
         _priority.reset(token)
 
 
+def applied() -> None:
+    """The decision this run was resumed with is applied (its call ran and was said):
+    what the run does next (the model's next turn) is background work again, in its
+    slot and at the database, so that a fleet of decided threads does not crowd the
+    decision's lane with work nobody waits for."""
+    held = _held.get()
+    if held is not None:
+        _held.set((held[0], BACKGROUND))
+    _priority.set(BACKGROUND)
+
+
 class RunSlots:
     """``observer`` is told of every slot taken, and how long it was waited for."""
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from engine.slots import BACKGROUND, DECISION, PriorityLock, RunSlots, urgent
+from engine.slots import (
+    BACKGROUND,
+    DECISION,
+    PriorityLock,
+    RunSlots,
+    applied,
+    current_priority,
+    urgent,
+    waiting,
+)
 
 
 async def test_a_decision_overdraws_while_the_background_queues() -> None:
@@ -45,3 +54,28 @@ async def test_the_postgresql_connection_goes_to_a_waiting_decision_first() -> N
     await asyncio.wait_for(asyncio.gather(background, decision), 1)
     assert got == ["decision", "background"]
     assert not lock.locked()
+
+
+async def test_once_its_decision_is_applied_a_run_waits_its_turn_again() -> None:
+    """After the decided call ran, the run's next model turn is background work: back
+    from the wait it queues for a slot instead of overdrawing."""
+    slots = RunSlots(1)
+    order: list[str] = []
+
+    async def decided_run() -> None:
+        async with slots.hold(DECISION):
+            applied()
+            assert current_priority() == BACKGROUND
+            async with waiting():
+                await asyncio.sleep(0)
+            order.append("decided run's next step")
+
+    async with contextlib.AsyncExitStack() as held:
+        await held.enter_async_context(slots.hold(BACKGROUND))
+        run = asyncio.create_task(decided_run())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not order  # the slot is the busy run's: the decided run waits for it
+        order.append("busy run ends")
+    await asyncio.wait_for(run, 1)
+    assert order == ["busy run ends", "decided run's next step"]
