@@ -38,7 +38,7 @@ from engine.gate import call_digest
 from engine.judge import decided
 from engine.observe import Observer
 from engine.remote.server import ResumedElsewhere
-from engine.slots import DECISION, RunSlots, current_priority
+from engine.slots import DECISION, RunSlots, current_priority, urgent
 from engine.storage.approvals import Approvals
 from engine.storage.database import Statement, Write
 from engine.storage.store import Store
@@ -98,6 +98,8 @@ class Runner:
         self._observer = observer
         self._runners: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        self._decided_again: set[str] = set()
+        """Of ``_again``, those kicked by a decision: the run goes on as a decision's."""
         self._renewal: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -134,6 +136,8 @@ class Runner:
         runner = self._runners.get(thread_id)
         if runner is not None and not runner.done():
             self._again.add(thread_id)
+            if current_priority() == DECISION:
+                self._decided_again.add(thread_id)
             return
         task = asyncio.create_task(
             self._drive(thread_id, first, known, leased), name=f"thread {thread_id}"
@@ -181,9 +185,15 @@ class Runner:
         if self._runners.get(thread_id) is not task:
             return
         del self._runners[thread_id]
+        decided = thread_id in self._decided_again
+        self._decided_again.discard(thread_id)
         if thread_id in self._again and not task.cancelled():
             self._again.discard(thread_id)
-            self.kick(thread_id)
+            if not decided:
+                self.kick(thread_id)
+                return
+            with urgent():  # the run a decision kicked is a decision's, as in decide()
+                self.kick(thread_id)
 
     async def _drive(
         self, thread_id: str, first: Any, known: ThreadView | None, leased: bool
@@ -218,6 +228,9 @@ class Runner:
             pending_input = first
             while True:
                 self._again.discard(thread_id)
+                if thread_id in self._decided_again:
+                    self._decided_again.discard(thread_id)
+                    slots.promote()
                 applied: list[str] = []
                 if pending_input is None:
                     pending_input, applied = await self._resume_input(graph, config)

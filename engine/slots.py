@@ -59,6 +59,15 @@ def applied() -> None:
     _priority.set(BACKGROUND)
 
 
+def promote() -> None:
+    """A decision arrived for this run while it was still running (it had just paused,
+    and was letting go of the thread): what it does next applies that decision."""
+    held = _held.get()
+    if held is not None:
+        _held.set((held[0], DECISION))
+    _priority.set(DECISION)
+
+
 class RunSlots:
     """``observer`` is told of every slot taken, and how long it was waited for."""
 

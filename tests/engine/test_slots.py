@@ -12,6 +12,7 @@ from engine.slots import (
     RunSlots,
     applied,
     current_priority,
+    promote,
     urgent,
     waiting,
 )
@@ -79,3 +80,17 @@ async def test_once_its_decision_is_applied_a_run_waits_its_turn_again() -> None
         order.append("busy run ends")
     await asyncio.wait_for(run, 1)
     assert order == ["busy run ends", "decided run's next step"]
+
+
+async def test_a_run_a_decision_arrives_for_goes_on_as_the_decisions() -> None:
+    """A decision kicked a thread whose run was still letting go of it: that run goes
+    on as a decision's, so back from a wait it overdraws rather than queue."""
+    slots = RunSlots(1)
+    async with asyncio.timeout(1), slots.hold(BACKGROUND):
+        busy = asyncio.create_task(slots._acquire(BACKGROUND))
+        await asyncio.sleep(0)
+        promote()
+        async with waiting():  # lends the slot: the busy run takes it
+            await busy
+        assert current_priority() == DECISION  # ...and we are back without waiting for it
+    slots._release()
