@@ -70,10 +70,11 @@ temporary home / SQLite file, so no run inherits another's heap, caches or datab
    ``engine.decide(id, Approve())`` is called and the time until the matching
    ``ToolExecuted`` event arrives on ``engine.subscribe()`` is taken. Measured idle and
    with a busy load of low-tier threads on an engine whose scripted model thinks 50 ms
-   per turn: an open loop, one new thread every 1/40 s whatever the engine's pace, at
-   most 200 in flight (``--busy-rate R`` sets the rate; ``--busy-rate 0`` gives the
-   closed loop of earlier releases, 200 loops that each start a thread and wait for it,
-   which loads a faster engine harder). The loaded
+   per turn: by default the load the target names, 200 threads busy at once (200
+   closed loops, each starting a low-tier thread and waiting for it, back to back: the
+   engine is saturated, however fast it is); ``--busy-rate R`` gives an open loop
+   instead, one new thread every 1/R s whatever the engine's pace, at most 200 in
+   flight (on a quiet machine only a few are then in flight at once). The loaded
    run is repeated ``--latency-runs K`` times, each in a fresh process: each run's
    p50 / p99 / max is shown, and the worst p99 is judged (the target must hold in every
    run, not in the best).
@@ -166,7 +167,8 @@ class Sizes:
     settle: float
     """Seconds the busy load runs before the approvals."""
     busy_rate: float
-    """Busy threads started per second (open loop, at most ``busy`` in flight)."""
+    """Busy threads started per second (open loop, at most ``busy`` in flight); 0: ``busy``
+    closed loops, all of them busy at once (the default: the load the target names)."""
     pending: int
     listings: int
     """Runs of each listing (``hitl pending``, ``Engine.open`` + ``pending()``)."""
@@ -186,7 +188,7 @@ FULL = Sizes(
     gated=100,
     interval=0.2,
     settle=2.0,
-    busy_rate=40.0,
+    busy_rate=0.0,
     pending=1000,
     listings=3,
     rss=1000,
@@ -204,7 +206,7 @@ QUICK = Sizes(
     gated=4,
     interval=0.05,
     settle=0.3,
-    busy_rate=20.0,
+    busy_rate=0.0,
     pending=10,
     listings=1,
     rss=10,
@@ -283,7 +285,7 @@ def measure_latency(table: Table, sizes: Sizes, runs: int) -> None:
     load = (
         f"busy {sizes.busy_rate:g} threads/s open loop, <= {sizes.busy} in flight"
         if sizes.busy_rate
-        else f"{sizes.busy} busy, closed loop"
+        else f"{sizes.busy} busy threads, closed loop"
     )
     loaded = [(f"{load}, run {i + 1} of {runs}", sizes.busy) for i in range(runs)]
     worst = 0.0
@@ -476,8 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--busy-rate",
         type=float,
         default=None,
-        help="busy threads started per second in the latency runs (open loop; 0: the "
-        "closed loop of earlier releases); default 40",
+        help="busy threads started per second in the latency runs (an open loop, at most "
+        "200 in flight); default 0: 200 closed loops, 200 threads busy at once",
     )
     parser.add_argument("--profile", action="store_true", help="profile engine vs bare instead")
     parser.add_argument("--profile-threads", type=int, default=0)

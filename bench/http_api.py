@@ -278,53 +278,62 @@ async def report(args: argparse.Namespace) -> None:
     print("# hitl serve: the HTTP API\n")
     print(machine_info())
     rows = []
+    only = set(args.only.split(","))
     with tempfile.TemporaryDirectory() as scratch:
-        server = Server(Path(scratch) / "decide", args.think, args.run_slots)
-        try:
-            rows.append(
-                row(
-                    f"POST decide -> tool executed, {args.busy} busy threads, "
-                    f"run slots {args.run_slots or 'default'}",
-                    await bench_decide(server, args.busy, args.samples),
-                    100,
+        if "decide" in only:
+            server = Server(Path(scratch) / "decide", args.think, args.run_slots)
+            try:
+                rows.append(
+                    row(
+                        f"POST decide -> tool executed, {args.busy} busy threads, "
+                        f"run slots {args.run_slots or 'default'}",
+                        await bench_decide(server, args.busy, args.samples),
+                        100,
+                    )
                 )
-            )
-        finally:
-            server.stop()
-        server = Server(Path(scratch) / "listing", 0.0)
-        try:
-            rows.append(
-                row(
-                    f"GET /approvals, {args.pending} pending",
-                    await bench_listing(server, args.pending, args.repeats),
-                    150,
+            finally:
+                server.stop()
+        if "listing" in only:
+            server = Server(Path(scratch) / "listing", 0.0)
+            try:
+                rows.append(
+                    row(
+                        f"GET /approvals, {args.pending} pending",
+                        await bench_listing(server, args.pending, args.repeats),
+                        150,
+                    )
                 )
-            )
-        finally:
-            server.stop()
-        server = Server(Path(scratch) / "events", 0.0)
-        try:
-            server_cpu, client_cpu, began = server.cpu_seconds(), time.process_time(), time.time()
-            latencies, events, missing = await bench_subscribers(
-                server, args.subscribers, args.rate, args.seconds
-            )
-            wall = time.time() - began
-            server_cpu, client_cpu = (
-                server.cpu_seconds() - server_cpu,
-                time.process_time() - client_cpu,
-            )
-            rows.append(
-                row(
-                    f"SSE delivery, {args.subscribers} subscribers, {args.rate} events/s target",
-                    latencies,
-                    100,
-                    f"; {events} events ({events / args.seconds:.0f}/s), subscribers missing "
-                    f"any: {missing}; CPU over {wall:.0f} s: server {server_cpu:.1f} s, "
-                    f"clients {client_cpu:.1f} s",
+            finally:
+                server.stop()
+        if "events" in only:
+            server = Server(Path(scratch) / "events", 0.0)
+            try:
+                server_cpu, client_cpu, began = (
+                    server.cpu_seconds(),
+                    time.process_time(),
+                    time.time(),
                 )
-            )
-        finally:
-            server.stop()
+                latencies, events, missing = await bench_subscribers(
+                    server, args.subscribers, args.rate, args.seconds
+                )
+                wall = time.time() - began
+                server_cpu, client_cpu = (
+                    server.cpu_seconds() - server_cpu,
+                    time.process_time() - client_cpu,
+                )
+                rows.append(
+                    row(
+                        f"SSE delivery, {args.subscribers} subscribers, "
+                        f"{args.rate} events/s target",
+                        latencies,
+                        100,
+                        f"; {events} events ({events / args.seconds:.0f}/s), subscribers missing "
+                        f"any: {missing}; CPU over {wall:.0f} s: server {server_cpu:.1f} s, "
+                        f"clients {client_cpu:.1f} s",
+                    )
+                )
+            finally:
+                server.stop()
     print()
     print_table(["measurement", "n", "p50 ms", "p90 ms", "p99 ms", "target"], rows, 1)
 
@@ -340,6 +349,11 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--only",
+        default="decide,listing,events",
+        help="comma-separated subset of the measurements decide, listing, events",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny: a smoke run")
     args = parser.parse_args()
     if args.quick:

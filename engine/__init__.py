@@ -49,6 +49,7 @@ from engine.listing import call_summaries, text_summaries
 from engine.observe import Hop, Observer
 from engine.policy import Policy, Tier, Verdict
 from engine.reader import Reader
+from engine.slots import urgent
 from engine.storage.audit import AuditEntry, Verification
 from engine.subscription import Subscription
 from engine.views import (
@@ -141,6 +142,7 @@ __all__ = [
     "load_graph",
     "span",
     "text_summaries",
+    "urgent",
 ]
 
 

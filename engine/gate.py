@@ -26,7 +26,6 @@ from engine.events import CallDenied, ToolExecuted
 from engine.home import Home
 from engine.once import OUTCOME_UNKNOWN, AtMostOnce, asked_again, fixed_verdict, interrupt_value
 from engine.policy import Policy, Tier
-from engine.slots import waiting
 from engine.storage.store import Store
 from engine.storage.verdicts import FixedVerdict
 from engine.tools import ToolContext, ToolRefused, ToolSpec, validate_args
@@ -279,8 +278,9 @@ class Gate:
         """The tool's (result, ok); a tool's failure goes to the model, not up the graph."""
         ctx = ToolContext(thread_id, call["id"], self.home.sandbox, self.home.outbox, self.ledger)
         try:
-            async with waiting():
-                return await spec.run(ctx, spec.args_model.model_validate(args)), True
+            # In its run's slot: the catalogue's tools are local work in this loop (files,
+            # the outbox), which hundreds of busy threads must not do all at once.
+            return await spec.run(ctx, spec.args_model.model_validate(args)), True
         except ToolRefused as error:
             return f"Refused: {error}", False
         except Exception as error:

@@ -54,10 +54,17 @@ def build_graph(
     model: BaseChatModel, gate: Gate, checkpointer: BaseCheckpointSaver[Any]
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     bound = model.bind_tools(tool_schemas(gate.tools))
+    # A model of the engine's own lends its run slot only while it waits (the endpoint,
+    # the demo's thinking): LangChain's work around the call is CPU in this loop, and
+    # out of a slot, hundreds of threads' of it would make a person's decision wait.
+    lends_itself = bool(getattr(model, "lends_run_slot", False))
 
     async def agent(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        async with waiting():  # the model may take seconds: let other threads step
+        if lends_itself:
             reply = await bound.ainvoke(state["messages"], config)
+        else:
+            async with waiting():  # the model may take seconds: let other threads step
+                reply = await bound.ainvoke(state["messages"], config)
         if not reply.id:  # the journal de-duplicates replayed messages by id
             reply.id = f"ai-{uuid.uuid4().hex}"
         if isinstance(reply, AIMessage):

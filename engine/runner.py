@@ -19,6 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.pregel.protocol import PregelProtocol
 from langgraph.types import Command, Interrupt
 
+from engine import lanes, slots
 from engine.errors import HitlError
 from engine.events import (
     ApprovalDecided,
@@ -37,7 +38,7 @@ from engine.gate import call_digest
 from engine.judge import decided
 from engine.observe import Observer
 from engine.remote.server import ResumedElsewhere
-from engine.slots import RunSlots, current_priority
+from engine.slots import DECISION, RunSlots, current_priority, urgent
 from engine.storage.approvals import Approvals
 from engine.storage.database import Statement, Write
 from engine.storage.store import Store
@@ -97,10 +98,14 @@ class Runner:
         self._observer = observer
         self._runners: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        self._decided_again: set[str] = set()
+        """Of ``_again``, those kicked by a decision: the run goes on as a decision's."""
         self._renewal: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Starts renewing the leases of the threads this runner drives."""
+        """Starts renewing the leases of the threads this runner drives, and gives the
+        event loop a lane for decisions' work (``engine.lanes``)."""
+        lanes.install(asyncio.get_running_loop())
         self._renewal = asyncio.create_task(self._keep_leases())
 
     async def close(self) -> None:
@@ -131,6 +136,8 @@ class Runner:
         runner = self._runners.get(thread_id)
         if runner is not None and not runner.done():
             self._again.add(thread_id)
+            if current_priority() == DECISION:
+                self._decided_again.add(thread_id)
             return
         task = asyncio.create_task(
             self._drive(thread_id, first, known, leased), name=f"thread {thread_id}"
@@ -191,9 +198,15 @@ class Runner:
         if self._runners.get(thread_id) is not task:
             return
         del self._runners[thread_id]
+        decided = thread_id in self._decided_again
+        self._decided_again.discard(thread_id)
         if thread_id in self._again and not task.cancelled():
             self._again.discard(thread_id)
-            self.kick(thread_id)
+            if not decided:
+                self.kick(thread_id)
+                return
+            with urgent():  # the run a decision kicked is a decision's, as in decide()
+                self.kick(thread_id)
 
     async def _drive(
         self, thread_id: str, first: Any, known: ThreadView | None, leased: bool
@@ -230,6 +243,9 @@ class Runner:
             woken = first is None and known is not None and known.status == "running"
             while True:
                 self._again.discard(thread_id)
+                if thread_id in self._decided_again:
+                    self._decided_again.discard(thread_id)
+                    slots.promote()
                 applied: list[str] = []
                 if pending_input is None:
                     pending_input, applied = await self._resume_input(graph, config)
@@ -254,10 +270,14 @@ class Runner:
                     # so a crash re-runs the steps since the pause and the gate reads the
                     # recorded result back; each step's checkpoint was a commit on disk.
                     extra: dict[str, Any] = {"durability": "sync" if thread.graph else "exit"}
+                    urgent = current_priority() == DECISION
                     async for chunk in graph.astream(
                         pending_input, config, stream_mode="updates", **extra
                     ):
                         await self._relay(thread_id, chunk, messages_of(graph))
+                        if urgent:  # the resumed step ran: the decision is applied
+                            slots.applied()
+                            urgent = False
                 except asyncio.CancelledError:
                     raise
                 except ResumedElsewhere:  # a server refused it: nothing was sent

@@ -15,7 +15,7 @@ import heapq
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 
 from engine.observe import Observer
 
@@ -33,6 +33,11 @@ def current_priority() -> int:
     return _priority.get()
 
 
+def priority_in(context: Context) -> int:
+    """The priority of the work whose context ``context`` is."""
+    return context.get(_priority, BACKGROUND)
+
+
 @contextlib.contextmanager
 def urgent() -> Iterator[None]:
     """Marks the body (and the tasks it starts) as a person's decision being applied."""
@@ -41,6 +46,26 @@ def urgent() -> Iterator[None]:
         yield
     finally:
         _priority.reset(token)
+
+
+def applied() -> None:
+    """The decision this run was resumed with is applied (its call ran and was said):
+    what the run does next (the model's next turn) is background work again, in its
+    slot and at the database, so that a fleet of decided threads does not crowd the
+    decision's lane with work nobody waits for."""
+    held = _held.get()
+    if held is not None:
+        _held.set((held[0], BACKGROUND))
+    _priority.set(BACKGROUND)
+
+
+def promote() -> None:
+    """A decision arrived for this run while it was still running (it had just paused,
+    and was letting go of the thread): what it does next applies that decision."""
+    held = _held.get()
+    if held is not None:
+        _held.set((held[0], DECISION))
+    _priority.set(DECISION)
 
 
 class RunSlots:
@@ -106,3 +131,46 @@ async def waiting() -> AsyncIterator[None]:
         yield
     finally:
         await slots._acquire(priority)
+
+
+class PriorityLock:
+    """An asyncio lock whose waiters get it by priority (:func:`current_priority` when
+    they asked), then in arrival order: a decision's transaction takes the PostgreSQL
+    connection before the background queued ahead of it. Handed from holder to waiter
+    directly, so no one arriving meanwhile can take it in between."""
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def locked(self) -> bool:
+        return self._locked
+
+    async def acquire(self) -> bool:
+        if not self._locked and not self._waiters:
+            self._locked = True
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (current_priority(), next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # handed the lock as we were cancelled: pass it on
+            raise
+        return True
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)  # still locked: it is the waiter's now
+                return
+        self._locked = False
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()

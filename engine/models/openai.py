@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import openai
 from langchain_core.language_models import BaseChatModel
@@ -12,6 +12,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from engine.errors import ModelUnavailable
+from engine.slots import waiting
 
 
 class _ChatOpenAI(ChatOpenAI):
@@ -24,9 +25,14 @@ class _ChatOpenAI(ChatOpenAI):
         except openai.APIConnectionError as error:
             raise self._unavailable(error) from error
 
+    lends_run_slot: ClassVar[bool] = True
+    """It gives its run slot back while the request is out (``engine.slots``); LangChain's
+    work around it keeps the slot."""
+
     async def _agenerate(self, *args: Any, **kwargs: Any) -> ChatResult:
         try:
-            return await super()._agenerate(*args, **kwargs)
+            async with waiting():
+                return await super()._agenerate(*args, **kwargs)
         except openai.APIConnectionError as error:
             raise self._unavailable(error) from error
 

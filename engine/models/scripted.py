@@ -29,13 +29,15 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolCall, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from engine.slots import waiting
 
 Call = tuple[str, dict[str, Any]]
 
@@ -340,6 +342,8 @@ class ScriptedChatModel(BaseChatModel):
 
     think_seconds: float = 0.0
     tool_names: tuple[str, ...] = ()
+    lends_run_slot: ClassVar[bool] = True
+    """It gives its run slot back while it thinks, and only then (``engine.slots``)."""
 
     @property
     def _llm_type(self) -> str:
@@ -366,7 +370,8 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         if self.think_seconds:
-            await asyncio.sleep(self.think_seconds)
+            async with waiting():  # thinking is waiting: other threads may step meanwhile
+                await asyncio.sleep(self.think_seconds)
         return ChatResult(generations=[ChatGeneration(message=self._reply(messages))])
 
     def _reply(self, messages: Sequence[BaseMessage]) -> AIMessage:

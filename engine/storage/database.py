@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import queue
 import re
@@ -32,7 +33,7 @@ from engine.errors import UnsupportedDatabase
 from engine.faults import crash_point
 from engine.home import Home
 from engine.observe import Hop
-from engine.slots import current_priority
+from engine.slots import DECISION, current_priority
 from engine.storage.sqlite_file import (
     Durability,
     busy_timeout_seconds,
@@ -446,12 +447,16 @@ class DatabaseThread:
                 stamps[0] = time.perf_counter()
             return fn(*args)
 
+        priority = current_priority()
+        # A decision's answer carries its context: it jumps the loop's queue too (lanes).
+        context = contextvars.copy_context() if priority == DECISION else None
+
         def settle(result: Any, error: BaseException | None) -> None:
             if stamps is not None:
                 stamps[1] = time.perf_counter()
-            loop.call_soon_threadsafe(resolve, result, error)
+            loop.call_soon_threadsafe(resolve, result, error, context=context)
 
-        self._queue.put((current_priority(), next(self._order), _Job(call, kind, settle)))
+        self._queue.put((priority, next(self._order), _Job(call, kind, settle)))
         return future
 
     async def close(self) -> None:

@@ -23,6 +23,7 @@ from engine.errors import (
     HitlError,
 )
 from engine.faults import crash_point
+from engine.slots import PriorityLock
 from engine.storage.database import (
     Chain,
     Dialect,
@@ -69,7 +70,8 @@ class _Queued:
 
 
 class PostgresDatabase:
-    """One async connection; a lock keeps its transactions from interleaving.
+    """One async connection; a lock keeps its transactions from interleaving (taken by
+    priority: a decision's before the background's, see ``engine.slots``).
 
     Transactions that queue while the connection is busy are committed together, in
     one transaction with one COMMIT (group commit: one wait for the server's disk for
@@ -86,7 +88,7 @@ class PostgresDatabase:
     def __init__(self, conn: Any, url: str = "") -> None:
         self.conn = conn
         self.url = url
-        self._lock = asyncio.Lock()
+        self._lock = PriorityLock()  # a decision's transaction goes first
         self._queued: list[_Queued] = []
         self._batches: set[asyncio.Task[None]] = set()
 
