@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,26 +40,6 @@ from tests.remote.agent_server import DevServer, why_not  # noqa: E402
 HITL = Path(sys.executable).with_name("hitl")
 TASK = "Email ann@company.com the notes and delete draft.txt"
 POLICY = 'default_tier = "medium"\n\n[tools]\nsend_email = "medium"\ndelete_file = "medium"\n'
-
-
-async def fill(server: DevServer, assistant: str, threads: int) -> list[str]:
-    """``threads`` threads waiting at their interrupts, ten runs at a time."""
-    from langgraph_sdk import get_client
-
-    client = get_client(url=server.url)
-    gate = asyncio.Semaphore(10)
-
-    async def one() -> str:
-        async with gate:
-            thread = await client.threads.create()
-            await client.runs.wait(
-                thread["thread_id"],
-                assistant,
-                input=cast(Any, {"messages": [{"role": "user", "content": TASK}]}),
-            )
-            return str(thread["thread_id"])
-
-    return list(await asyncio.gather(*(one() for _ in range(threads))))
 
 
 def listing(server: DevServer, assistant: str, home: Path, policy: Path) -> tuple[float, int]:
@@ -134,7 +114,7 @@ def main() -> None:
         try:
             assistant = server.assistant("per_call")
             started = time.perf_counter()
-            asyncio.run(fill(server, assistant, args.threads))
+            asyncio.run(server.interrupted_threads(assistant, TASK, args.threads))
             filled = time.perf_counter() - started
             print(f"{args.threads} threads paused on the server in {filled:.1f} s")
             policy = where / "policy.toml"

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeAlias
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.pregel.protocol import PregelProtocol
-from langgraph.types import Command, Interrupt
+from langgraph.types import Command, Interrupt, StateSnapshot
 
 from engine.errors import HitlError
 from engine.events import (
@@ -331,11 +331,14 @@ class Runner:
         config: Any,
         also: Sequence[Statement | Write] = (),
         when_done: Sequence[Statement | Write] = (),
+        state: StateSnapshot | None = None,
     ) -> ThreadView:
-        """Reads where the run stopped, then in one transaction records the new
-        approvals, sets the thread's status and writes ``also`` (the decisions the run
-        was fed, now applied), and ``when_done`` if the thread ended (its lease let go)."""
-        state = await graph.aget_state(config)
+        """Reads where the run stopped (unless ``state`` was just read), then in one
+        transaction records the new approvals, sets the thread's status and writes
+        ``also`` (the decisions the run was fed, now applied), and ``when_done`` if the
+        thread ended (its lease let go)."""
+        if state is None:
+            state = await graph.aget_state(config)
         now = time.time()
         settled, said = thread, None
         if state.interrupts:
@@ -458,11 +461,18 @@ class Runner:
                 also=[Approvals.unsent_statement(approval, now)],
             )
 
-    async def refresh(self, thread_id: str, known: ThreadView, graph: Graph) -> ThreadView:
-        """Reads a thread another program runs on the shared checkpointer, as it is now:
-        records new cards, closes those it answered itself, and sets the status."""
+    async def refresh(
+        self,
+        thread_id: str,
+        known: ThreadView,
+        graph: Graph,
+        state: StateSnapshot | None = None,
+    ) -> ThreadView:
+        """Reads a thread another program runs on the shared checkpointer, as it is now
+        (``state``: as the caller just read it; an Agent Server's thread is not asked
+        twice): records new cards, closes those it answered itself, and sets the status."""
         config: Any = {"configurable": {"thread_id": thread_id}}
-        return await self._settle(known, graph, config)
+        return await self._settle(known, graph, config, state=state)
 
     async def _fail(
         self, thread: ThreadView, error: BaseException, also: Sequence[Statement | Write] = ()

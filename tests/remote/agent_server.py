@@ -23,7 +23,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -154,6 +154,28 @@ class DevServer:
             {"assistant_id": assistant, "input": {"messages": [{"role": "user", "content": task}]}},
         )
         return str(thread)
+
+    async def interrupted_threads(self, assistant: str, task: str, count: int) -> list[str]:
+        """``count`` threads on ``assistant`` waiting at their interrupts, made through
+        the SDK ten runs at a time."""
+        import asyncio
+
+        from langgraph_sdk import get_client
+
+        client = get_client(url=self.url)
+        gate = asyncio.Semaphore(10)
+
+        async def one() -> str:
+            async with gate:
+                thread = await client.threads.create()
+                await client.runs.wait(
+                    thread["thread_id"],
+                    assistant,
+                    input=cast(Any, {"messages": [{"role": "user", "content": task}]}),
+                )
+                return str(thread["thread_id"])
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
 
     def thread(self, thread_id: str) -> dict[str, Any]:
         found: dict[str, Any] = self.get(f"/threads/{thread_id}")
