@@ -22,7 +22,7 @@ from langgraph.types import StateSnapshot
 from engine.events import Event, SourceReachable, SourceUnreachable, ThreadStarted
 from engine.foreign.adoption import CheckpointFeed
 from engine.foreign.graphs import ForeignGraphs
-from engine.remote.server import ServerUnreachable
+from engine.remote.server import ServerRefused, ServerUnreachable
 from engine.runner import Publish, Runner, compact
 from engine.storage.store import Store
 from engine.storage.threads import Threads
@@ -108,6 +108,11 @@ class Adopter:
             except ServerUnreachable as error:  # said at each try, with when the next is
                 failures += 1
                 self._announce(SourceUnreachable(error.url, _retry(failures)))
+                continue
+            except ServerRefused as error:  # a key it stopped taking: said, then retried
+                failures += 1
+                url = str(getattr(feed, "url", ""))
+                self._announce(SourceUnreachable(url, _retry(failures), str(error)))
                 continue
             except Exception:  # a busy database: the next poll tries again
                 log.warning("adopting threads failed; retrying", exc_info=True)
