@@ -345,6 +345,10 @@ class Runner:
             unknown = any(_kind(i.value) == "outcome_unknown" for i in state.interrupts)
             paused = replace(thread, pending=len(state.interrupts))
             settled, said = _with_status(paused, "unknown" if unknown else "waiting")
+        elif state.next and (failure := _failure(state)) is not None:
+            if thread.status != "failed" or thread.error != failure:  # said once
+                settled = replace(thread, status="failed", error=failure, updated_at=now, pending=0)
+                said = ThreadFailed(settled)
         elif state.next:
             settled, said = _with_status(thread, "running")
         elif thread.status != "done":  # else read again (an adopted thread): said once
@@ -501,6 +505,15 @@ _AUTO_STATUS: dict[str, ApprovalStatus] = {
     "reject": "rejected",
     "respond": "responded",
 }
+
+
+def _failure(state: StateSnapshot) -> str | None:
+    """The error of a step that failed and stopped the thread there (an app's own run,
+    a run on an Agent Server, read back), as a line; None while it is just running."""
+    for task in state.tasks:
+        if task.error is not None:
+            return error_line(task.error)
+    return None
 
 
 def messages_of(graph: Graph) -> bool:

@@ -23,13 +23,19 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, convert_to_messages
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command, Interrupt, StateSnapshot
+from langgraph.types import Command, Interrupt, PregelTask, StateSnapshot
 
 from engine.foreign.loading import LoadedGraph
 from engine.remote.server import AgentServer, ServerRefused
 
 _RUNNING = ("(running on the server)",)
 """``next`` of a thread busy with a run: the runner calls it running."""
+_FAILED = ("(failed on the server)",)
+"""``next`` of a thread in ``error``, with a task that carries the error: failed."""
+
+
+class FailedOnServer(Exception):
+    """A step of the thread failed on the server: its error, as the server said it."""
 
 
 class ServerGraph:
@@ -73,8 +79,13 @@ class ServerGraph:
         return str(uuid.uuid4())
 
     def prime(self, thread: Mapping[str, Any]) -> None:
-        """Keeps a ``threads.search`` row as the thread's state for its next read."""
-        self._primed[str(thread["thread_id"])] = snapshot_of(thread)
+        """Keeps a ``threads.search`` row as the thread's state for its next read; not
+        one in ``error``: the row does not say what failed, its state does."""
+        thread_id = str(thread["thread_id"])
+        if thread.get("status") == "error":
+            self._primed.pop(thread_id, None)
+            return
+        self._primed[thread_id] = snapshot_of(thread)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         thread_id = str(config["configurable"]["thread_id"])
@@ -100,11 +111,14 @@ class ServerGraph:
             str(task.get("id")): task.get("interrupts") or [] for task in state.get("tasks", [])
         }
         waiting = any(interrupts.values())
+        failures = [str(task["error"]) for task in state.get("tasks", []) if task.get("error")]
+        status = "busy" if state.get("next") and not waiting else "idle"
         return {
             "thread_id": thread_id,
             "values": state.get("values"),
             "interrupts": interrupts,
-            "status": "busy" if state.get("next") and not waiting else "idle",
+            "status": "error" if failures and not waiting else status,
+            "error": "; ".join(failures),
             "created_at": state.get("created_at"),
         }
 
@@ -193,6 +207,10 @@ def snapshot_of(thread: Mapping[str, Any]) -> StateSnapshot:
     )
     status = thread.get("status")
     next_: tuple[str, ...] = _RUNNING if status == "busy" else ()
+    tasks: tuple[PregelTask, ...] = ()
+    if status == "error" and not interrupts:  # stopped at the step that failed there
+        failed = FailedOnServer(str(thread.get("error") or "a run failed on the server"))
+        next_, tasks = _FAILED, (PregelTask("", _FAILED[0], (), error=failed),)
     config: RunnableConfig = {"configurable": {"thread_id": str(thread.get("thread_id", ""))}}
     created = thread.get("created_at")
     return StateSnapshot(
@@ -202,7 +220,7 @@ def snapshot_of(thread: Mapping[str, Any]) -> StateSnapshot:
         None,
         str(created) if created else None,
         None,
-        (),
+        tasks,
         interrupts,
     )
 

@@ -27,6 +27,8 @@ from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
+FAILING = Path(__file__).with_name("failing_graph.py")
+"""A graph of the tests' own beside the examples: it asks, then fails."""
 LANGGRAPH = Path(sys.executable).with_name("langgraph")
 START_SECONDS = 90.0
 
@@ -108,12 +110,14 @@ class DevServer:
         for name in [*EXAMPLES.glob("*.py"), EXAMPLES / "langgraph.json"]:
             shutil.copy(name, where / name.name)
         (where / "outbox").mkdir(exist_ok=True)
+        shutil.copy(FAILING, where / FAILING.name)
+        config = json.loads((where / "langgraph.json").read_text())
+        config["graphs"]["failing"] = f"./{FAILING.name}:graph"
         if api_key is not None:
             (where / "auth.py").write_text(KEYED_AUTH)
             (where / "api-key.txt").write_text(api_key)
-            config = json.loads((where / "langgraph.json").read_text())
             config["auth"] = {"path": "./auth.py:auth"}
-            (where / "langgraph.json").write_text(json.dumps(config))
+        (where / "langgraph.json").write_text(json.dumps(config))
         return cls(where, free_port(), api_key=api_key)
 
     def take_only(self, api_key: str) -> None:
