@@ -57,8 +57,35 @@ def listing(server: DevServer, assistant: str, home: Path, policy: Path) -> tupl
     return time.perf_counter() - started, len(json.loads(done.stdout))
 
 
+async def bare_sdk(server: DevServer, assistant: str, threads: list[str]) -> dict[str, list[float]]:
+    """The server's own floor, in the same run: seconds of each bare SDK call a resume
+    could need (``get_state``, ``threads.get``) and of the resume itself
+    (``runs.create``, one interrupt approved), on threads the engine's cards leave."""
+    from langgraph_sdk import get_client
+
+    client = get_client(url=server.url)
+    times: dict[str, list[float]] = {"get_state": [], "threads.get": [], "runs.create": []}
+    for thread in threads:
+        started = time.perf_counter()
+        state = await client.threads.get_state(thread)
+        times["get_state"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await client.threads.get(thread)
+        times["threads.get"].append(time.perf_counter() - started)
+        first = next(i["id"] for task in state["tasks"] for i in task.get("interrupts", []))
+        started = time.perf_counter()
+        await client.runs.create(
+            thread,
+            assistant,
+            command={"resume": {first: {"type": "approve"}}},
+            multitask_strategy="reject",
+        )
+        times["runs.create"].append(time.perf_counter() - started)
+    return times
+
+
 async def decisions(
-    server: DevServer, assistant: str, home: Path, policy: Path, count: int
+    server: DevServer, assistant: str, home: Path, policy: Path, count: int, spare: set[str]
 ) -> tuple[list[float], list[float]]:
     """Per decision: seconds until the server took the resume, and until the run ended."""
     from engine import Approve
@@ -81,7 +108,11 @@ async def decisions(
     to_server: list[float] = []
     to_end: list[float] = []
     async with Engine.open(home, policy=policy, graphs=[graph], operator="bench") as engine:
-        cards = [a for a in await engine.pending() if a.tool == "delete_file"][:count]
+        cards = [
+            a
+            for a in await engine.pending()
+            if a.tool == "delete_file" and a.thread_id not in spare
+        ][:count]
         for card in cards:
             taken.clear()
             started = time.perf_counter()
@@ -114,7 +145,8 @@ def main() -> None:
         try:
             assistant = server.assistant("per_call")
             started = time.perf_counter()
-            asyncio.run(server.interrupted_threads(assistant, TASK, args.threads))
+            threads = asyncio.run(server.interrupted_threads(assistant, TASK, args.threads))
+            spare = threads[-args.decisions :]
             filled = time.perf_counter() - started
             print(f"{args.threads} threads paused on the server in {filled:.1f} s")
             policy = where / "policy.toml"
@@ -156,11 +188,13 @@ def main() -> None:
                 ["pending --json (whole process)", "cards", "best s", "worst s", "< 2 s"], rows, 1
             )
             to_server, to_end = asyncio.run(
-                decisions(server, assistant, where / "home", policy, args.decisions)
+                decisions(server, assistant, where / "home", policy, args.decisions, set(spare))
             )
             print()
             table = []
+            floor = asyncio.run(bare_sdk(server, assistant, spare))
             for label, values, judged in (
+                *((f"bare SDK `{call}` (the server alone)", floor[call], False) for call in floor),
                 ("decide → server took the resume", to_server, True),
                 ("decide → run ended (incl. the server's queue)", to_end, False),
             ):
