@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,26 +40,6 @@ from tests.remote.agent_server import DevServer, why_not  # noqa: E402
 HITL = Path(sys.executable).with_name("hitl")
 TASK = "Email ann@company.com the notes and delete draft.txt"
 POLICY = 'default_tier = "medium"\n\n[tools]\nsend_email = "medium"\ndelete_file = "medium"\n'
-
-
-async def fill(server: DevServer, assistant: str, threads: int) -> list[str]:
-    """``threads`` threads waiting at their interrupts, ten runs at a time."""
-    from langgraph_sdk import get_client
-
-    client = get_client(url=server.url)
-    gate = asyncio.Semaphore(10)
-
-    async def one() -> str:
-        async with gate:
-            thread = await client.threads.create()
-            await client.runs.wait(
-                thread["thread_id"],
-                assistant,
-                input=cast(Any, {"messages": [{"role": "user", "content": TASK}]}),
-            )
-            return str(thread["thread_id"])
-
-    return list(await asyncio.gather(*(one() for _ in range(threads))))
 
 
 def listing(server: DevServer, assistant: str, home: Path, policy: Path) -> tuple[float, int]:
@@ -77,8 +57,35 @@ def listing(server: DevServer, assistant: str, home: Path, policy: Path) -> tupl
     return time.perf_counter() - started, len(json.loads(done.stdout))
 
 
+async def bare_sdk(server: DevServer, assistant: str, threads: list[str]) -> dict[str, list[float]]:
+    """The server's own floor, in the same run: seconds of each bare SDK call a resume
+    could need (``get_state``, ``threads.get``) and of the resume itself
+    (``runs.create``, one interrupt approved), on threads the engine's cards leave."""
+    from langgraph_sdk import get_client
+
+    client = get_client(url=server.url)
+    times: dict[str, list[float]] = {"get_state": [], "threads.get": [], "runs.create": []}
+    for thread in threads:
+        started = time.perf_counter()
+        state = await client.threads.get_state(thread)
+        times["get_state"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await client.threads.get(thread)
+        times["threads.get"].append(time.perf_counter() - started)
+        first = next(i["id"] for task in state["tasks"] for i in task.get("interrupts", []))
+        started = time.perf_counter()
+        await client.runs.create(
+            thread,
+            assistant,
+            command={"resume": {first: {"type": "approve"}}},
+            multitask_strategy="reject",
+        )
+        times["runs.create"].append(time.perf_counter() - started)
+    return times
+
+
 async def decisions(
-    server: DevServer, assistant: str, home: Path, policy: Path, count: int
+    server: DevServer, assistant: str, home: Path, policy: Path, count: int, spare: set[str]
 ) -> tuple[list[float], list[float]]:
     """Per decision: seconds until the server took the resume, and until the run ended."""
     from engine import Approve
@@ -101,7 +108,11 @@ async def decisions(
     to_server: list[float] = []
     to_end: list[float] = []
     async with Engine.open(home, policy=policy, graphs=[graph], operator="bench") as engine:
-        cards = [a for a in await engine.pending() if a.tool == "delete_file"][:count]
+        cards = [
+            a
+            for a in await engine.pending()
+            if a.tool == "delete_file" and a.thread_id not in spare
+        ][:count]
         for card in cards:
             taken.clear()
             started = time.perf_counter()
@@ -134,7 +145,8 @@ def main() -> None:
         try:
             assistant = server.assistant("per_call")
             started = time.perf_counter()
-            asyncio.run(fill(server, assistant, args.threads))
+            threads = asyncio.run(server.interrupted_threads(assistant, TASK, args.threads))
+            spare = threads[-args.decisions :]
             filled = time.perf_counter() - started
             print(f"{args.threads} threads paused on the server in {filled:.1f} s")
             policy = where / "policy.toml"
@@ -176,11 +188,13 @@ def main() -> None:
                 ["pending --json (whole process)", "cards", "best s", "worst s", "< 2 s"], rows, 1
             )
             to_server, to_end = asyncio.run(
-                decisions(server, assistant, where / "home", policy, args.decisions)
+                decisions(server, assistant, where / "home", policy, args.decisions, set(spare))
             )
             print()
             table = []
+            floor = asyncio.run(bare_sdk(server, assistant, spare))
             for label, values, judged in (
+                *((f"bare SDK `{call}` (the server alone)", floor[call], False) for call in floor),
                 ("decide → server took the resume", to_server, True),
                 ("decide → run ended (incl. the server's queue)", to_end, False),
             ):

@@ -197,10 +197,12 @@ class EventsDropped(Event):
 class SourceUnreachable(Event):
     """The server the threads live on (``hitl --server``) did not answer; what the home
     has is still shown and decided, and it is asked again in ``retry_seconds``. Made
-    by this process for its own subscribers, never journaled."""
+    by this process for its own subscribers, never journaled. ``why``: the server's
+    refusal in a line (a key it stopped taking), else it did not answer."""
 
     url: str
     retry_seconds: float
+    why: str = ""
 
 
 @event_kind("SourceReachable")

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeAlias
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.pregel.protocol import PregelProtocol
-from langgraph.types import Command, Interrupt
+from langgraph.types import Command, Interrupt, StateSnapshot
 
 from engine import lanes, slots
 from engine.errors import HitlError
@@ -391,14 +391,17 @@ class Runner:
         config: Any,
         also: Sequence[Statement | Write] = (),
         when_done: Sequence[Statement | Write] = (),
+        state: StateSnapshot | None = None,
     ) -> ThreadView:
-        """Reads where the run stopped, then in one transaction records the new
-        approvals, sets the thread's status and writes ``also`` (the decisions the run
-        was fed, now applied), and ``when_done`` if the thread ended (its lease let go)
-        or, for the built-in agent, paused: a pause is a commit of its own anyway, and
-        letting go there saves one per approval. (A graph of one's own keeps its lease
-        over a pause: the policy may decide its new cards at once, and the run goes on.)"""
-        state = await graph.aget_state(config)
+        """Reads where the run stopped (unless ``state`` was just read), then in one
+        transaction records the new approvals, sets the thread's status and writes
+        ``also`` (the decisions the run was fed, now applied), and ``when_done`` if the
+        thread ended (its lease let go) or, for the built-in agent, paused: a pause is a
+        commit of its own anyway, and letting go there saves one per approval. (A graph
+        of one's own keeps its lease over a pause: the policy may decide its new cards at
+        once, and the run goes on.)"""
+        if state is None:
+            state = await graph.aget_state(config)
         now = time.time()
         settled, said = thread, None
         if state.interrupts:
@@ -407,6 +410,10 @@ class Runner:
             settled, said = _with_status(paused, "unknown" if unknown else "waiting")
             if not thread.graph:
                 also = [*also, *when_done]
+        elif state.next and (failure := _failure(state)) is not None:
+            if thread.status != "failed" or thread.error != failure:  # said once
+                settled = replace(thread, status="failed", error=failure, updated_at=now, pending=0)
+                said = ThreadFailed(settled)
         elif state.next:
             settled, said = _with_status(thread, "running")
         elif thread.status != "done":  # else read again (an adopted thread): said once
@@ -523,11 +530,18 @@ class Runner:
                 also=[Approvals.unsent_statement(approval, now)],
             )
 
-    async def refresh(self, thread_id: str, known: ThreadView, graph: Graph) -> ThreadView:
-        """Reads a thread another program runs on the shared checkpointer, as it is now:
-        records new cards, closes those it answered itself, and sets the status."""
+    async def refresh(
+        self,
+        thread_id: str,
+        known: ThreadView,
+        graph: Graph,
+        state: StateSnapshot | None = None,
+    ) -> ThreadView:
+        """Reads a thread another program runs on the shared checkpointer, as it is now
+        (``state``: as the caller just read it; an Agent Server's thread is not asked
+        twice): records new cards, closes those it answered itself, and sets the status."""
         config: Any = {"configurable": {"thread_id": thread_id}}
-        return await self._settle(known, graph, config)
+        return await self._settle(known, graph, config, state=state)
 
     async def _fail(
         self, thread: ThreadView, error: BaseException, also: Sequence[Statement | Write] = ()
@@ -559,6 +573,15 @@ _AUTO_STATUS: dict[str, ApprovalStatus] = {
     "reject": "rejected",
     "respond": "responded",
 }
+
+
+def _failure(state: StateSnapshot) -> str | None:
+    """The error of a step that failed and stopped the thread there (an app's own run,
+    a run on an Agent Server, read back), as a line; None while it is just running."""
+    for task in state.tasks:
+        if task.error is not None:
+            return error_line(task.error)
+    return None
 
 
 def messages_of(graph: Graph) -> bool:

@@ -277,9 +277,8 @@ class HitlApp(App[int]):
     async def apply(self, batch: list[Event]) -> None:
         for event in batch:  # the server the threads live on: a banner while it is gone
             if isinstance(event, SourceUnreachable):
-                self.header.state = (
-                    f"server at {event.url} unreachable, retrying in {event.retry_seconds:.0f}s"
-                )
+                why = event.why or f"server at {event.url} unreachable"
+                self.header.state = f"{why}, retrying in {event.retry_seconds:.0f}s"
             elif isinstance(event, SourceReachable):
                 self.header.state = ""
         changes = self.live.apply(batch, self.clock.now())

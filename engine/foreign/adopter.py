@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from langchain_core.messages import HumanMessage
+from langgraph.types import StateSnapshot
 
 from engine.events import Event, SourceReachable, SourceUnreachable, ThreadStarted
 from engine.foreign.adoption import CheckpointFeed
 from engine.foreign.graphs import ForeignGraphs
-from engine.remote.server import ServerUnreachable
+from engine.remote.server import ServerRefused, ServerUnreachable
 from engine.runner import Publish, Runner, compact
 from engine.storage.store import Store
 from engine.storage.threads import Threads
@@ -30,6 +31,9 @@ from engine.views import ThreadView
 ADOPTED = "adopted"
 """The model an adopted thread is listed with: it runs in the app that started it."""
 POLL_SECONDS = 0.5
+AT_ONCE = 16
+"""Threads taken in at the same time (half the database's ``BATCH_LIMIT``: each has
+a read in flight while another commits)."""
 RETRY_SECONDS = (1.0, 2.0, 5.0)
 """How long to wait before asking a server that did not answer again (then the last)."""
 
@@ -105,6 +109,11 @@ class Adopter:
                 failures += 1
                 self._announce(SourceUnreachable(error.url, _retry(failures)))
                 continue
+            except ServerRefused as error:  # a key it stopped taking: said, then retried
+                failures += 1
+                url = str(getattr(feed, "url", ""))
+                self._announce(SourceUnreachable(url, _retry(failures), str(error)))
+                continue
             except Exception:  # a busy database: the next poll tries again
                 log.warning("adopting threads failed; retrying", exc_info=True)
                 continue
@@ -113,23 +122,44 @@ class Adopter:
                 self._announce(SourceReachable(str(getattr(feed, "url", ""))))
 
     async def look(self, thread_ids: Iterable[str]) -> None:
-        """Reads each changed thread as it is now (unless this process is running it)."""
-        for thread_id in thread_ids:
-            if self._runner.running(thread_id):
-                continue
-            known = await self._store.threads.get(thread_id)
-            if known is None:
-                known = await self._adopt(thread_id)
-                if known is None:
-                    continue
-            elif known.model != ADOPTED or known.graph not in self._graphs.names:
-                continue  # one hitl started (its runs settle it), or of another graph
-            await self._runner.refresh(thread_id, known, self._graphs.graph(known.graph))
-            if await self._store.approvals.unapplied(thread_id):
-                self._runner.kick(thread_id)
+        """Reads each changed thread as it is now (unless this process is running it),
+        ``AT_ONCE`` at a time: their commits share the database's group commit (one
+        fsync for many threads), and a server answers several reads at once. Each
+        thread's row and its cards are still committed whole, so a crash part way
+        leaves threads taken in or not, and the next look finishes the rest."""
+        pending = iter(thread_ids)
 
-    async def _adopt(self, thread_id: str) -> ThreadView | None:
-        """A row for a thread the app paused; None for one that is not paused."""
+        async def take_in() -> None:
+            for thread_id in pending:  # shared: each thread is taken by one taker
+                await self._look_at(thread_id)
+
+        takers = [asyncio.create_task(take_in()) for _ in range(AT_ONCE)]
+        try:
+            await asyncio.gather(*takers)
+        finally:  # the first failure (a server gone) stops the others; it is raised
+            for taker in takers:
+                taker.cancel()
+            await asyncio.gather(*takers, return_exceptions=True)
+
+    async def _look_at(self, thread_id: str) -> None:
+        if self._runner.running(thread_id):
+            return
+        state: StateSnapshot | None = None
+        known = await self._store.threads.get(thread_id)
+        if known is None:
+            adopted = await self._adopt(thread_id)
+            if adopted is None:
+                return
+            known, state = adopted
+        elif known.model != ADOPTED or known.graph not in self._graphs.names:
+            return  # one hitl started (its runs settle it), or of another graph
+        await self._runner.refresh(thread_id, known, self._graphs.graph(known.graph), state)
+        if await self._store.approvals.unapplied(thread_id):
+            self._runner.kick(thread_id)
+
+    async def _adopt(self, thread_id: str) -> tuple[ThreadView, StateSnapshot] | None:
+        """A row for a thread the app paused, and its state as read; None for one that
+        is not paused."""
         name = self._graphs.default
         if name is None:
             return None
@@ -150,7 +180,7 @@ class Adopter:
             graph=name,
         )
         await self._publish(ThreadStarted(thread), also=[Threads.adopt_statement(thread)], when=[0])
-        return thread
+        return thread, state
 
 
 def _retry(failures: int) -> float:

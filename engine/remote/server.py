@@ -39,11 +39,13 @@ class ResumedElsewhere(HitlError):
 
 @dataclass(frozen=True, slots=True)
 class AgentServer:
-    """An Agent Server's address, the assistant (id, graph id or name) and the API key."""
+    """An Agent Server's address, the assistant (id, graph id or name) and the API key,
+    with where the key came from (a refusal names that, never the key)."""
 
     url: str
     assistant: str | None = None
     api_key: SecretStr | None = field(default=None, repr=False)
+    key_from: str = "--api-key"
 
     @classmethod
     def from_flags(
@@ -61,7 +63,17 @@ class AgentServer:
             url.rstrip("/"),
             assistant or os.environ.get(ASSISTANT_ENV) or None,
             SecretStr(key) if key else None,
+            "--api-key" if api_key else f"${API_KEY_ENV}",
         )
+
+    def refused_key(self) -> ServerRefused:
+        """The server said no to the key: which key (where it came from), or that one
+        is wanted."""
+        if self.api_key is None:
+            return ServerRefused(
+                f"server at {self.url} wants an API key: give it with --api-key or ${API_KEY_ENV}"
+            )
+        return ServerRefused(f"server at {self.url} refused the API key given in {self.key_from}")
 
     def client(self) -> Any:
         """The SDK's async client (``langgraph_sdk.get_client``) for this server."""
@@ -80,14 +92,11 @@ class AgentServer:
         except (httpx.TransportError, errors.APIConnectionError):
             raise ServerUnreachable(self.url) from None
         except (errors.AuthenticationError, errors.PermissionDeniedError):
-            raise ServerRefused(
-                f"server at {self.url} refused the API key (give it with --api-key "
-                f"or ${API_KEY_ENV})"
-            ) from None
+            raise self.refused_key() from None
         except httpx.HTTPStatusError as error:
             code = error.response.status_code
             if code in (401, 403):
-                raise ServerRefused(f"server at {self.url} refused the API key") from None
+                raise self.refused_key() from None
             if code == 409:
                 raise ResumedElsewhere(
                     "the thread is busy on the server (resumed elsewhere); nothing was sent"

@@ -23,10 +23,12 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
+FAILING = Path(__file__).with_name("failing_graph.py")
+"""A graph of the tests' own beside the examples: it asks, then fails."""
 LANGGRAPH = Path(sys.executable).with_name("langgraph")
 START_SECONDS = 90.0
 
@@ -40,6 +42,28 @@ OFFLINE = {
 }
 """What keeps ``langgraph dev`` from calling out: tracing off, the CLI's analytics off,
 and no license or control-plane key (without one the metadata loop is skipped)."""
+
+
+KEYED_AUTH = '''"""A test server's key check: only the key in api-key.txt, read at each request."""
+
+from pathlib import Path
+
+from langgraph_sdk import Auth
+
+auth = Auth()
+KEY = Path(__file__).with_name("api-key.txt")
+
+
+@auth.authenticate
+async def authenticate(headers: dict) -> Auth.types.MinimalUserDict:
+    given = headers.get(b"x-api-key") or headers.get("x-api-key") or b""
+    if isinstance(given, bytes):
+        given = given.decode()
+    if given != KEY.read_text().strip():
+        raise Auth.exceptions.HTTPException(status_code=401, detail="wrong API key")
+    return {"identity": "hitl-test"}
+'''
+"""``langgraph dev``'s custom auth (``"auth"`` in langgraph.json, ``langgraph_sdk.Auth``)."""
 
 
 def why_not() -> str | None:
@@ -67,6 +91,8 @@ class DevServer:
     where: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    api_key: str | None = None
+    """The key this server takes (``keyed``), sent by the direct calls below."""
 
     @property
     def url(self) -> str:
@@ -77,12 +103,27 @@ class DevServer:
         return self.where / "outbox"
 
     @classmethod
-    def prepare(cls, where: Path) -> DevServer:
+    def prepare(cls, where: Path, *, api_key: str | None = None) -> DevServer:
+        """``api_key``: the server takes only that key (custom auth, ``KEYED_AUTH``),
+        read from ``<where>/api-key.txt`` at each request, so a test can change it."""
         where.mkdir(parents=True, exist_ok=True)
         for name in [*EXAMPLES.glob("*.py"), EXAMPLES / "langgraph.json"]:
             shutil.copy(name, where / name.name)
         (where / "outbox").mkdir(exist_ok=True)
-        return cls(where, free_port())
+        shutil.copy(FAILING, where / FAILING.name)
+        config = json.loads((where / "langgraph.json").read_text())
+        config["graphs"]["failing"] = f"./{FAILING.name}:graph"
+        if api_key is not None:
+            (where / "auth.py").write_text(KEYED_AUTH)
+            (where / "api-key.txt").write_text(api_key)
+            config["auth"] = {"path": "./auth.py:auth"}
+        (where / "langgraph.json").write_text(json.dumps(config))
+        return cls(where, free_port(), api_key=api_key)
+
+    def take_only(self, api_key: str) -> None:
+        """From the next request on, the server takes ``api_key`` alone (a key rotated)."""
+        (self.where / "api-key.txt").write_text(api_key)
+        self.api_key = api_key
 
     def start(self) -> None:
         env = {**os.environ, **OFFLINE, "EXAMPLE_OUTBOX": str(self.outbox)}
@@ -107,7 +148,8 @@ class DevServer:
 
     def healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/ok", timeout=1) as answer:
+            request = urllib.request.Request(f"{self.url}/ok", headers=self._headers())
+            with urllib.request.urlopen(request, timeout=1) as answer:
                 return bool(answer.status == 200)
         except (OSError, urllib.error.URLError):
             return False
@@ -126,18 +168,22 @@ class DevServer:
 
     # --- direct calls to the server, as another client of it would make them ---
 
+    def _headers(self) -> dict[str, str]:
+        return {"x-api-key": self.api_key} if self.api_key else {}
+
     def post(self, path: str, body: Any) -> Any:
         request = urllib.request.Request(
             f"{self.url}{path}",
             data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **self._headers()},
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=30) as answer:
             return json.loads(answer.read() or b"null")
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=30) as answer:
+        request = urllib.request.Request(f"{self.url}{path}", headers=self._headers())
+        with urllib.request.urlopen(request, timeout=30) as answer:
             return json.loads(answer.read())
 
     def assistant(self, graph: str) -> str:
@@ -154,6 +200,28 @@ class DevServer:
             {"assistant_id": assistant, "input": {"messages": [{"role": "user", "content": task}]}},
         )
         return str(thread)
+
+    async def interrupted_threads(self, assistant: str, task: str, count: int) -> list[str]:
+        """``count`` threads on ``assistant`` waiting at their interrupts, made through
+        the SDK ten runs at a time."""
+        import asyncio
+
+        from langgraph_sdk import get_client
+
+        client = get_client(url=self.url, api_key=self.api_key)
+        gate = asyncio.Semaphore(10)
+
+        async def one() -> str:
+            async with gate:
+                thread = await client.threads.create()
+                await client.runs.wait(
+                    thread["thread_id"],
+                    assistant,
+                    input=cast(Any, {"messages": [{"role": "user", "content": task}]}),
+                )
+                return str(thread["thread_id"])
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
 
     def thread(self, thread_id: str) -> dict[str, Any]:
         found: dict[str, Any] = self.get(f"/threads/{thread_id}")

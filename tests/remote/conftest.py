@@ -19,15 +19,15 @@ from tests.remote.agent_server import DevServer, why_not
 HITL = Path(sys.executable).with_name("hitl")
 
 
-@pytest.fixture(scope="session")
-def dev_server() -> Iterator[DevServer]:
-    """In a directory of its own, not pytest's: pytest runs of other checkouts on this
-    machine prune old base directories, and the server keeps working in its own."""
+def serving(prefix: str, api_key: str | None = None) -> Iterator[DevServer]:
+    """A ``langgraph dev`` in a directory of its own, not pytest's: pytest runs of other
+    checkouts on this machine prune old base directories, and the server keeps working
+    in its own. Skipped, saying why, where it cannot start."""
     reason = why_not()
     if reason is not None:
         pytest.skip(f"no LangGraph Agent Server: {reason}")
-    where = Path(tempfile.mkdtemp(prefix="hitl-agent-server-"))
-    server = DevServer.prepare(where)
+    where = Path(tempfile.mkdtemp(prefix=prefix))
+    server = DevServer.prepare(where, api_key=api_key)
     try:
         server.start()
     except RuntimeError as error:
@@ -36,6 +36,11 @@ def dev_server() -> Iterator[DevServer]:
     yield server
     server.stop()
     shutil.rmtree(where, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dev_server() -> Iterator[DevServer]:
+    yield from serving("hitl-agent-server-")
 
 
 @dataclass(frozen=True)
