@@ -279,54 +279,61 @@ async def report(args: argparse.Namespace) -> None:
     print(machine_info())
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        server = Server(Path(scratch) / "decide", args.think, args.run_slots)
-        try:
-            rows.append(
-                row(
-                    f"POST decide -> tool executed, {args.busy} busy threads, "
-                    f"run slots {args.run_slots or 'default'}",
-                    await bench_decide(server, args.busy, args.samples),
-                    100,
+        if "decide" in args.only:
+            server = Server(Path(scratch) / "decide", args.think, args.run_slots)
+            try:
+                rows.append(
+                    row(
+                        f"POST decide -> tool executed, {args.busy} busy threads, "
+                        f"run slots {args.run_slots or 'default'}",
+                        await bench_decide(server, args.busy, args.samples),
+                        100,
+                    )
                 )
-            )
-        finally:
-            server.stop()
-        server = Server(Path(scratch) / "listing", 0.0)
-        try:
-            rows.append(
-                row(
-                    f"GET /approvals, {args.pending} pending",
-                    await bench_listing(server, args.pending, args.repeats),
-                    150,
+            finally:
+                server.stop()
+        if "listing" in args.only:
+            server = Server(Path(scratch) / "listing", 0.0)
+            try:
+                rows.append(
+                    row(
+                        f"GET /approvals, {args.pending} pending",
+                        await bench_listing(server, args.pending, args.repeats),
+                        150,
+                    )
                 )
-            )
-        finally:
-            server.stop()
-        server = Server(Path(scratch) / "events", 0.0)
-        try:
-            server_cpu, client_cpu, began = server.cpu_seconds(), time.process_time(), time.time()
-            latencies, events, missing = await bench_subscribers(
-                server, args.subscribers, args.rate, args.seconds
-            )
-            wall = time.time() - began
-            server_cpu, client_cpu = (
-                server.cpu_seconds() - server_cpu,
-                time.process_time() - client_cpu,
-            )
-            rows.append(
-                row(
-                    f"SSE delivery, {args.subscribers} subscribers, {args.rate} events/s target",
-                    latencies,
-                    100,
-                    f"; {events} events ({events / args.seconds:.0f}/s), subscribers missing "
-                    f"any: {missing}; CPU over {wall:.0f} s: server {server_cpu:.1f} s, "
-                    f"clients {client_cpu:.1f} s",
-                )
-            )
-        finally:
-            server.stop()
+            finally:
+                server.stop()
+        if "events" in args.only:
+            await _bench_events(args, Path(scratch), rows)
     print()
     print_table(["measurement", "n", "p50 ms", "p90 ms", "p99 ms", "target"], rows, 1)
+
+
+async def _bench_events(args: argparse.Namespace, scratch: Path, rows: list[list[str]]) -> None:
+    server = Server(scratch / "events", 0.0)
+    try:
+        server_cpu, client_cpu, began = server.cpu_seconds(), time.process_time(), time.time()
+        latencies, events, missing = await bench_subscribers(
+            server, args.subscribers, args.rate, args.seconds
+        )
+        wall = time.time() - began
+        server_cpu, client_cpu = (
+            server.cpu_seconds() - server_cpu,
+            time.process_time() - client_cpu,
+        )
+        rows.append(
+            row(
+                f"SSE delivery, {args.subscribers} subscribers, {args.rate} events/s target",
+                latencies,
+                100,
+                f"; {events} events ({events / args.seconds:.0f}/s), subscribers missing "
+                f"any: {missing}; CPU over {wall:.0f} s: server {server_cpu:.1f} s, "
+                f"clients {client_cpu:.1f} s",
+            )
+        )
+    finally:
+        server.stop()
 
 
 def main() -> None:
@@ -340,6 +347,12 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--only",
+        type=lambda given: set(given.split(",")),
+        default={"decide", "listing", "events"},
+        help="comma-separated: decide, listing, events (default: all three)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny: a smoke run")
     args = parser.parse_args()
     if args.quick:
