@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -125,7 +126,12 @@ class Server:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(timeout=60)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # say so, but keep the row just measured
+            self.proc.kill()
+            self.proc.wait()
+            print("bench: hitl serve did not stop within 60 s of SIGTERM; killed", file=sys.stderr)
 
 
 async def sse(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
@@ -204,10 +210,34 @@ async def bench_listing(server: Server, pending: int, repeats: int) -> list[floa
     return times
 
 
+_STAMP = re.compile(rb'data: \{"seq": (\d+), "at": ([0-9.e+-]+)')
+"""An event's seq and time, read off the raw stream without decoding it."""
+
+
+async def raw_events(port: int, secret: str) -> AsyncIterator[tuple[int, float, float]]:
+    """(seq, at, arrived) of each event of /events, read from a bare socket: a client
+    that costs next to nothing, to tell the server's cost from httpx's and json's."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET /events HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {secret}\r\n\r\n"
+    writer.write(request.encode())
+    await writer.drain()
+    rest = b""
+    try:
+        while chunk := await reader.read(1 << 16):
+            arrived = time.time()
+            *events, rest = (rest + chunk).split(b"\n\n")  # the last may be cut short
+            for event in events:
+                if found := _STAMP.search(event):
+                    yield int(found[1]), float(found[2]), arrived
+    finally:
+        writer.close()
+
+
 async def bench_subscribers(
-    server: Server, subscribers: int, rate: int, seconds: float
+    server: Server, subscribers: int, rate: int, seconds: float, raw: bool = False
 ) -> tuple[list[float], int, int]:
-    """(delivery latencies ms, events journaled in the window, subscribers missing any)."""
+    """(delivery latencies ms, events journaled in the window, subscribers missing any).
+    ``raw``: the subscribers read bare sockets instead of httpx streams."""
     received: list[set[int]] = [set() for _ in range(subscribers)]
     latencies: list[float] = []
     connected = 0
@@ -215,6 +245,14 @@ async def bench_subscribers(
 
     async def subscribe(index: int, client: httpx.AsyncClient) -> None:
         nonlocal connected
+        if raw:
+            connected += 1
+            if connected == subscribers:
+                all_connected.set()
+            async for seq, at, arrived in raw_events(server.port, server.secret):
+                received[index].add(seq)
+                latencies.append((arrived - at) * 1000)
+            return
         async with client.stream("GET", "/events") as stream:
             connected += 1
             if connected == subscribers:
@@ -315,7 +353,7 @@ async def _bench_events(args: argparse.Namespace, scratch: Path, rows: list[list
     try:
         server_cpu, client_cpu, began = server.cpu_seconds(), time.process_time(), time.time()
         latencies, events, missing = await bench_subscribers(
-            server, args.subscribers, args.rate, args.seconds
+            server, args.subscribers, args.rate, args.seconds, args.raw_clients
         )
         wall = time.time() - began
         server_cpu, client_cpu = (
@@ -324,7 +362,8 @@ async def _bench_events(args: argparse.Namespace, scratch: Path, rows: list[list
         )
         rows.append(
             row(
-                f"SSE delivery, {args.subscribers} subscribers, {args.rate} events/s target",
+                f"SSE delivery, {args.subscribers} {'bare-socket ' if args.raw_clients else ''}"
+                f"subscribers, {args.rate} events/s target",
                 latencies,
                 100,
                 f"; {events} events ({events / args.seconds:.0f}/s), subscribers missing "
@@ -347,6 +386,11 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--raw-clients",
+        action="store_true",
+        help="SSE subscribers on bare sockets (no httpx, no JSON): the server's cost alone",
+    )
     parser.add_argument(
         "--only",
         type=lambda given: set(given.split(",")),
