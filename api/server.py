@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from engine import Engine, HitlError, Home, load_graph
 
@@ -80,8 +83,33 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(engine: Engine, tls_cert: str | None, tls_key: str | None) -> uvicorn.Server:
-    """uvicorn over ``make_app(engine)``, for ``hitl serve`` and ``hitl console --serve``."""
+def file_logging(path: Path) -> dict[str, Any]:
+    """uvicorn's loggers into ``path`` and nowhere else: under ``hitl console --serve``
+    a line on the terminal would be drawn over the console's screen."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {
+            "file": {
+                "class": "logging.FileHandler",
+                "filename": str(path),
+                "delay": True,  # no file until there is something to say
+                "formatter": "plain",
+            }
+        },
+        "loggers": {
+            name: {"handlers": ["file"], "propagate": False}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+        },
+    }
+
+
+def make_server(
+    engine: Engine, tls_cert: str | None, tls_key: str | None, log_file: Path | None = None
+) -> uvicorn.Server:
+    """uvicorn over ``make_app(engine)``, for ``hitl serve`` and ``hitl console --serve``
+    (``log_file``: its log lines go there instead of the terminal)."""
     from api.app import make_app
 
     config = uvicorn.Config(
@@ -89,6 +117,7 @@ def make_server(engine: Engine, tls_cert: str | None, tls_key: str | None) -> uv
         ssl_certfile=tls_cert,
         ssl_keyfile=tls_key,
         log_level="warning",
+        log_config=LOGGING_CONFIG if log_file is None else file_logging(log_file),
         lifespan="off",  # the engine is opened around the server, not by it
         # Event streams never end by themselves: without a bound, a stop would wait
         # for every subscriber to hang up.
@@ -99,11 +128,15 @@ def make_server(engine: Engine, tls_cert: str | None, tls_key: str | None) -> uv
 
 @contextlib.asynccontextmanager
 async def serving(
-    engine: Engine, sock: socket.socket, tls_cert: str | None, tls_key: str | None
+    engine: Engine,
+    sock: socket.socket,
+    tls_cert: str | None,
+    tls_key: str | None,
+    log_file: Path | None = None,
 ) -> AsyncIterator[uvicorn.Server]:
     """The API over an engine someone else owns, served on ``sock`` as a task of the
     running loop until the block ends (``hitl console --serve``: the console's loop)."""
-    server = make_server(engine, tls_cert, tls_key)
+    server = make_server(engine, tls_cert, tls_key, log_file)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         yield server
@@ -138,6 +171,10 @@ async def _serve_on(sock: socket.socket, args: argparse.Namespace) -> int:
     ) as engine:
         await engine.resume()  # threads left mid-run by a previous server
         server = make_server(engine, args.tls_cert, args.tls_key)
+        # As the other `hitl` commands do (engine/cli/freeze.py), once everything is
+        # imported and the app built: the collector's full passes over those objects
+        # were ~90 ms pauses, the tail of a 1,000-approval listing.
+        gc.freeze()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, setattr, server, "should_exit", True)

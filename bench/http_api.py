@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -125,7 +126,12 @@ class Server:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(timeout=60)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # say so, but keep the row just measured
+            self.proc.kill()
+            self.proc.wait()
+            print("bench: hitl serve did not stop within 60 s of SIGTERM; killed", file=sys.stderr)
 
 
 async def sse(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
@@ -204,10 +210,34 @@ async def bench_listing(server: Server, pending: int, repeats: int) -> list[floa
     return times
 
 
+_STAMP = re.compile(rb'data: \{"seq": (\d+), "at": ([0-9.e+-]+)')
+"""An event's seq and time, read off the raw stream without decoding it."""
+
+
+async def raw_events(port: int, secret: str) -> AsyncIterator[tuple[int, float, float]]:
+    """(seq, at, arrived) of each event of /events, read from a bare socket: a client
+    that costs next to nothing, to tell the server's cost from httpx's and json's."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET /events HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {secret}\r\n\r\n"
+    writer.write(request.encode())
+    await writer.drain()
+    rest = b""
+    try:
+        while chunk := await reader.read(1 << 16):
+            arrived = time.time()
+            *events, rest = (rest + chunk).split(b"\n\n")  # the last may be cut short
+            for event in events:
+                if found := _STAMP.search(event):
+                    yield int(found[1]), float(found[2]), arrived
+    finally:
+        writer.close()
+
+
 async def bench_subscribers(
-    server: Server, subscribers: int, rate: int, seconds: float
+    server: Server, subscribers: int, rate: int, seconds: float, raw: bool = False
 ) -> tuple[list[float], int, int]:
-    """(delivery latencies ms, events journaled in the window, subscribers missing any)."""
+    """(delivery latencies ms, events journaled in the window, subscribers missing any).
+    ``raw``: the subscribers read bare sockets instead of httpx streams."""
     received: list[set[int]] = [set() for _ in range(subscribers)]
     latencies: list[float] = []
     connected = 0
@@ -215,6 +245,14 @@ async def bench_subscribers(
 
     async def subscribe(index: int, client: httpx.AsyncClient) -> None:
         nonlocal connected
+        if raw:
+            connected += 1
+            if connected == subscribers:
+                all_connected.set()
+            async for seq, at, arrived in raw_events(server.port, server.secret):
+                received[index].add(seq)
+                latencies.append((arrived - at) * 1000)
+            return
         async with client.stream("GET", "/events") as stream:
             connected += 1
             if connected == subscribers:
@@ -278,9 +316,8 @@ async def report(args: argparse.Namespace) -> None:
     print("# hitl serve: the HTTP API\n")
     print(machine_info())
     rows = []
-    only = set(args.only.split(","))
     with tempfile.TemporaryDirectory() as scratch:
-        if "decide" in only:
+        if "decide" in args.only:
             server = Server(Path(scratch) / "decide", args.think, args.run_slots)
             try:
                 rows.append(
@@ -293,7 +330,7 @@ async def report(args: argparse.Namespace) -> None:
                 )
             finally:
                 server.stop()
-        if "listing" in only:
+        if "listing" in args.only:
             server = Server(Path(scratch) / "listing", 0.0)
             try:
                 rows.append(
@@ -305,37 +342,37 @@ async def report(args: argparse.Namespace) -> None:
                 )
             finally:
                 server.stop()
-        if "events" in only:
-            server = Server(Path(scratch) / "events", 0.0)
-            try:
-                server_cpu, client_cpu, began = (
-                    server.cpu_seconds(),
-                    time.process_time(),
-                    time.time(),
-                )
-                latencies, events, missing = await bench_subscribers(
-                    server, args.subscribers, args.rate, args.seconds
-                )
-                wall = time.time() - began
-                server_cpu, client_cpu = (
-                    server.cpu_seconds() - server_cpu,
-                    time.process_time() - client_cpu,
-                )
-                rows.append(
-                    row(
-                        f"SSE delivery, {args.subscribers} subscribers, "
-                        f"{args.rate} events/s target",
-                        latencies,
-                        100,
-                        f"; {events} events ({events / args.seconds:.0f}/s), subscribers missing "
-                        f"any: {missing}; CPU over {wall:.0f} s: server {server_cpu:.1f} s, "
-                        f"clients {client_cpu:.1f} s",
-                    )
-                )
-            finally:
-                server.stop()
+        if "events" in args.only:
+            await _bench_events(args, Path(scratch), rows)
     print()
     print_table(["measurement", "n", "p50 ms", "p90 ms", "p99 ms", "target"], rows, 1)
+
+
+async def _bench_events(args: argparse.Namespace, scratch: Path, rows: list[list[str]]) -> None:
+    server = Server(scratch / "events", 0.0)
+    try:
+        server_cpu, client_cpu, began = server.cpu_seconds(), time.process_time(), time.time()
+        latencies, events, missing = await bench_subscribers(
+            server, args.subscribers, args.rate, args.seconds, args.raw_clients
+        )
+        wall = time.time() - began
+        server_cpu, client_cpu = (
+            server.cpu_seconds() - server_cpu,
+            time.process_time() - client_cpu,
+        )
+        rows.append(
+            row(
+                f"SSE delivery, {args.subscribers} {'bare-socket ' if args.raw_clients else ''}"
+                f"subscribers, {args.rate} events/s target",
+                latencies,
+                100,
+                f"; {events} events ({events / args.seconds:.0f}/s), subscribers missing "
+                f"any: {missing}; CPU over {wall:.0f} s: server {server_cpu:.1f} s, "
+                f"clients {client_cpu:.1f} s",
+            )
+        )
+    finally:
+        server.stop()
 
 
 def main() -> None:
@@ -350,9 +387,15 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
+        "--raw-clients",
+        action="store_true",
+        help="SSE subscribers on bare sockets (no httpx, no JSON): the server's cost alone",
+    )
+    parser.add_argument(
         "--only",
-        default="decide,listing,events",
-        help="comma-separated subset of the measurements decide, listing, events",
+        type=lambda given: set(given.split(",")),
+        default={"decide", "listing", "events"},
+        help="comma-separated: decide, listing, events (default: all three)",
     )
     parser.add_argument("--quick", action="store_true", help="tiny: a smoke run")
     args = parser.parse_args()

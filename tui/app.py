@@ -34,7 +34,7 @@ from tui.screens.answer import NOTHING, AnswerScreen
 from tui.screens.ask import AskScreen
 from tui.screens.audit import AuditScreen
 from tui.screens.choose import ChooseScreen
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpScreen, api_notice
 from tui.screens.policy import PolicyScreen
 from tui.screens.quit import QuitScreen
 from tui.screens.thread_view import ThreadViewScreen
@@ -148,6 +148,7 @@ class HitlApp(App[int]):
 
     def on_mount(self) -> None:
         self.sidebar.thread_title = self._thread_title
+        self.header.api_url = self.settings.api_url
         self.sidebar.set_title(self.sidebar.title())
         self.detail.border_title = "Call"
         self._title_threads()
@@ -201,6 +202,8 @@ class HitlApp(App[int]):
         self.stories.load_waiting()
         await self.reload()
         self.header.state = ""
+        if self.settings.api_url:  # serving now: the engine opened with the server
+            self.action_show_api()
         self.set_interval(self.settings.outbox_seconds, self._count_dead_notifications)
         self._count_dead_notifications()
         self._say_policy_drift(engine)
@@ -603,7 +606,11 @@ class HitlApp(App[int]):
         )
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(api_notice(self.settings)))
+
+    def action_show_api(self) -> None:
+        if notice := api_notice(self.settings):
+            self.notify(notice, title="HTTP API", timeout=20)
 
     def action_show_policy(self) -> None:
         if self.engine is None:

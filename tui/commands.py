@@ -15,6 +15,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.keys import KEYS, display_key
 from tui.live import STATUSES, LiveState
+from tui.settings import ConsoleSettings
 from tui.widgets.approval_sidebar import ApprovalSidebar
 from tui.widgets.thread_list import ThreadList
 
@@ -45,6 +46,11 @@ class PaletteHost(Protocol):
     def action_retry(self, thread_id: str | None = None) -> None: ...
 
     def action_show_audit(self, thread_id: str = "") -> None: ...
+
+    def action_show_api(self) -> None: ...
+
+    @property
+    def settings(self) -> ConsoleSettings: ...
 
 
 class PaletteCommand(NamedTuple):
@@ -94,6 +100,10 @@ class ActionCommands(_Commands):
                     # A list's keys live on the list; run them where they live.
                     partial(where[spec.scope], spec.action),
                 )
+        if url := app.settings.api_url:
+            yield PaletteCommand(
+                f"api: served on {url}", "the HTTP API of --serve, and its log", app.action_show_api
+            )
         yield PaletteCommand(
             "filter: all threads", "clear the status filter", partial(app.action_status_filter, "")
         )

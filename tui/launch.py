@@ -15,6 +15,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Unpack, cast
 
 import engine as engine_package
@@ -121,16 +122,18 @@ def serving_opener(
     sock: socket.socket,
     tls_cert: str | None = None,
     tls_key: str | None = None,
+    log_file: Path | None = None,
 ) -> EngineOpener:
     """``hitl console --serve``: the engine ``opener`` opens, with the HTTP API served
     over it on ``sock`` as a task of the console's own loop; the server stops (then
     the engine closes) when the console quits. One engine, so a decision made over
-    HTTP is an event the console shows like its own."""
+    HTTP is an event the console shows like its own. The server logs to ``log_file``:
+    the terminal is the console's."""
     from api.server import serving
 
     @contextlib.asynccontextmanager
     async def open_engine() -> AsyncIterator[Engine]:
-        async with opener() as engine, serving(engine, sock, tls_cert, tls_key):
+        async with opener() as engine, serving(engine, sock, tls_cert, tls_key, log_file):
             yield engine
 
     return open_engine
@@ -147,15 +150,23 @@ def _listen(args: argparse.Namespace) -> socket.socket | None:
     if warning:
         print(warning, file=sys.stderr)
     sock = listening_socket(args.host, args.port)
-    scheme = "https" if args.tls_cert else "http"
-    print(f"hitl: serving the API on {scheme}://{args.host}:{sock.getsockname()[1]}")
+    print(f"hitl: serving the API on {served_url(args, sock)}")
     return sock
+
+
+def served_url(args: argparse.Namespace, sock: socket.socket) -> str:
+    scheme = "https" if args.tls_cert else "http"
+    host = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host
+    return f"{scheme}://{host}:{sock.getsockname()[1]}"
+
+
+SERVE_LOG = "serve.log"
+"""``hitl console --serve``'s server log, in the home."""
 
 
 def run_console(args: argparse.Namespace) -> int:
     """``hitl console``: the console on ``args.home``, with ``args.demo`` demo tasks."""
     home = Home.resolve(args.home, getattr(args, "database", None))
-    settings = ConsoleSettings(demo=getattr(args, "demo", 0) or 0)
     try:
         graphs = [*server_graphs(args), *load_graphs(getattr(args, "graph", None))]
         sock = _listen(args)
@@ -176,8 +187,13 @@ def run_console(args: argparse.Namespace) -> int:
         api_key=getattr(args, "api_key", None),
         think_seconds=getattr(args, "think", 0.0),
     )
+    settings = ConsoleSettings(demo=getattr(args, "demo", 0) or 0)
     if sock is not None:
-        opener = serving_opener(opener, sock, args.tls_cert, args.tls_key)
+        log_file = home.path / SERVE_LOG
+        opener = serving_opener(opener, sock, args.tls_cert, args.tls_key, log_file)
+        settings = ConsoleSettings(
+            demo=settings.demo, api_url=served_url(args, sock), api_log=str(log_file)
+        )
     app = make_app(opener, settings, read_home=home_reader(home))
     try:
         result = app.run()

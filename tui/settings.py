@@ -58,5 +58,13 @@ class ConsoleSettings:
     """A new approval, or one about to expire, of these tiers rings the terminal bell;
     empty means never."""
 
+    api_url: str = ""
+    """Where ``hitl console --serve`` serves the HTTP API ("" without ``--serve``): the
+    header, a notice at start, the help screen and the palette show it, since the line
+    printed before the console took the screen is hidden behind it."""
+
+    api_log: str = ""
+    """The file the API server's log lines go to, never the terminal the console owns."""
+
     cursor_blink: bool = True
     """Blink text cursors; snapshot tests turn it off so pictures are stable."""

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Response
+from pydantic import TypeAdapter
 
 from api.bodies import DecisionBody, Problem, decision_of
+from api.encoding import json_response
 from api.identity import Deciding, EngineHere, Reading
 from engine import ApprovalView, Tier
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
+_LISTING = TypeAdapter(list[ApprovalView])
 
 _REFUSALS: dict[int | str, dict[str, object]] = {
     code: {"model": Problem, "description": said}
@@ -25,22 +28,22 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.get("")
+@router.get("", response_model=list[ApprovalView])
 async def list_pending(
     engine: EngineHere,
     _: Reading,
     thread: Annotated[str | None, Query(description="only this thread's (id or prefix)")] = None,
     tool: Annotated[list[str] | None, Query(description="only calls of these tools")] = None,
     tier: Annotated[list[Tier] | None, Query(description="only calls of these tiers")] = None,
-) -> list[ApprovalView]:
+) -> Response:
     """Every pending approval, oldest first; each filter given must match, a filter
     given twice matches either value."""
+    tiers = {t.value for t in tier or ()}
     pending = await engine.pending(thread)
-    return [
-        a
-        for a in pending
-        if (not tool or a.tool in tool) and (not tier or a.tier in {t.value for t in tier})
-    ]
+    return json_response(
+        [a for a in pending if (not tool or a.tool in tool) and (not tiers or a.tier in tiers)],
+        _LISTING,
+    )
 
 
 @router.get("/{approval}", responses={404: {"model": Problem}})

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.errors import UnknownApproval
 from engine.storage.database import Database, Statement, Write, execute
+from engine.storage.json_text import loads
 from engine.storage.lookup import Naming, find_by_prefix, marks
 from engine.storage.threads import COLUMNS as THREAD_COLUMNS
 from engine.storage.threads import thread_of
@@ -56,8 +57,8 @@ def _approval(row: Sequence[Any]) -> ApprovalView:
         kind=kind,
         tool_call_id=call_id,
         tool=tool,
-        args=json.loads(args),
-        original_args=json.loads(original),
+        args=loads(args),
+        original_args=loads(original),
         description=description,
         tier=tier,
         reason=reason,
@@ -66,13 +67,13 @@ def _approval(row: Sequence[Any]) -> ApprovalView:
         status=status,
         created_at=created_at,
         interrupt_id=interrupt_id,
-        args_schema=json.loads(schema),
-        approvers=tuple(json.loads(approvers)),
-        decision=json.loads(decision) if decision else None,
+        args_schema=loads(schema),
+        approvers=tuple(loads(approvers)),
+        decision=loads(decision) if decision else None,
         decided_by=decided_by,
         decided_at=decided_at,
         version=version,
-        rules=tuple(json.loads(rules)),
+        rules=tuple(loads(rules)),
         distinct_operators=bool(distinct),
         expires_at=expires_at,
         policy_digest=policy_digest,
@@ -80,9 +81,9 @@ def _approval(row: Sequence[Any]) -> ApprovalView:
         format=format_,
         action_index=index,
         action_count=count,
-        allowed=tuple(json.loads(allowed)),
+        allowed=tuple(loads(allowed)),
         protected=bool(protected),
-        value=json.loads(value) if value is not None else None,
+        value=loads(value) if value is not None else None,
     )
 
 

@@ -150,3 +150,37 @@ async def test_a_client_slower_than_the_events_is_caught_up_not_dropped(
             got.add((await anext(stream)).seq)
     await stream.aclose()
     assert min(got) > before
+
+
+async def test_a_quiet_stream_gets_a_keep_alive_comment(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_routes, "PING_SECONDS", 0.2)
+    async with served.client("watcher") as watcher:
+        async with asyncio.timeout(30), watcher.stream("GET", "/events") as stream:
+            async for line in stream.aiter_lines():
+                if line == ": ping":
+                    break
+
+
+async def test_a_client_that_leaves_is_unsubscribed(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[Any] = []
+    subscribe = served.engine.subscribe
+
+    def recorded(limit: int = 10_000) -> Any:
+        taken.append(subscribe(limit))
+        return taken[-1]
+
+    monkeypatch.setattr(served.engine, "subscribe", recorded)
+    async with served.client("alice") as alice:
+        async with asyncio.timeout(60), alice.stream("GET", "/events") as stream:
+            events = sse(stream)
+            await alice.post("/threads", json={"task": EMAIL})
+            await anext(events)
+        [subscription] = taken
+        async with asyncio.timeout(30):
+            # No event marks a subscription's close: its state is looked at until then.
+            while not subscription._closed:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
 from tui.keys import EXTRA_HELP, KEYS, display_key
+from tui.settings import ConsoleSettings
 
 _SCOPES = {
     "app": "anywhere",
@@ -22,8 +23,21 @@ _SCOPES = {
 }
 
 
+def api_notice(settings: ConsoleSettings) -> str:
+    """Where ``--serve`` serves the HTTP API and where its log goes; "" without it."""
+    if not settings.api_url:
+        return ""
+    log = f"; its log: {settings.api_log}" if settings.api_log else ""
+    return f"HTTP API on {settings.api_url}{log}"
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar = [Binding("escape,question_mark,q", "close", "Close")]
+
+    def __init__(self, api: str = "") -> None:
+        super().__init__()
+        self._api = api
+        """Where this console serves the HTTP API (``api_notice``), or ""."""
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
@@ -36,6 +50,8 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(key, description, "")
         with Vertical(id="dialog", classes="help"):
             yield Label("Keys", id="title")
+            if self._api:
+                yield Static(self._api, id="api", classes="hint")
             with VerticalScroll(id="keys"):  # a short terminal scrolls it (arrows, j/k)
                 yield Static(table)
             yield Static(

@@ -32,6 +32,8 @@ class StatusHeader(Widget):
     """Who decides here: recorded on every decision made in this console."""
     dead_notifications: reactive[int] = reactive(0)
     """Notifications the outbox gave up on (``hitl notify status`` lists them)."""
+    api_url: reactive[str] = reactive("")
+    """Where the HTTP API is served from this process (``--serve``), or ""."""
 
     def __init__(
         self,
@@ -75,6 +77,8 @@ class StatusHeader(Widget):
         if not short:
             text.append("│ ")
             text.append_text(pending)
+        if self.api_url:
+            text.append(f"  │ API {self.api_url}" if not short else f" │ {self.api_url}", "cyan")
         if self.dead_notifications:
             dead = self.dead_notifications
             plural = "s" if dead != 1 else ""
