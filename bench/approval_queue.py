@@ -48,12 +48,14 @@ async def seed(home: Path, approvals: int) -> None:
 async def measure(home: Path, approvals: int, presses: int) -> tuple[list[float], float]:
     """Key-to-paint times of ``a``, then the time to decide and paint a bulk approval of
     what is left (``approvals - presses`` calls)."""
+    from bench.console import freeze_like_the_console
     from engine import Home
     from engine.engine import Engine
     from tui.launch import make_app
     from tui.screens.confirm_bulk import ConfirmBulk
     from tui.settings import ConsoleSettings
 
+    freeze_like_the_console()  # as the console does once the engine is imported
     settings = ConsoleSettings(
         resume=False,
         confirm_arm_seconds=0.0,

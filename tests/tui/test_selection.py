@@ -168,3 +168,32 @@ async def test_a_card_that_just_arrived_is_not_approved_by_a_repeated_key(
         await pilot.pause()
         second = next(a for a in app.sidebar.rows if NOTES[1].split()[3] in a.summary)
     assert (await engine.approval(second.id)).status == "pending"
+
+
+async def test_a_on_a_call_decided_elsewhere_says_who_and_moves_on(engine: Engine) -> None:
+    """bob approves the card under alice's cursor; it lingers there a moment. alice's
+    ``a`` tells her bob was first and takes her to the next call at once (not after the
+    linger), without deciding that next one."""
+    await paused(engine, NOTES[0])
+    await paused(engine, NOTES[1])
+    async with running_console(
+        engine, notifications=True, decided_linger_seconds=60.0
+    ) as (app, pilot):
+        await wait_until(pilot, lambda: app.sidebar.pending_count == 2, "two cards")
+        app.sidebar.focus()
+        await pilot.pause()
+        under = app.sidebar.cursor
+        assert under is not None
+        await engine.decide(under, Approve(), operator="bob")
+        await wait_until(
+            pilot,
+            lambda: (row := app.sidebar.get(under)) is not None and row.status == "approved",
+            "bob's approval shown on the card under the cursor",
+        )
+        assert app.sidebar.cursor == under  # it lingers under the cursor
+        await pilot.press("a")
+        await wait_for_notice(pilot, app, "who was first", "already decided", "bob")
+        assert app.sidebar.cursor not in (None, under)
+        assert app.sidebar.cursor_row is not None
+        assert app.sidebar.cursor_row.status == "pending"
+        assert len(await engine.pending()) == 1  # the next call was not decided

@@ -321,7 +321,10 @@ class ApprovalSidebar(MarkedCards):
             )
             return
         if row.status != "pending":
+            # Decided elsewhere while it lingers under the cursor: say so and move on, as
+            # after one's own decision (the next card still waits its settle moment).
             self.notify(f"{row.tool} was already decided: {who_did_what(row)}.")
+            self.advance_past(row.id)
             return
         self.post_message(self.DecisionRequested(row.id, kind))
 
