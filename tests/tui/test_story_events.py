@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+from rich.text import Text
+
 from engine import Home
 from engine.engine import Engine
 from engine.event_codec import decode
@@ -13,7 +15,7 @@ from tests.cli.test_cli import hitl
 from tui.clock import FixedClock
 from tui.launch import make_app
 
-from .helpers import EMAIL, TEST_SETTINGS, paused, wait_until
+from .helpers import EMAIL, TEST_SETTINGS, paused, running_console, wait_until
 
 
 class EpochClock(FixedClock):
@@ -55,3 +57,29 @@ async def test_a_decision_made_elsewhere_shows_when_it_was_made(engine: Engine, 
         [line] = [s for s in app.pane.story_text.splitlines() if "by carol" in s]
     [decided] = [h for h in await engine.history(thread_id) if h.kind == ApprovalDecided.KIND]
     assert line.startswith(f"@{decided.at:.3f} "), line
+
+
+async def test_a_pane_keeps_its_newest_lines_and_says_how_many_went(engine: Engine) -> None:
+    """A thread followed for hours must not hold a widget per line for good: the pane
+    keeps ``STORY_LIMIT`` lines, the newest, and says how many earlier ones the
+    full-screen view has."""
+    from tui.story import StoryItem
+    from tui.widgets.thread_pane import STORY_LIMIT, StoryLine
+
+    thread = await paused(engine, EMAIL)
+    async with running_console(engine) as (app, pilot):
+        await wait_until(pilot, lambda: app.pane.thread_id == thread, "the thread in the pane")
+        extra = 150
+        first = 10_000_000
+        for n in range(STORY_LIMIT + extra):
+            app.pane.append([StoryItem(first + n, "assistant", Text(f"step {n}"))])
+            if n % 100 == 0:
+                await pilot.pause()
+        await pilot.pause()
+        shown = app.pane.query(StoryLine)
+        assert len(shown) == STORY_LIMIT
+        assert app.pane.story_text.splitlines()[-1] == f"step {STORY_LIMIT + extra - 1}"
+        marker = app.pane.query_one("#earlier")
+        assert marker.display
+        assert app.pane.earlier >= extra
+        assert "earlier lines" in str(marker.render())

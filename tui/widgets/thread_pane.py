@@ -8,6 +8,7 @@ scrolled up.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from typing import ClassVar, cast
 
@@ -24,6 +25,12 @@ from tui.calls import plain
 from tui.clock import Clock, SystemClock
 from tui.story import StoryItem
 from tui.widgets.thread_list import REFUSED_GLYPH, REFUSED_LABEL, STATUS_GLYPH, STATUS_LABEL
+
+STORY_LIMIT = 400
+"""Story lines a pane keeps: a thread followed for hours would otherwise hold a widget
+per line for good (memory, and the cyclic collector's passes over them, which land on
+key presses); older lines make way, and the full-screen thread view (``v``) reads the
+whole history from the engine."""
 
 TITLE_ROOM = 16
 """Columns of the title a frame keeps; a narrower frame (a grid's cell) names the
@@ -52,6 +59,8 @@ class ThreadPane(VerticalScroll):
     DEFAULT_CSS = """
     ThreadPane { height: 1fr; }
     ThreadPane > #head { width: 1fr; }
+    ThreadPane > #earlier { width: 1fr; }
+    ThreadPane > #earlier.-hidden { display: none; }
     """
 
     class ViewRequested(Message):
@@ -81,6 +90,9 @@ class ThreadPane(VerticalScroll):
         """The seqs of the events shown."""
         self._held: list[StoryItem] = []
         self._head_shown: Text | None = None
+        self._lines: deque[StoryLine] = deque()
+        self.earlier = 0
+        """Story lines let go of to keep the pane at ``STORY_LIMIT``."""
 
     def action_view(self) -> None:
         if self.thread is None:
@@ -101,6 +113,7 @@ class ThreadPane(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static(self._head(), id="head")
+        yield Static("", id="earlier", classes="-hidden")
 
     def begin(self, thread: ThreadView | None, *, refused: bool = False) -> None:
         """Shows another thread; its history follows with :meth:`load`."""
@@ -109,7 +122,9 @@ class ThreadPane(VerticalScroll):
         self.awaiting_history = thread is not None
         self._seen.clear()
         self._held.clear()
-        self.query(StoryLine).remove()
+        self.remove_children(list(self._lines))
+        self._lines.clear()
+        self._show_earlier(0)
         self._paint_head()
         self.scroll_home(animate=False, immediate=True)
 
@@ -139,18 +154,35 @@ class ThreadPane(VerticalScroll):
         return STATUS_GLYPH[thread.status], STATUS_LABEL[thread.status]
 
     def _add(self, items: Iterable[StoryItem]) -> None:
-        lines = []
+        new = []
         for item in items:
             if item.seq in self._seen:
                 continue
             if item.seq:  # 0: never journaled, so never seen twice
                 self._seen.add(item.seq)
-            lines.append(StoryLine(item.body, classes=f"-{item.kind}"))
-        if lines:
+            new.append(item)
+        if new:
             following = self.scroll_y >= self.max_scroll_y - 1
-            self.mount_all(lines)
+            skipped = max(0, len(new) - STORY_LIMIT)  # a history longer than the pane
+            lines = [StoryLine(i.body, classes=f"-{i.kind}") for i in new[skipped:]]
+            self._lines.extend(lines)
+            gone = [self._lines.popleft() for _ in range(len(self._lines) - STORY_LIMIT)]
+            self.mount_all(lines)  # never among ``gone``: those are older
+            if gone:
+                self.remove_children(gone)
+            if gone or skipped:
+                self._show_earlier(self.earlier + len(gone) + skipped)
             if following:
                 self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+
+    def _show_earlier(self, count: int) -> None:
+        """ "… 1,200 earlier lines (v: the whole thread)" above the oldest line kept."""
+        self.earlier = count
+        for marker in self.query("#earlier").results(Static):  # none before it is composed
+            marker.set_class(not count, "-hidden")
+            if count:
+                said = f"… {count:,} earlier lines (v: the whole thread)"
+                marker.update(Text(said, style="dim"))
 
     def _paint_head(self) -> None:
         head = self._head()
