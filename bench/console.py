@@ -53,6 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 THREADS = 500
 RATE = 200.0
 APPROVALS = 300
+UNPAINTED = 2.0
+"""Seconds a key waits for its paint; a key not painted by then counts as this long."""
 HOUR = int(RATE * 3600)
 """An hour of the stream: 720,000 events."""
 
@@ -248,13 +250,14 @@ class Probe:
         app._display = display
 
     async def key_to_paint(self, pilot: Any, key: str, holds: Callable[[], bool]) -> float | None:
-        """From pressing ``key`` to the first paint on which ``holds()``."""
+        """From pressing ``key`` to the first paint on which ``holds()``; None when none
+        came within ``UNPAINTED`` seconds."""
         self.watched.clear()
         self.watch = holds
         pressed = time.perf_counter()
         await pilot.press(key)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(2):
+            async with asyncio.timeout(UNPAINTED):
                 while not self.watched:
                     self.painted.clear()
                     await self.painted.wait()
@@ -336,8 +339,7 @@ async def presses(
             return widget.cursor not in (None, before)
 
         at = await probe.key_to_paint(pilot, key, moved)
-        if at is not None:
-            took.append(at)
+        took.append(UNPAINTED if at is None else at)  # a miss is the worst, never dropped
     return took
 
 
