@@ -54,6 +54,8 @@ HITL = Path(sys.executable).with_name("hitl")
 BUSY_TASK = "search the web for topic {n} then email the report to boss@company.com"
 PAUSING_TASK = "email the report number {n} to boss@company.com"
 EVENTFUL_TASK = "search the web for subject {n}"
+LOW_TASK = "search the web for subject {n} and read notes.txt"
+"""A busy thread: low-tier tools only, so it runs to its end without a decision."""
 
 
 class Server:
@@ -148,7 +150,71 @@ async def sse(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
 
 
 async def bench_decide(server: Server, busy: int, samples: int) -> list[float]:
-    """Decision -> ToolExecuted, ms, for ``samples`` decisions with ``busy`` threads."""
+    """Decision -> ToolExecuted, ms, of ``samples`` decisions sent one at a time while
+    ``busy`` threads run (closed loops of low-tier threads, each started again when it
+    ends), as ``bench/engine.py``'s latency measures the engine: a person deciding while
+    the fleet works."""
+    latencies: list[float] = []
+    counter = iter(range(10**9))
+    busy_ids: set[str] = set()
+    asked: dict[str, asyncio.Future[dict[str, Any]]] = {}
+    seen: dict[str, dict[str, Any]] = {}
+    executed: dict[str, asyncio.Future[float]] = {}
+    async with server.client() as client, client.stream("GET", "/events") as stream:
+
+        async def start(task: str) -> str:
+            answer = await client.post("/threads", json={"task": task.format(n=next(counter))})
+            answer.raise_for_status()
+            thread_id: str = answer.json()["id"]
+            return thread_id
+
+        async def start_busy() -> None:
+            busy_ids.add(await start(LOW_TASK))
+
+        async def follow() -> None:
+            async for event in sse(stream):
+                kind, body = event["kind"], event["body"]
+                thread_id = event.get("thread_id") or body.get("thread", {}).get("id")
+                if kind in ("ThreadFinished", "ThreadFailed") and thread_id in busy_ids:
+                    busy_ids.discard(thread_id)
+                    tasks.add(task := asyncio.create_task(start_busy()))
+                    task.add_done_callback(tasks.discard)
+                elif kind == "ApprovalRequested":
+                    approval = body["approval"]
+                    seen[approval["thread_id"]] = approval  # may come before its POST returns
+                    if (ask := asked.get(approval["thread_id"])) and not ask.done():
+                        ask.set_result(approval)
+                elif kind == "ToolExecuted" and body["tool"] == "send_email":
+                    if (ran := executed.get(event["thread_id"])) and not ran.done():
+                        ran.set_result(time.perf_counter())
+
+        tasks: set[asyncio.Task[None]] = set()
+        follower = asyncio.create_task(follow())
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(start_busy() for _ in range(busy)))
+        await asyncio.sleep(2.0)  # the fleet at full load before the first decision
+        while len(latencies) < samples:  # ten calls paused at a time, decided one by one
+            batch = await asyncio.gather(*(start(PAUSING_TASK) for _ in range(10)))
+            for gated in batch:
+                asked[gated], executed[gated] = loop.create_future(), loop.create_future()
+                if gated in seen:
+                    asked[gated].set_result(seen[gated])
+            for gated in batch[: samples - len(latencies)]:
+                approval = await asyncio.wait_for(asked[gated], 120)
+                sent = time.perf_counter()
+                decide = f"/approvals/{approval['id']}/decide"
+                (await client.post(decide, json={"type": "approve"})).raise_for_status()
+                latencies.append((await asyncio.wait_for(executed[gated], 120) - sent) * 1000)
+        follower.cancel()
+        for task in list(tasks):
+            task.cancel()
+    return latencies
+
+
+async def bench_decide_fleet(server: Server, busy: int, samples: int) -> list[float]:
+    """Decision -> ToolExecuted, ms, for ``samples`` decisions with ``busy`` threads that
+    each pause for one and are approved at once: every busy thread is itself decided, so
+    decisions queue behind one another (``--every-busy-decided``; the default before)."""
     latencies: list[float] = []
     sent: dict[str, float] = {}  # thread id -> when its decision was sent
     counter = iter(range(10**9))
@@ -320,11 +386,13 @@ async def report(args: argparse.Namespace) -> None:
         if "decide" in args.only:
             server = Server(Path(scratch) / "decide", args.think, args.run_slots)
             try:
+                measure = bench_decide_fleet if args.every_busy_decided else bench_decide
+                load = "each decided" if args.every_busy_decided else "low tier, closed loops"
                 rows.append(
                     row(
-                        f"POST decide -> tool executed, {args.busy} busy threads, "
+                        f"POST decide -> tool executed, {args.busy} busy threads ({load}), "
                         f"run slots {args.run_slots or 'default'}",
-                        await bench_decide(server, args.busy, args.samples),
+                        await measure(server, args.busy, args.samples),
                         100,
                     )
                 )
@@ -386,6 +454,12 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--every-busy-decided",
+        action="store_true",
+        help="the decide row's busy threads each pause and are approved at once (decisions "
+        "queue behind one another), instead of low-tier closed loops",
+    )
     parser.add_argument(
         "--raw-clients",
         action="store_true",
