@@ -7,7 +7,6 @@ arrives, so a decision made here and one made from the CLI look the same.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -15,8 +14,7 @@ from textual.screen import Screen
 
 from engine import Answer, ApprovalView, Approve, Decision, Edit, Reject, Respond
 from tui.calls import who_did_what
-from tui.external_editor import ExternalEdit
-from tui.host import Host
+from tui.external_editor import ExternalEdit, ExternalEditHost
 from tui.screens.answer import NOTHING, AnswerScreen
 from tui.screens.ask import AskScreen
 from tui.screens.confirm import ConfirmHighRisk
@@ -26,27 +24,15 @@ from tui.widgets.approval_detail import allowed_choices
 AnswerT = TypeVar("AnswerT")
 
 
-class DecisionHost(Host, Protocol):
-    """The app as the decision dialogs see it: a host that can show a dialog and knows
-    which call is under the cursor."""
+class DecisionHost(ExternalEditHost, Protocol):
+    """The app as the decision dialogs see it: a host that can show a dialog, knows
+    which call is under the cursor, and can hand its terminal to ``$EDITOR``."""
 
     def push_screen(
         self, screen: Screen[AnswerT], callback: Callable[[AnswerT | None], None]
     ) -> object: ...
 
     def advance_past(self, approval_id: str) -> None: ...
-
-    @property
-    def is_web(self) -> bool: ...
-
-    @property
-    def is_headless(self) -> bool: ...
-
-    def suspend(self) -> AbstractContextManager[None]: ...
-
-    def batch_update(self) -> AbstractContextManager[None]: ...
-
-    def call_later(self, callback: Callable[..., Any], *args: Any) -> bool: ...
 
 
 @dataclass(slots=True)
