@@ -126,6 +126,12 @@ class Server:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -384,32 +390,16 @@ async def report(args: argparse.Namespace) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         if "decide" in args.only:
-            server = Server(Path(scratch) / "decide", args.think, args.run_slots)
-            try:
-                measure = bench_decide_fleet if args.every_busy_decided else bench_decide
-                load = "each decided" if args.every_busy_decided else "low tier, closed loops"
-                rows.append(
-                    row(
-                        f"POST decide -> tool executed, {args.busy} busy threads ({load}), "
-                        f"run slots {args.run_slots or 'default'}",
-                        await measure(server, args.busy, args.samples),
-                        100,
-                    )
-                )
-            finally:
-                server.stop()
+            measure = bench_decide_fleet if args.every_busy_decided else bench_decide
+            load = "each decided" if args.every_busy_decided else "low tier, closed loops"
+            with Server(Path(scratch) / "decide", args.think, args.run_slots) as server:
+                took = await measure(server, args.busy, args.samples)
+            name = f"POST decide -> tool executed, {args.busy} busy threads ({load}), "
+            rows.append(row(name + f"run slots {args.run_slots or 'default'}", took, 100))
         if "listing" in args.only:
-            server = Server(Path(scratch) / "listing", 0.0)
-            try:
-                rows.append(
-                    row(
-                        f"GET /approvals, {args.pending} pending",
-                        await bench_listing(server, args.pending, args.repeats),
-                        150,
-                    )
-                )
-            finally:
-                server.stop()
+            with Server(Path(scratch) / "listing", 0.0) as server:
+                took = await bench_listing(server, args.pending, args.repeats)
+            rows.append(row(f"GET /approvals, {args.pending} pending", took, 150))
         if "events" in args.only:
             await _bench_events(args, Path(scratch), rows)
     print()
